@@ -1,0 +1,152 @@
+"""Approach 1: the lower envelope of loss against FLOPs over all training curves.
+
+Every logged point of every run is a (C = 6 N tokens_so_far, loss) pair.  On a log-spaced grid
+of C, the envelope is the lowest (interpolated) loss of any run at that C; the run that attains
+it gives N_opt(C), and D_opt(C) = C / (6 N_opt).  Power laws N_opt = k C^a, D_opt = k_D C^b are
+fitted in log space over the envelope points.  Points in the first ``skip_fraction`` of a run's
+tokens are ignored (warmup: a small model's early curve is not a trained model).
+Bootstrap: runs resampled with replacement, the envelope recomputed.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Sequence
+
+import numpy as np
+
+from analysis.approach2 import PowerLaw, fit_power_law
+from analysis.bootstrap import DEFAULT_BUDGETS, interval, resample_indices
+from analysis.errors import AnalysisInputError
+from analysis.load import RunTable
+
+
+@dataclass(frozen=True)
+class EnvelopeFit:
+    """Result of approach 1 (frozen)."""
+
+    group: tuple[str, str]
+    params: str
+    flops: tuple[float, ...]
+    """Envelope grid C."""
+    loss: tuple[float, ...]
+    """Envelope loss at each C."""
+    n_opt: tuple[float, ...]
+    """N of the run on the envelope at each C."""
+    n_law: PowerLaw
+    d_law: PowerLaw
+    bootstrap: int = 0
+    level: float = 0.8
+    intervals: dict[str, Any] | None = None
+    allocation: tuple[dict[str, Any], ...] = ()
+
+    @property
+    def a(self) -> float:
+        return self.n_law.exponent
+
+    @property
+    def b(self) -> float:
+        return self.d_law.exponent
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-serialisable summary (fits/approach1-*.json)."""
+        return {
+            "approach": 1, "group": {"objective": self.group[0], "tokenizer": self.group[1]},
+            "params": self.params, "a": self.a, "b": self.b,
+            "n_law": {"k": self.n_law.k, "exponent": self.n_law.exponent},
+            "d_law": {"k": self.d_law.k, "exponent": self.d_law.exponent},
+            "envelope": {"flops": list(self.flops), "loss": list(self.loss), "n_opt": list(self.n_opt)},
+            "bootstrap": self.bootstrap, "level": self.level, "intervals": self.intervals,
+            "allocation": [dict(r) for r in self.allocation],
+        }
+
+    def plot(self, ax: Any = None) -> Any:
+        """N_opt and D_opt against C with the fitted lines."""
+        from analysis import plots
+
+        return plots.plot_allocation(self, ax=ax)
+
+
+def _curve_arrays(runs: RunTable, params: str, metric: str, skip_fraction: float
+                  ) -> list[tuple[float, np.ndarray, np.ndarray]]:
+    """(N, log C points, loss points) per run."""
+    n_all = runs.n(params)
+    out = []
+    for rid, n, d_final in zip(runs["run_id"], n_all, runs["tokens"]):
+        cv = runs.curves(rid)
+        loss = getattr(cv, metric)
+        ok = np.isfinite(loss) & np.isfinite(cv.tokens) & (cv.tokens >= skip_fraction * d_final) \
+            & (cv.tokens > 0)
+        if ok.sum() < 2:
+            continue
+        order = np.argsort(cv.tokens[ok])
+        out.append((float(n), np.log(6.0 * n * cv.tokens[ok][order]), loss[ok][order]))
+    return out
+
+
+def _envelope(curves: Sequence[tuple[float, np.ndarray, np.ndarray]], grid: np.ndarray
+              ) -> tuple[np.ndarray, np.ndarray]:
+    """Lowest loss and its run's N at each log C of the grid (NaN where no run reaches)."""
+    L = np.full((len(curves), grid.size), np.inf)
+    for i, (_, lc, lo) in enumerate(curves):
+        inside = (grid >= lc[0]) & (grid <= lc[-1])
+        L[i, inside] = np.interp(grid[inside], lc, lo)
+    best = np.argmin(L, axis=0)
+    env = L[best, np.arange(grid.size)]
+    ns = np.array([curves[j][0] for j in best], dtype=float)
+    ns[~np.isfinite(env)] = np.nan
+    return env, ns
+
+
+def envelope_fit(runs: RunTable, params: str = "total", metric: str = "train_loss",
+                 n_grid: int = 200, skip_fraction: float = 0.1, bootstrap: int = 0,
+                 level: float = 0.8, seed: int = 0, budgets: Sequence[float] = DEFAULT_BUDGETS
+                 ) -> EnvelopeFit:
+    """Approach 1 on one group of runs that have training curves (a results folder)."""
+    groups = runs.groups()
+    if len(groups) != 1:
+        raise AnalysisInputError(f"envelope_fit got groups {sorted(groups)}. Fix: one group at a time")
+    (group,) = groups
+    if not runs.has_curves:
+        raise AnalysisInputError("approach 1 needs training curves (metrics.jsonl). "
+                                 "Fix: load a results folder, or use --approach 2,3 for a CSV")
+    curves = _curve_arrays(runs, params, metric, skip_fraction)
+    if len(curves) < 3:
+        raise AnalysisInputError(f"approach 1 needs 3+ runs with curves, found {len(curves)}. "
+                                 "Fix: check metrics.jsonl files or use --approach 2,3")
+    lo = min(c[1][0] for c in curves)
+    hi = max(c[1][-1] for c in curves)
+    grid = np.linspace(lo, hi, n_grid)
+    env, ns = _envelope(curves, grid)
+    ok = np.isfinite(ns)
+    C = np.exp(grid[ok])
+    n_law = fit_power_law(C, ns[ok])
+    d_law = fit_power_law(C, C / (6 * ns[ok]))
+    intervals = None
+    samples: list[tuple[PowerLaw, PowerLaw]] = []
+    if bootstrap:
+        for idx in resample_indices(len(curves), bootstrap, seed):
+            sub = [curves[i] for i in idx]
+            e_b, n_b = _envelope(sub, grid)
+            m = np.isfinite(n_b)
+            if m.sum() < 3 or len(np.unique(n_b[m])) < 2:
+                continue
+            Cb = np.exp(grid[m])
+            samples.append((fit_power_law(Cb, n_b[m]), fit_power_law(Cb, Cb / (6 * n_b[m]))))
+        intervals = {"a": interval([s[0].exponent for s in samples], level),
+                     "b": interval([s[1].exponent for s in samples], level),
+                     "n_resamples_used": len(samples)}
+    allocation = []
+    for c in budgets:
+        row: dict[str, Any] = {"flops": float(c), "n_opt": float(n_law(c)), "d_opt": float(d_law(c))}
+        row["tokens_per_param"] = row["d_opt"] / row["n_opt"]
+        if samples:
+            nb = np.array([s[0](c) for s in samples])
+            db = np.array([s[1](c) for s in samples])
+            row.update(n_opt_interval=interval(nb, level), d_opt_interval=interval(db, level),
+                       tokens_per_param_interval=interval(db / nb, level))
+        allocation.append(row)
+    return EnvelopeFit(group=group, params=params, flops=tuple(map(float, C)),
+                       loss=tuple(map(float, env[ok])), n_opt=tuple(map(float, ns[ok])),
+                       n_law=n_law, d_law=d_law, bootstrap=bootstrap, level=level,
+                       intervals=intervals, allocation=tuple(allocation))

@@ -1,0 +1,221 @@
+"""Approach 3: fit L(N, D) = E + A / N^alpha + B / D^beta to every run.
+
+Chinchilla's recipe as corrected by Besiroglu et al. 2024: log-sum-exp form, the SUM of
+Huber losses (delta 1e-3) of log-loss residuals, L-BFGS from all 4,500 points of Hoffmann's
+grid, the best kept, parameters reported unrounded.  The 4,500 starts run as one batch
+(analysis.optim.batched_lbfgs, float32), then the best few distinct results are polished by
+scipy's L-BFGS-B in float64 with tight tolerances, so the reported objective is never worse
+than a plain scipy loop's.
+
+Bootstrap (B resamples of runs, with replacement): each resample is a row-weight vector of
+counts; its refit warm-starts from the full-data optimum plus the grid starts that reached the
+best distinct optima on the full data (``bootstrap_starts``, default 4 rows per resample), all
+resamples in one batch, then a float64 batched polish.  tests/test_analysis_parametric.py
+checks on a few resamples that this reaches the full grid's optimum.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Sequence
+
+import numpy as np
+
+from analysis import optim
+from analysis.bootstrap import DEFAULT_BUDGETS, interval, resample_counts
+from analysis.errors import AnalysisInputError
+from analysis.laws import ParametricLaw
+from analysis.load import RunTable
+
+
+@dataclass(frozen=True)
+class ParametricFit:
+    """Result of approach 3 (frozen): the law, the fit's diagnostics and bootstrap intervals."""
+
+    law: ParametricLaw
+    """Fitted law (with .interval and .samples when bootstrapped)."""
+    objective: float
+    """Sum of Huber losses at the optimum (float64)."""
+    delta: float
+    params: str
+    group: tuple[str, str]
+    """(objective, tokenizer) of the runs fitted."""
+    run_ids: tuple[str, ...]
+    n: tuple[float, ...]
+    d: tuple[float, ...]
+    loss: tuple[float, ...]
+    residuals: tuple[float, ...]
+    """log L_hat - log L per run."""
+    dropped: tuple[str, ...] = ()
+    """Runs removed by the outlier rule."""
+    n_starts: int = 4500
+    n_at_best: int = 0
+    """Grid starts that reached the best objective (within 1e-6 relative): a robustness check."""
+    bootstrap: int = 0
+    level: float = 0.8
+    intervals: dict[str, list[float]] | None = None
+    """Bootstrap intervals for E, A, B, alpha, beta, a, b."""
+    budgets: tuple[dict[str, Any], ...] = ()
+    """law.optimal(C) (with intervals) at the reporting budgets."""
+    bytes_per_token: float | None = None
+    notes: tuple[str, ...] = field(default=())
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-serialisable summary (what fits/approach3-*.json holds)."""
+        return {
+            "approach": 3,
+            "group": {"objective": self.group[0], "tokenizer": self.group[1]},
+            "params": self.params, "delta": self.delta, "objective_value": self.objective,
+            "law": self.law.to_dict(), "a": self.law.a, "b": self.law.b,
+            "n_runs": len(self.run_ids), "dropped": list(self.dropped),
+            "n_starts": self.n_starts, "n_starts_at_best": self.n_at_best,
+            "bootstrap": self.bootstrap, "level": self.level, "intervals": self.intervals,
+            "budgets": [dict(b) for b in self.budgets],
+            "bytes_per_token": self.bytes_per_token,
+            "runs": {"run_id": list(self.run_ids), "n": list(self.n), "d": list(self.d),
+                     "loss": list(self.loss), "residual": list(self.residuals)},
+            "notes": list(self.notes),
+        }
+
+    def plot(self, ax: Any = None) -> Any:
+        """Loss contours of the fitted law with the efficient frontier and the runs."""
+        from analysis import plots
+
+        return plots.plot_contours(self, ax=ax)
+
+
+def _theta_to_law(theta: np.ndarray, name: str, source: str, params: str) -> ParametricLaw:
+    e, a, b, al, be = (float(v) for v in theta)
+    return ParametricLaw(E=float(np.exp(e)), A=float(np.exp(a)), B=float(np.exp(b)),
+                         alpha=al, beta=be, name=name, source=source, params=params)
+
+
+def _distinct_best(theta: np.ndarray, f: np.ndarray, k: int) -> np.ndarray:
+    """Indices of the k best rows whose parameters differ (rounded to 1e-2)."""
+    order = np.argsort(f, kind="stable")
+    seen: set[tuple[float, ...]] = set()
+    picked: list[int] = []
+    for i in order:
+        if not np.isfinite(f[i]):
+            break
+        key = tuple(np.round(theta[i], 2))
+        if key not in seen:
+            seen.add(key)
+            picked.append(int(i))
+        if len(picked) == k:
+            break
+    return np.asarray(picked, dtype=int)
+
+
+def minimize_grid(x: np.ndarray, y: np.ndarray, log_loss: np.ndarray, delta: float = 1e-3,
+                  grid: np.ndarray | None = None, polish: int = 5
+                  ) -> tuple[np.ndarray, float, dict[str, Any]]:
+    """Best theta over all grid starts (batched float32), polished in float64.
+
+    Returns theta (e, a, b, alpha, beta), its float64 objective, and diagnostics including
+    the grid starts that led to the best distinct optima (for bootstrap warm starts).
+    """
+    grid = optim.hoffmann_grid() if grid is None else np.asarray(grid, dtype=float)
+    th, f, _ = optim.batched_lbfgs(grid, x, y, log_loss, delta)
+    f64 = np.array([optim.objective_np(t, x, y, log_loss, delta)[0] for t in th])
+    best = _distinct_best(th, f64, polish)
+    results = [optim.scipy_minimize(th[i], x, y, log_loss, delta, tight=True) for i in best]
+    j = int(np.argmin([r[1] for r in results]))
+    theta, fbest = results[j]
+    n_at_best = int(np.sum(f64 <= fbest * (1 + 1e-6) + 1e-12))
+    return theta, fbest, {"grid_rows": best, "grid": grid, "n_at_best": n_at_best}
+
+
+def fit_parametric(
+    runs: RunTable,
+    params: str = "total",
+    delta: float = 1e-3,
+    grid: np.ndarray | None = None,
+    bootstrap: int = 0,
+    level: float = 0.8,
+    seed: int = 0,
+    budgets: Sequence[float] = DEFAULT_BUDGETS,
+    exclude: Sequence[str] = (),
+    outlier_mad: float | None = None,
+    bootstrap_starts: int = 4,
+) -> ParametricFit:
+    """Approach 3 on one group of runs (one objective and tokenizer).
+
+    params: 'total' (Chinchilla) or 'nonembedding'.  exclude: run ids to leave out.
+    outlier_mad: if set, after a first fit drop runs whose |residual| exceeds that many
+    robust standard deviations (1.4826 MAD) and refit; dropped runs are listed.
+    bootstrap: number of resamples of runs (0: none); intervals at ``level``.
+    """
+    groups = runs.groups()
+    if len(groups) != 1:
+        raise AnalysisInputError(
+            f"fit_parametric got {len(groups)} groups {sorted(groups)}; fit one objective/tokenizer "
+            "at a time. Fix: loop over runs.groups().items()")
+    (group,) = groups
+    keep = ~np.isin(runs["run_id"], list(exclude))
+    runs = runs.subset(keep)
+    if len(runs) < 6:
+        raise AnalysisInputError(f"approach 3 needs at least 6 runs, got {len(runs)}. "
+                                 "Fix: add runs (5 parameters are fitted)")
+    x, y, ll = np.log(runs.n(params)), np.log(runs["tokens"]), np.log(runs["loss"])
+    theta, fbest, diag = minimize_grid(x, y, ll, delta, grid)
+    dropped: tuple[str, ...] = ()
+    if outlier_mad is not None:
+        r = optim.residuals(theta, x, y, ll)
+        scale = 1.4826 * np.median(np.abs(r - np.median(r)))
+        out = np.abs(r) > outlier_mad * max(scale, 1e-12)
+        if out.any():
+            dropped = tuple(runs["run_id"][out])
+            runs = runs.subset(~out)
+            x, y, ll = x[~out], y[~out], ll[~out]
+            theta, fbest, diag = minimize_grid(x, y, ll, delta, grid)
+    name = f"approach3-{group[0]}-{group[1]}"
+    law = _theta_to_law(theta, name, f"analysis.parametric fit of {len(runs)} runs", params)
+    intervals = None
+    if bootstrap:
+        starts = np.vstack([theta[None], diag["grid"][diag["grid_rows"][: bootstrap_starts - 1]]])
+        samples = bootstrap_thetas(x, y, ll, delta, starts, bootstrap, seed)
+        draws = np.column_stack([np.exp(samples[:, 0]), np.exp(samples[:, 1]),
+                                 np.exp(samples[:, 2]), samples[:, 3], samples[:, 4]])
+        a_s = samples[:, 4] / (samples[:, 3] + samples[:, 4])
+        intervals = {k: interval(v, level) for k, v in zip(
+            ("E", "A", "B", "alpha", "beta", "a", "b"), (*draws.T, a_s, 1 - a_s))}
+        law = ParametricLaw(**{k: getattr(law, k) for k in ("E", "A", "B", "alpha", "beta",
+                                                             "name", "source", "params")},
+                            interval={"level": level, **intervals},
+                            samples=tuple(tuple(float(v) for v in r) for r in draws))
+    bpt = runs["bytes_per_token"]
+    bpt_val = float(np.nanmedian(bpt)) if np.isfinite(bpt).any() else None
+    table = []
+    for c in budgets:
+        row = law.optimal(float(c))
+        if bpt_val is not None:
+            row["bytes_per_param"] = row["tokens_per_param"] * bpt_val
+        table.append(row)
+    return ParametricFit(
+        law=law, objective=float(fbest), delta=delta, params=params, group=group,
+        run_ids=tuple(runs["run_id"]), n=tuple(map(float, np.exp(x))),
+        d=tuple(map(float, runs["tokens"])), loss=tuple(map(float, runs["loss"])),
+        residuals=tuple(map(float, optim.residuals(theta, x, y, ll))), dropped=dropped,
+        n_starts=len(diag["grid"]), n_at_best=diag["n_at_best"], bootstrap=bootstrap,
+        level=level, intervals=intervals, budgets=tuple(table), bytes_per_token=bpt_val,
+        notes=(f"bootstrap refits warm-start from the full-data optimum plus "
+               f"{bootstrap_starts - 1} grid starts that reached the best distinct optima",)
+        if bootstrap else (),
+    )
+
+
+def bootstrap_thetas(x: np.ndarray, y: np.ndarray, log_loss: np.ndarray, delta: float,
+                     starts: np.ndarray, n_boot: int, seed: int) -> np.ndarray:
+    """theta of every resample (n_boot, 5): all (resample, start) rows in one batch."""
+    counts = resample_counts(len(x), n_boot, seed)  # (B, M)
+    k = len(starts)
+    rows = np.repeat(np.arange(n_boot), k)
+    theta0 = np.tile(starts, (n_boot, 1))
+    th, f, _ = optim.batched_lbfgs(theta0, x, y, log_loss, delta, weights=counts[rows])
+    f = np.where(np.isfinite(f), f, np.inf).reshape(n_boot, k)
+    best = th.reshape(n_boot, k, 5)[np.arange(n_boot), np.argmin(f, axis=1)]
+    # float64 polish of each resample's best row, again batched.
+    th64, _, _ = optim.batched_lbfgs(best, x, y, log_loss, delta, weights=counts,
+                                     float64=True, ftol=1e-13, gtol=1e-9)
+    return th64

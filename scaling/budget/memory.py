@@ -1,0 +1,198 @@
+"""Memory to hold and to train a model, term by term (the seed notes' arithmetic, made explicit).
+
+Bytes per parameter: fp32 4, fp16/bf16 2, int8 1 (int8 is for holding weights at inference only).
+
+Training with Adam, per parameter:
+- float32:            4 weights + 4 gradients + 8 Adam moments (m, v in fp32)       = 16 bytes
+- bf16/fp16 mixed:    2 half-precision weight copy + 4 fp32 master weights
+                      + 2 half-precision gradients + 8 fp32 Adam moments            = 16 bytes
+  (the Megatron / ZeRO convention; this suite's own `dtype: bfloat16` keeps fp32 parameters and
+  casts inside the step, which is the same total within the 2-byte copy)
+plus activations saved for the backward pass, at 4 bytes (fp32) or 2 bytes (mixed) per element.
+
+Activations, counted for one device holding the whole model (no sharding, no recomputation, no
+dropout masks: Korthikanti et al. 2022's count without dropout), per layer and per token:
+- 8 tensors of width d: layer input, LN1 output, Q, K, V, attention context, the residual after
+  attention (LN2 input), LN2 output;
+- MLP hidden tensors of width d_ff: 2 for GELU (pre- and post-activation), 3 for SwiGLU (gate,
+  up, gated product);
+- per layer and per sequence: the softmax probabilities, B x H x T x T;
+plus the final norm's input and output (2 x d per token) and the logits B x T x V.
+Encoder-decoder adds, per decoder layer, 4 tensors of width d for cross-attention (input, LN
+output, Q, context), its K and V over the encoder tokens, and B x H x T_dec x T_enc probabilities.
+Temporaries (XLA's workspace, the fp32 softmax of the loss) are not counted: they are why the
+rule of thumb below is larger than the counted terms.
+
+Rule of thumb (seed notes): 1B parameters take 4 GB to hold at fp32 and about 80 GB to train,
+i.e. training ~ 20 x the memory of the held weights. The notes word it "about 20 bytes per
+parameter beyond the weights", but their own figure (80 GB for 1B at fp32) is 20 x the 4-byte
+weights; `rule_of_thumb_training_memory` reproduces the figure.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from scaling.errors import InputError
+from scaling.model.config import ModelConfig
+
+#: Bytes per stored parameter (or activation element) by precision.
+BYTES_PER_PARAM: dict[str, int] = {"float32": 4, "bfloat16": 2, "float16": 2, "int8": 1}
+_ALIASES = {"fp32": "float32", "f32": "float32", "bf16": "bfloat16", "fp16": "float16",
+            "f16": "float16", "half": "float16"}
+#: The seed notes' factor: training memory ~ this x the held weights.
+RULE_OF_THUMB_FACTOR = 20.0
+#: Width-d tensors saved per transformer layer for backward (see module docstring).
+SAVED_D_TENSORS = 8
+#: Extra width-d tensors per decoder layer with cross-attention.
+SAVED_CROSS_D_TENSORS = 4
+
+
+def canonical_precision(precision: str) -> str:
+    """'fp32' -> 'float32', 'bf16' -> 'bfloat16', ...; unknown -> InputError."""
+    p = _ALIASES.get(precision.lower(), precision.lower())
+    if p not in BYTES_PER_PARAM:
+        raise InputError(f"unknown precision '{precision}'", key="precision",
+                         fix=f"use one of {', '.join(BYTES_PER_PARAM)}")
+    return p
+
+
+def hold_memory(n_params: float, precision: str = "float32") -> int:
+    """Bytes to hold n_params weights at `precision` (fp32 4, fp16/bf16 2, int8 1 per parameter)."""
+    return int(round(n_params * BYTES_PER_PARAM[canonical_precision(precision)]))
+
+
+def rule_of_thumb_training_memory(n_params: float, precision: str = "float32") -> int:
+    """The seed notes' estimate: ~20 x the held weights (1B at fp32: 4 GB -> ~80 GB)."""
+    return int(round(RULE_OF_THUMB_FACTOR * hold_memory(n_params, precision)))
+
+
+@dataclass(frozen=True)
+class MemoryBreakdown:
+    """Training memory on one device, by term, in bytes."""
+
+    precision: str  # 'float32' or the half type of mixed precision ('bfloat16' / 'float16')
+    n_params: int
+    batch_size: int
+    weights: int  # working weights: fp32 (float32) or the half-precision copy (mixed)
+    master_weights: int  # fp32 master copy (mixed precision only; 0 for float32)
+    gradients: int
+    optimizer: int  # Adam's two fp32 moments
+    activations: int
+    activation_terms: tuple[tuple[str, int], ...]  # the activations split by tensor kind
+
+    @property
+    def states(self) -> int:
+        """Everything but activations: what ZeRO-3 / FSDP shards over devices."""
+        return self.weights + self.master_weights + self.gradients + self.optimizer
+
+    @property
+    def total(self) -> int:
+        return self.states + self.activations
+
+    @property
+    def bytes_per_param(self) -> float:
+        """Bytes per parameter excluding activations (16 for Adam in both conventions)."""
+        return self.states / self.n_params
+
+    def rows(self) -> list[tuple[str, int]]:
+        """(label, bytes) lines for printing, ending with the total."""
+        mixed = self.master_weights > 0
+        rows = [(f"weights ({'half copy, 2' if mixed else 'fp32, 4'} B/param)", self.weights)]
+        if mixed:
+            rows.append(("master weights (fp32, 4 B/param)", self.master_weights))
+        rows += [(f"gradients ({2 if mixed else 4} B/param)", self.gradients),
+                 ("Adam moments (fp32 m and v, 8 B/param)", self.optimizer),
+                 (f"activations (batch {self.batch_size}, {2 if mixed else 4} B/element)",
+                  self.activations)]
+        rows += [(f"  {name}", b) for name, b in self.activation_terms]
+        rows.append(("total", self.total))
+        return rows
+
+    def to_dict(self) -> dict:
+        return {"precision": self.precision, "n_params": self.n_params,
+                "batch_size": self.batch_size, "weights": self.weights,
+                "master_weights": self.master_weights, "gradients": self.gradients,
+                "optimizer": self.optimizer, "activations": self.activations,
+                "activation_terms": dict(self.activation_terms), "total": self.total}
+
+
+def activation_elements(cfg: ModelConfig, batch_size: int) -> dict[str, int]:
+    """Saved activation elements for a batch of `batch_size` sequences, by tensor kind."""
+    d, L, H, V = cfg.d_model, cfg.n_layers, cfg.n_heads, cfg.vocab_size
+    mlp_tensors = 3 if cfg.mlp == "swiglu" else 2
+    B = batch_size
+    if cfg.arch == "encoder_decoder":
+        Te, Td = cfg.seq_len, cfg.decoder_len
+        tokens = Te + Td  # both stacks have L layers
+        width_d = L * SAVED_D_TENSORS * tokens + L * SAVED_CROSS_D_TENSORS * Td
+        width_d += L * 2 * Te  # cross-attention K and V, over encoder tokens, per decoder layer
+        scores = L * H * (Te * Te + Td * Td + Td * Te)
+        norms = 2 * tokens  # each stack's final norm, input and output
+        logits_tokens = Td
+    else:
+        tokens = cfg.seq_len
+        width_d = L * SAVED_D_TENSORS * tokens
+        scores = L * H * tokens * tokens
+        norms = 2 * tokens
+        logits_tokens = tokens
+    return {
+        "width-d tensors (residual, norms, Q, K, V, context)": B * width_d * d,
+        f"MLP hidden ({mlp_tensors} x d_ff per layer)": B * L * mlp_tensors * tokens * cfg.ff,
+        "attention probabilities (B x H x T x T per layer)": B * scores,
+        "final norm (2 x d per token)": B * norms * d,
+        "logits (B x T x V)": B * logits_tokens * V,
+    }
+
+
+def training_memory(cfg: ModelConfig, batch_size: int,
+                    precision: str = "float32") -> MemoryBreakdown:
+    """Memory to train `cfg` with Adam on one device at micro-batch `batch_size`, by term.
+
+    precision 'float32': everything fp32. 'bfloat16' / 'float16': mixed precision with fp32 master
+    weights and fp32 Adam moments (module docstring). 'int8' is refused: it is for holding only.
+    """
+    p = canonical_precision(precision)
+    if p == "int8":
+        raise InputError("int8 is a hold-only (inference) precision; training needs float32 or "
+                         "bf16/fp16 mixed precision", key="precision")
+    if batch_size < 1:
+        raise InputError(f"batch size must be >= 1, got {batch_size}", key="batch_size")
+    n = cfg.n_params_total()
+    act_b = BYTES_PER_PARAM[p]
+    terms = tuple((k, v * act_b) for k, v in activation_elements(cfg, batch_size).items())
+    mixed = p != "float32"
+    return MemoryBreakdown(
+        precision=p, n_params=n, batch_size=batch_size,
+        weights=n * (2 if mixed else 4),
+        master_weights=n * 4 if mixed else 0,
+        gradients=n * (2 if mixed else 4),
+        optimizer=n * 8,
+        activations=sum(v for _, v in terms),
+        activation_terms=terms,
+    )
+
+
+def fits(cfg: ModelConfig, batch_size: int, precision: str, device_bytes: float,
+         n_devices: int = 1, sharded: bool = False) -> tuple[bool, str]:
+    """Whether training `cfg` fits a device of `device_bytes`, and why (or why not).
+
+    sharded=True assumes ZeRO-3 / FSDP over n_devices: weights, gradients and optimizer states
+    divide by n_devices, activations (per-device micro-batch) do not.
+    """
+    m = training_memory(cfg, batch_size, precision)
+    k = n_devices if sharded else 1
+    need = m.states / k + m.activations
+    how = f"states {fmt_bytes(m.states / k)}" + (f" (sharded over {k})" if k > 1 else "")
+    detail = (f"{fmt_bytes(need)} needed ({how} + activations {fmt_bytes(m.activations)} at "
+              f"batch {batch_size}, {m.precision}) of {fmt_bytes(device_bytes)} per device")
+    if need <= device_bytes:
+        return True, f"fits: {detail}"
+    return False, f"does not fit: {detail}"
+
+
+def fmt_bytes(b: float) -> str:
+    """Decimal units, as the seed notes write them (1B fp32 params = 4 GB)."""
+    for unit, scale in (("TB", 1e12), ("GB", 1e9), ("MB", 1e6), ("kB", 1e3)):
+        if abs(b) >= scale:
+            return f"{b / scale:,.1f} {unit}"
+    return f"{b:,.0f} B"

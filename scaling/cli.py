@@ -1,0 +1,69 @@
+"""The `scaling` command: train, sweep, status, plan, fit, plot.
+
+Bad input (config, corpus, results) prints one message naming the file, the key and the fix,
+and exits with code 2 before anything is written.
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+import warnings
+
+from scaling.errors import InputError
+
+
+def _train(args) -> int:
+    from scaling.train.config import load_run_config
+    cfg = load_run_config(args.config, args.set or [])
+    from scaling.train.loop import train  # heavy imports only after the config is valid
+    summary = train(cfg, args.out, progress=not args.quiet)
+    return 0 if summary.get("status") == "done" else 1
+
+
+def _delegate(module: str, name: str):
+    def run(args) -> int:
+        mod = __import__(module, fromlist=["main"])
+        return mod.main([name, *args.rest] if name else list(args.rest))
+    return run
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="scaling", description="Scaling-law experiments: train "
+                                "models, run sweeps, fit laws, plan budgets.")
+    sub = p.add_subparsers(dest="command", required=True)
+
+    t = sub.add_parser("train", help="train one model from a run config (resumes by itself)")
+    t.add_argument("config", help="run config YAML")
+    t.add_argument("--set", action="append", metavar="KEY=VALUE",
+                   help="override a config key, e.g. --set train.lr=3e-4 (repeatable)")
+    t.add_argument("--out", help="run folder (default results/<name>/runs/<run-id>)")
+    t.add_argument("--quiet", action="store_true", help="no progress bar")
+    t.set_defaults(func=_train)
+
+    for name, module, sub_name, help_ in (
+            ("sweep", "scaling.sweep.cli", "sweep", "run (or --dry-run) a sweep file"),
+            ("status", "scaling.sweep.cli", "status", "progress of a sweep's results folder"),
+            ("plan", "scaling.budget.plan", "", "compute-optimal size, memory and time for a budget"),
+            ("fit", "analysis.cli", "fit", "fit scaling laws to results or a CSV"),
+            ("plot", "analysis.cli", "plot", "regenerate every figure from stored results")):
+        s = sub.add_parser(name, help=help_, add_help=False)
+        s.add_argument("rest", nargs=argparse.REMAINDER)
+        s.set_defaults(func=_delegate(module, sub_name))
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    warnings.simplefilter("default")
+    try:
+        return int(args.func(args) or 0)
+    except InputError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return e.exit_code
+    except KeyboardInterrupt:
+        print("interrupted; run the same command again to resume", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

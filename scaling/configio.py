@@ -1,0 +1,193 @@
+"""YAML in, typed frozen dataclasses out, validated on load.
+
+Every config class is a frozen dataclass whose fields carry a one-line doc in
+`field(metadata={"doc": ...})`. `from_dict` checks unknown keys, types and each class's own
+`validate()`; every error names the file and the dotted key. YAML is always safe-loaded.
+"""
+from __future__ import annotations
+
+import dataclasses
+import difflib
+import json
+import types
+import typing
+from pathlib import Path
+from typing import Any, Literal, Union, get_args, get_origin
+
+import yaml
+
+from scaling.errors import ConfigError
+
+
+def doc(text: str, default: Any = dataclasses.MISSING, **kw) -> Any:
+    """A dataclass field with its one-line documentation."""
+    if default is dataclasses.MISSING and "default_factory" not in kw:
+        return dataclasses.field(metadata={"doc": text}, **kw)
+    return dataclasses.field(default=default, metadata={"doc": text}, **kw)
+
+
+def load_yaml(path: str | Path) -> dict:
+    """Safe-load a YAML mapping; errors name the file."""
+    path = Path(path)
+    if not path.is_file():
+        raise ConfigError("file not found", file=str(path), fix="check the path")
+    try:
+        data = yaml.safe_load(path.read_text())
+    except yaml.YAMLError as e:
+        raise ConfigError(f"not valid YAML: {e}", file=str(path)) from None
+    if data is None:
+        data = {}
+    if not isinstance(data, dict):
+        raise ConfigError("the top level must be a mapping of keys to values", file=str(path))
+    return data
+
+
+def parse_override(text: str, file: str = "--set") -> tuple[list[str], Any]:
+    """'train.lr=3e-4' -> (['train', 'lr'], 0.0003); the value is read as a YAML scalar."""
+    if "=" not in text:
+        raise ConfigError(f"'{text}' is not key=value", file=file, fix="write e.g. --set train.lr=3e-4")
+    key, _, raw = text.partition("=")
+    value = yaml.safe_load(raw) if raw.strip() else ""
+    return key.strip().split("."), value
+
+
+def apply_overrides(data: dict, overrides: list[str], file: str = "--set") -> dict:
+    """Return a deep copy of `data` with dotted `key=value` overrides applied."""
+    data = json.loads(json.dumps(data))
+    for text in overrides:
+        keys, value = parse_override(text, file)
+        node = data
+        for k in keys[:-1]:
+            node = node.setdefault(k, {})
+            if not isinstance(node, dict):
+                raise ConfigError(f"'{k}' is not a section", file=file, key=".".join(keys))
+        node[keys[-1]] = value
+    return data
+
+
+def _type_name(tp: Any) -> str:
+    if get_origin(tp) is Literal:
+        return " | ".join(repr(a) for a in get_args(tp))
+    return getattr(tp, "__name__", str(tp))
+
+
+def _coerce(value: Any, tp: Any, key: str, file: str) -> Any:
+    origin = get_origin(tp)
+    if origin in (Union, types.UnionType):
+        args = get_args(tp)
+        if value is None and type(None) in args:
+            return None
+        errors = []
+        for a in args:
+            if a is type(None):
+                continue
+            try:
+                return _coerce(value, a, key, file)
+            except ConfigError as e:
+                errors.append(e)
+        raise errors[0]
+    if origin is Literal:
+        if value not in get_args(tp):
+            raise ConfigError(f"{value!r} is not one of {_type_name(tp)}", file=file, key=key)
+        return value
+    if origin in (tuple, list):
+        if not isinstance(value, (list, tuple)):
+            raise ConfigError(f"expected a list, got {value!r}", file=file, key=key)
+        (inner, *rest) = get_args(tp) or (Any,)
+        return tuple(_coerce(v, inner, f"{key}[{i}]", file) for i, v in enumerate(value))
+    if dataclasses.is_dataclass(tp):
+        if isinstance(value, tp):
+            return value
+        if not isinstance(value, dict):
+            raise ConfigError(f"expected a mapping, got {value!r}", file=file, key=key)
+        return from_dict(tp, value, file=file, prefix=key)
+    if tp is Any:
+        return value
+    if tp is bool:
+        if not isinstance(value, bool):
+            raise ConfigError(f"expected true or false, got {value!r}", file=file, key=key)
+        return value
+    if tp is int:
+        if isinstance(value, bool) or not (isinstance(value, int) or
+                                           (isinstance(value, float) and value.is_integer())):
+            raise ConfigError(f"expected an integer, got {value!r}", file=file, key=key)
+        return int(value)
+    if tp is float:
+        if isinstance(value, str):  # YAML 1.1 reads '3e-4' (no dot) as a string
+            try:
+                return float(value)
+            except ValueError:
+                pass
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise ConfigError(f"expected a number, got {value!r}", file=file, key=key)
+        return float(value)
+    if tp is str:
+        if not isinstance(value, str):
+            raise ConfigError(f"expected a string, got {value!r}", file=file, key=key)
+        return value
+    if tp is dict or origin is dict:
+        if not isinstance(value, dict):
+            raise ConfigError(f"expected a mapping, got {value!r}", file=file, key=key)
+        return dict(value)
+    raise TypeError(f"unsupported config type {tp} at {key}")
+
+
+def from_dict(cls: type, data: dict, *, file: str = "<config>", prefix: str = ""):
+    """Build dataclass `cls` from a mapping, checking keys, types and `cls.validate()`."""
+    if not isinstance(data, dict):
+        raise ConfigError(f"expected a mapping, got {data!r}", file=file, key=prefix or None)
+    hints = typing.get_type_hints(cls)
+    fields = {f.name: f for f in dataclasses.fields(cls) if f.init}
+    for k in data:
+        if k not in fields:
+            near = difflib.get_close_matches(str(k), list(fields), n=1)
+            fix = f"did you mean '{near[0]}'?" if near else f"known keys: {', '.join(fields)}"
+            raise ConfigError("unknown key", file=file, key=f"{prefix}.{k}" if prefix else str(k),
+                              fix=fix)
+    kwargs = {}
+    for name, f in fields.items():
+        key = f"{prefix}.{name}" if prefix else name
+        if name in data:
+            kwargs[name] = _coerce(data[name], hints[name], key, file)
+        elif f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING:
+            if dataclasses.is_dataclass(hints[name]):
+                kwargs[name] = from_dict(hints[name], {}, file=file, prefix=key)
+            else:
+                raise ConfigError("missing required key", file=file, key=key,
+                                  fix=f.metadata.get("doc"))
+    obj = cls(**kwargs)
+    check = getattr(obj, "validate", None)
+    if check is not None:
+        try:
+            check()
+        except ConfigError as e:
+            if e.file in (None, "<config>"):
+                key = f"{prefix}.{e.key}" if (prefix and e.key) else (e.key or prefix or None)
+                raise ConfigError(e.detail, file=file, key=key, fix=e.fix) from None
+            raise
+    return obj
+
+
+def to_dict(obj: Any) -> Any:
+    """Dataclass -> plain JSON-able dict (tuples become lists)."""
+    if dataclasses.is_dataclass(obj):
+        return {f.name: to_dict(getattr(obj, f.name)) for f in dataclasses.fields(obj)}
+    if isinstance(obj, (list, tuple)):
+        return [to_dict(v) for v in obj]
+    if isinstance(obj, dict):
+        return {k: to_dict(v) for k, v in obj.items()}
+    return obj
+
+
+def describe(cls: type, prefix: str = "") -> list[tuple[str, str, str]]:
+    """(key, type, doc) for every field, nested sections flattened: for `--help` and the README."""
+    rows = []
+    hints = typing.get_type_hints(cls)
+    for f in dataclasses.fields(cls):
+        key = f"{prefix}.{f.name}" if prefix else f.name
+        tp = hints[f.name]
+        if dataclasses.is_dataclass(tp):
+            rows += describe(tp, key)
+        else:
+            rows.append((key, _type_name(tp), f.metadata.get("doc", "")))
+    return rows

@@ -1,0 +1,132 @@
+"""The token cache: tokenize once, memory-map forever after.
+
+Layout: <cache_dir>/<key>/{train.npy, val.npy, meta.json[, tokenizer.json]}, where
+key = sha256(corpus content hash, tokenizer config, split config, DATASET_VERSION)[:16].
+
+Safe under concurrency: a builder holds an exclusive `fcntl.flock` on <cache_dir>/<key>.lock (a
+second process waits for it instead of duplicating the work), builds into a temporary folder inside
+cache_dir and renames it into place in one step, so a reader sees either no entry or a complete
+one. If the entry appeared meanwhile (a builder without the lock, e.g. on a filesystem where flock
+does nothing), the temporary build is discarded and the existing entry used.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import tempfile
+import time
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+
+from scaling.errors import InputError
+
+try:
+    import fcntl
+except ImportError:  # pragma: no cover - not POSIX: the atomic rename alone keeps entries whole
+    fcntl = None
+
+DATASET_VERSION = 1  # bump when the cached arrays' content or format changes
+META = "meta.json"
+
+
+def cache_key(content_hash: str, tokenizer_cfg: dict, split_cfg: dict) -> str:
+    blob = json.dumps({"corpus": content_hash, "tokenizer": tokenizer_cfg, "split": split_cfg,
+                       "version": DATASET_VERSION}, sort_keys=True)
+    return hashlib.sha256(blob.encode("utf-8")).hexdigest()[:16]
+
+
+def token_dtype(vocab_size: int) -> np.dtype:
+    return np.dtype(np.uint16) if vocab_size <= 65535 else np.dtype(np.int32)
+
+
+def _fsync_file(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def save_array(path: Path, arr: np.ndarray) -> None:
+    np.save(path, arr, allow_pickle=False)
+    _fsync_file(path)
+
+
+def load_array(path: Path) -> np.ndarray:
+    return np.load(path, mmap_mode="r", allow_pickle=False)
+
+
+def write_json(path: Path, data: dict) -> None:
+    path.write_text(json.dumps(data, indent=1, sort_keys=True) + "\n", encoding="utf-8")
+    _fsync_file(path)
+
+
+def read_meta(entry: Path) -> dict:
+    try:
+        return json.loads((entry / META).read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError) as e:
+        raise InputError(f"the token cache entry is unreadable ({e})", file=str(entry),
+                         key="data.cache_dir", fix="delete this folder; it is rebuilt on the next "
+                                                   "load") from None
+
+
+def is_complete(entry: Path) -> bool:
+    return (entry / META).is_file()
+
+
+@contextmanager
+def _locked(lock_path: Path):
+    with open(lock_path, "a+") as fh:
+        if fcntl is not None:
+            fcntl.flock(fh.fileno(), fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            if fcntl is not None:
+                fcntl.flock(fh.fileno(), fcntl.LOCK_UN)
+
+
+def open_or_build(root: Path, key: str, build: Callable[[Path], None], *,
+                  log: Callable[[str], None] = lambda s: None) -> tuple[Path, bool]:
+    """Return (entry folder, built_here). `build(tmp)` must write every file, META last."""
+    root = Path(root)
+    entry = root / key
+    if is_complete(entry):
+        return entry, False
+    try:
+        root.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise InputError(f"cannot create the cache folder ({e})", file=str(root),
+                         key="data.cache_dir", fix="set data.cache_dir or $SCALING_CACHE to a "
+                                                   "writable folder") from None
+    with _locked(root / f"{key}.lock"):
+        if is_complete(entry):  # another process built it while we waited
+            log(f"token cache {key}: built by another process")
+            return entry, False
+        if entry.exists():  # an incomplete entry can only come from outside tampering
+            stale = Path(tempfile.mkdtemp(prefix=f".{key}.stale.", dir=root))
+            os.rename(entry, stale / "old")
+            shutil.rmtree(stale, ignore_errors=True)
+        tmp = Path(tempfile.mkdtemp(prefix=f".{key}.", suffix=".tmp", dir=root))
+        try:
+            t0 = time.perf_counter()
+            build(tmp)
+            if not is_complete(tmp):
+                raise RuntimeError(f"cache builder did not write {META}")
+            try:
+                os.rename(tmp, entry)
+            except OSError:
+                if not is_complete(entry):
+                    raise
+                shutil.rmtree(tmp, ignore_errors=True)  # someone else's entry won: use theirs
+                return entry, False
+            log(f"token cache {key}: built in {time.perf_counter() - t0:.1f} s")
+            return entry, True
+        except BaseException:
+            shutil.rmtree(tmp, ignore_errors=True)
+            raise

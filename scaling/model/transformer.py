@@ -1,0 +1,111 @@
+"""The three architectures, from the same blocks: decoder-only, encoder-only, encoder-decoder."""
+from __future__ import annotations
+
+import jax
+import jax.numpy as jnp
+from flax import nnx
+
+from scaling.model.config import ModelConfig
+from scaling.model.layers import Block, _dtype, linear, norm
+
+
+class Embedder(nnx.Module):
+    """Token table (also the tied output head) plus an optional learned position table."""
+
+    def __init__(self, cfg: ModelConfig, rngs: nnx.Rngs, *, positions: int):
+        self.cfg = cfg
+        init = nnx.initializers.normal(cfg.init_std)
+        self.tokens = nnx.Embed(cfg.vocab_size, cfg.d_model, dtype=_dtype(cfg),
+                                param_dtype=jnp.float32, embedding_init=init, rngs=rngs)
+        self.positions = (nnx.Embed(positions, cfg.d_model, dtype=_dtype(cfg),
+                                    param_dtype=jnp.float32, embedding_init=init, rngs=rngs)
+                          if cfg.pos == "learned" else None)
+
+    def __call__(self, ids_BxT: jax.Array) -> jax.Array:
+        x_BxTxD = self.tokens(ids_BxT)
+        if self.positions is not None:
+            T = ids_BxT.shape[1]
+            x_BxTxD = x_BxTxD + self.positions.embedding[...][None, :T].astype(x_BxTxD.dtype)
+        return x_BxTxD
+
+
+class Head(nnx.Module):
+    """Final norm and output projection (tied to the token table unless configured otherwise)."""
+
+    def __init__(self, cfg: ModelConfig, rngs: nnx.Rngs):
+        self.norm = norm(cfg, rngs)
+        self.tied = cfg.tie_embeddings
+        if not self.tied:
+            self.proj = nnx.Linear(cfg.d_model, cfg.vocab_size, use_bias=False,
+                                   dtype=_dtype(cfg), param_dtype=jnp.float32,
+                                   kernel_init=nnx.initializers.normal(cfg.init_std), rngs=rngs)
+
+    def __call__(self, x_BxTxD: jax.Array, embed: Embedder) -> jax.Array:
+        h = self.norm(x_BxTxD)
+        logits_BxTxV = embed.tokens.attend(h) if self.tied else self.proj(h)
+        return logits_BxTxV.astype(jnp.float32)
+
+
+class Transformer(nnx.Module):
+    """Decoder-only (causal, GPT) or encoder-only (bidirectional, BERT) language model."""
+
+    def __init__(self, cfg: ModelConfig, rngs: nnx.Rngs):
+        assert cfg.arch in ("decoder", "encoder"), cfg.arch
+        self.embed = Embedder(cfg, rngs, positions=cfg.seq_len)
+        causal = cfg.arch == "decoder"
+        self.blocks = nnx.List([Block(cfg, causal=causal, cross=False, rngs=rngs)
+                                for _ in range(cfg.n_layers)])
+        self.head = Head(cfg, rngs)
+
+    def __call__(self, ids_BxT: jax.Array) -> jax.Array:
+        x_BxTxD = self.embed(ids_BxT)
+        for block in self.blocks:
+            x_BxTxD = block(x_BxTxD)
+        return self.head(x_BxTxD, self.embed)
+
+
+class EncoderDecoder(nnx.Module):
+    """T5-style encoder-decoder with one shared token table; learned or rotary positions."""
+
+    def __init__(self, cfg: ModelConfig, rngs: nnx.Rngs):
+        assert cfg.arch == "encoder_decoder", cfg.arch
+        self.embed = Embedder(cfg, rngs, positions=cfg.seq_len)
+        self.dec_positions = (nnx.Embed(cfg.decoder_len, cfg.d_model, dtype=_dtype(cfg),
+                                        param_dtype=jnp.float32,
+                                        embedding_init=nnx.initializers.normal(cfg.init_std),
+                                        rngs=rngs)
+                              if cfg.pos == "learned" else None)
+        self.encoder = nnx.List([Block(cfg, causal=False, cross=False, rngs=rngs)
+                                 for _ in range(cfg.n_layers)])
+        self.enc_norm = norm(cfg, rngs)
+        self.decoder = nnx.List([Block(cfg, causal=True, cross=True, rngs=rngs)
+                                 for _ in range(cfg.n_layers)])
+        self.head = Head(cfg, rngs)
+
+    def encode(self, enc_BxS: jax.Array) -> jax.Array:
+        x_BxSxD = self.embed(enc_BxS)
+        for block in self.encoder:
+            x_BxSxD = block(x_BxSxD)
+        return self.enc_norm(x_BxSxD)
+
+    def __call__(self, enc_BxS: jax.Array, dec_BxT: jax.Array) -> jax.Array:
+        enc_BxSxD = self.encode(enc_BxS)
+        y_BxTxD = self.embed.tokens(dec_BxT)
+        if self.dec_positions is not None:
+            T = dec_BxT.shape[1]
+            y_BxTxD = y_BxTxD + self.dec_positions.embedding[...][None, :T].astype(y_BxTxD.dtype)
+        for block in self.decoder:
+            y_BxTxD = block(y_BxTxD, enc_BxSxD)
+        return self.head(y_BxTxD, self.embed)
+
+
+def build_model(cfg: ModelConfig, seed: int) -> nnx.Module:
+    """The architecture `cfg.arch` names, initialised from `seed`."""
+    rngs = nnx.Rngs(params=seed)
+    if cfg.arch == "encoder_decoder":
+        return EncoderDecoder(cfg, rngs)
+    return Transformer(cfg, rngs)
+
+
+def count_params(model: nnx.Module) -> int:
+    return sum(int(x.size) for x in jax.tree.leaves(nnx.state(model, nnx.Param)))

@@ -1,0 +1,125 @@
+"""The run config: one YAML file (or a sweep point) resolves to this, validated on load."""
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+from dataclasses import dataclass
+from typing import Literal
+
+from scaling.configio import doc, from_dict, load_yaml, apply_overrides, to_dict
+from scaling.data.config import DataConfig
+from scaling.errors import ConfigError
+from scaling.model.config import ModelConfig
+from scaling.objectives.config import MLMConfig, SpanConfig
+
+
+@dataclass(frozen=True)
+class OptimConfig:
+    """AdamW with global-norm clipping and a learning-rate schedule."""
+
+    lr: float = doc("peak learning rate", 3e-3)
+    b1: float = doc("Adam beta1", 0.9)
+    b2: float = doc("Adam beta2", 0.95)
+    eps: float = doc("Adam epsilon", 1e-8)
+    weight_decay: float = doc("decoupled weight decay on matrices (ndim >= 2)", 0.1)
+    grad_clip: float = doc("global-norm clip; 0 disables", 1.0)
+    schedule: Literal["cosine", "wsd", "constant"] = doc(
+        "cosine: warmup then cosine to min_lr_ratio at the last step; wsd: warmup, stable, "
+        "decay over decay_frac; constant: warmup then flat", "cosine")
+    warmup_frac: float = doc("warmup as a share of the run's steps", 0.05)
+    warmup_steps: int = doc("warmup in steps; overrides warmup_frac when > 0", 0)
+    min_lr_ratio: float = doc("final learning rate as a share of the peak", 0.1)
+    decay_frac: float = doc("wsd: share of the steps spent decaying", 0.2)
+    decay_shape: Literal["linear", "cosine", "1-sqrt"] = doc("wsd: decay shape", "1-sqrt")
+
+    def validate(self) -> None:
+        if not self.lr > 0:
+            raise ConfigError("must be > 0", key="lr")
+        if not 0 <= self.warmup_frac < 1:
+            raise ConfigError("must be in [0, 1)", key="warmup_frac")
+        if not 0 <= self.min_lr_ratio <= 1:
+            raise ConfigError("must be in [0, 1]", key="min_lr_ratio")
+        if not 0 < self.decay_frac <= 1:
+            raise ConfigError("must be in (0, 1]", key="decay_frac")
+        if self.grad_clip < 0 or self.weight_decay < 0 or self.warmup_steps < 0:
+            raise ConfigError("must be >= 0", key="grad_clip/weight_decay/warmup_steps")
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """How long, how big a batch, and how often to evaluate, log and checkpoint."""
+
+    tokens: int = doc("training tokens D; steps = tokens // (batch_size x tokens per example)", 0)
+    steps: int = doc("optimizer steps (instead of tokens)", 0)
+    batch_size: int = doc("examples per step (global, over all devices)", 16)
+    eval_every: int = doc("evaluate every this many steps (and at the end); 0 = only at the end",
+                          200)
+    eval_batch_size: int = doc("examples per evaluation batch", 16)
+    log_every: int = doc("write a metrics line every this many steps", 10)
+    checkpoint_every: int = doc("checkpoint every this many steps (and at the end)", 200)
+    keep_checkpoints: int = doc("checkpoints kept on disk", 2)
+    init_from: str = doc("start from another run's checkpoint dir (step taken from it), e.g. a "
+                         "WSD cooldown branch; '' = fresh init", "")
+
+    def validate(self) -> None:
+        if (self.tokens > 0) == (self.steps > 0):
+            raise ConfigError("give exactly one of train.tokens and train.steps (> 0)",
+                              key="tokens", fix="set train.tokens: 2_000_000, say")
+        for k in ("batch_size", "eval_batch_size", "log_every", "checkpoint_every",
+                  "keep_checkpoints"):
+            if getattr(self, k) < 1:
+                raise ConfigError("must be >= 1", key=k)
+        if self.eval_every < 0:
+            raise ConfigError("must be >= 0", key="eval_every")
+
+
+@dataclass(frozen=True)
+class RunConfig:
+    """One training run."""
+
+    name: str = doc("run family name (the results folder)", "run")
+    objective: Literal["clm", "mlm", "span"] = doc("pre-training objective", "clm")
+    seed: int = doc("seed for initialisation, data order and masking noise", 0)
+    data: DataConfig = doc("corpus and tokenizer", default_factory=DataConfig)
+    model: ModelConfig = doc("model shape", default_factory=ModelConfig)
+    optim: OptimConfig = doc("optimizer and schedule", default_factory=OptimConfig)
+    train: TrainConfig = doc("length and cadence", default_factory=lambda: TrainConfig(steps=100))
+    mlm: MLMConfig = doc("masked-LM options (objective mlm)", default_factory=MLMConfig)
+    span: SpanConfig = doc("span-corruption options (objective span)",
+                           default_factory=SpanConfig)
+
+    def validate(self) -> None:
+        if not self.name or "/" in self.name:
+            raise ConfigError("must be a non-empty name without '/'", key="name")
+
+    def to_dict(self) -> dict:
+        return to_dict(self)
+
+    def short_hash(self) -> str:
+        """A hash of the whole resolved config, for run identity."""
+        blob = json.dumps(self.to_dict(), sort_keys=True).encode()
+        return hashlib.sha256(blob).hexdigest()[:8]
+
+
+def load_run_config(path: str, overrides: list[str] = ()) -> RunConfig:
+    data = apply_overrides(load_yaml(path), list(overrides))
+    return from_dict(RunConfig, data, file=str(path))
+
+
+def human(n: float) -> str:
+    """12_500_000 -> '12.5M' (for run ids)."""
+    for unit, scale in (("T", 1e12), ("G", 1e9), ("M", 1e6), ("k", 1e3)):
+        if n >= scale:
+            return f"{n / scale:.3g}{unit}"
+    return f"{int(n)}"
+
+
+def steps_for(cfg: RunConfig, tokens_per_example: int) -> int:
+    """The run's step count; with `train.tokens`, the steps that consume at most that many."""
+    if cfg.train.steps:
+        return cfg.train.steps
+    steps = cfg.train.tokens // (cfg.train.batch_size * tokens_per_example)
+    if steps < 1:
+        raise ConfigError(f"{cfg.train.tokens} tokens is less than one batch", key="train.tokens")
+    return steps

@@ -1,0 +1,98 @@
+"""The jitted train and eval steps: pure functions of arrays, split once out of NNX.
+
+NOTES.md: plain `nnx.jit` spends more time in Python graph traversal than in the step for
+small models, so the model is split once into (graphdef, params) and the step is a `jax.jit`ed
+function of the parameter state, with the state buffers donated.
+"""
+from __future__ import annotations
+
+import math
+from typing import Any, Callable
+
+import jax
+import jax.numpy as jnp
+import optax
+from flax import nnx
+
+from scaling.objectives.base import Objective, Specials, weighted_xent
+from scaling.train.config import OptimConfig
+from scaling.train.schedule import make_schedule
+
+EVAL_KEY_SEED = 20221  # fixed masking noise for evaluation: the same for every run of a sweep
+
+
+def make_optimizer(cfg: OptimConfig, total_steps: int) -> optax.GradientTransformation:
+    """AdamW (decay on matrices only) after global-norm clipping, on the run's schedule."""
+    decay_mask = lambda tree: jax.tree.map(lambda x: x.ndim >= 2, tree)
+    chain = [optax.clip_by_global_norm(cfg.grad_clip)] if cfg.grad_clip > 0 else []
+    chain.append(optax.adamw(make_schedule(cfg, total_steps), b1=cfg.b1, b2=cfg.b2, eps=cfg.eps,
+                             weight_decay=cfg.weight_decay, mask=decay_mask))
+    return optax.chain(*chain)
+
+
+def _loss_fn(graphdef, objective: Objective, params, batch):
+    model = nnx.merge(graphdef, params)
+    logits_BxTxV = objective.logits(model, batch)
+    nll, count = weighted_xent(logits_BxTxV, batch["targets"], batch["weights"])
+    return nll / jnp.maximum(count, 1.0), (nll, count)
+
+
+def make_train_step(graphdef, objective: Objective, tx: optax.GradientTransformation,
+                    specials: Specials, seed: int) -> Callable:
+    """step(params, opt_state, windows_BxW, step) -> (params, opt_state, {loss, grad_norm}).
+
+    The objective's noise is keyed by fold_in(seed, step), so a resumed run draws the same masks.
+    """
+    base_key = jax.random.key(seed)
+
+    def train_step(params, opt_state, windows_BxW, step):
+        key = jax.random.fold_in(base_key, step)
+        batch = objective.make_batch(windows_BxW, key, specials)
+        grad_fn = jax.value_and_grad(lambda p: _loss_fn(graphdef, objective, p, batch),
+                                     has_aux=True)
+        (loss, _), grads = grad_fn(params)
+        updates, opt_state = tx.update(grads, opt_state, params)
+        params = optax.apply_updates(params, updates)
+        return params, opt_state, {"loss": loss, "grad_norm": _global_norm(grads)}
+
+    return jax.jit(train_step, donate_argnums=(0, 1))
+
+
+def _global_norm(tree) -> jax.Array:
+    # written out: optax renamed its helper twice between the versions we support
+    return jnp.sqrt(sum(jnp.sum(jnp.square(g)) for g in jax.tree.leaves(tree)))
+
+
+def make_eval_step(graphdef, objective: Objective, specials: Specials) -> Callable:
+    """eval(params, windows_BxW, batch_index, byte_len_V) -> (sum nll, loss tokens, their bytes).
+
+    Noise is keyed by a fixed seed and the batch index only, so every run of a sweep is scored on
+    the same masks.
+    """
+    base_key = jax.random.key(EVAL_KEY_SEED)
+
+    def eval_step(params, windows_BxW, index, byte_len_V):
+        batch = objective.make_batch(windows_BxW, jax.random.fold_in(base_key, index), specials)
+        _, (nll, count) = _loss_fn(graphdef, objective, params, batch)
+        nbytes = (byte_len_V[batch["targets"]] * batch["weights"]).sum()
+        return nll, count, nbytes
+
+    return jax.jit(eval_step)
+
+
+def evaluate(eval_fn, params, batches, byte_len_V, put) -> dict[str, Any]:
+    """Mean validation loss (nats per loss-bearing token) and bits per byte over fixed batches."""
+    sums = [eval_fn(params, put(w), i, byte_len_V) for i, w in enumerate(batches)]
+    nll = sum(float(s[0]) for s in sums)
+    count = sum(float(s[1]) for s in sums)
+    nbytes = sum(float(s[2]) for s in sums)
+    loss = nll / max(count, 1.0)
+    bpb = nll / math.log(2) / nbytes if nbytes > 0 else None
+    return {"eval_loss": loss, "eval_bpb": bpb, "eval_tokens": int(count)}
+
+
+def split_model(model: nnx.Module):
+    """(graphdef, params) once; the model must hold parameters only."""
+    graphdef, params, rest = nnx.split(model, nnx.Param, ...)
+    assert not jax.tree.leaves(rest), "model holds non-parameter state"
+    return graphdef, params
