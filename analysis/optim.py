@@ -21,9 +21,6 @@ possible) and is frozen while the others go on.  JAX is imported lazily, here on
 from __future__ import annotations
 
 import functools
-import os
-import time
-_DEBUG = bool(os.environ.get("ANALYSIS_DEBUG"))
 from typing import Any
 
 import numpy as np
@@ -133,32 +130,26 @@ def _stepper(memory: int) -> Any:
         return -g * jnp.minimum(1.0, 1.0 / jnp.maximum(gnorm, 1e-30))[:, None]
 
     def direction(g, Sh, Yh, rho, n_hist):
-        q = g
-        alphas = []
-        for i in reversed(range(memory)):  # the newest pair is at index memory-1
+        # Two-loop recursion as fori_loops (unrolling it made compiling 3x slower).
+        def back(j, carry):
+            q, alphas = carry
+            i = memory - 1 - j  # newest pair first; the newest is at index memory-1
             ai = rho[:, i] * jnp.sum(Sh[:, i] * q, axis=1)
-            q = q - ai[:, None] * Yh[:, i]
-            alphas.append(ai)
+            return q - ai[:, None] * Yh[:, i], alphas.at[:, i].set(ai)
+
+        q, alphas = lax.fori_loop(0, memory, back, (g, jnp.zeros_like(rho)))
         sy = jnp.sum(Sh[:, -1] * Yh[:, -1], axis=1)
         yy = jnp.sum(Yh[:, -1] ** 2, axis=1)
         r = jnp.where(yy > 0, sy / jnp.where(yy > 0, yy, 1.0), 1.0)[:, None] * q
-        for i in range(memory):
+
+        def fwd(i, r):
             bi = rho[:, i] * jnp.sum(Yh[:, i] * r, axis=1)
-            r = r + Sh[:, i] * (alphas[memory - 1 - i] - bi)[:, None]
+            return r + Sh[:, i] * (alphas[:, i] - bi)[:, None]
+
+        r = lax.fori_loop(0, memory, fwd, r)
         d = -r
         use_steepest = (n_hist == 0) | ~(jnp.sum(g * d, axis=1) < 0)
         return jnp.where(use_steepest[:, None], steepest(g), d)
-
-    def init(theta0, x, y, logl, W, delta):
-        S = theta0.shape[0]
-        dt = theta0.dtype
-        f0, g0 = fg(theta0, x, y, logl, W, delta)
-        d0 = steepest(g0)
-        zeros_h = jnp.zeros((S, memory, 5), dt)
-        return dict(th=theta0, f=f0, g=g0, d=d0, t=jnp.ones(S, dt), Sh=zeros_h, Yh=zeros_h,
-                    rho=jnp.zeros((S, memory), dt), n_hist=jnp.zeros(S, jnp.int32),
-                    active=jnp.isfinite(f0), iters=jnp.zeros(S, jnp.int32),
-                    trials=jnp.zeros(S, jnp.int32))
 
     def run(st, x, y, logl, W, delta, max_evals, max_iter, ftol, gtol):
         def cond(carry):
@@ -187,8 +178,10 @@ def _stepper(memory: int) -> Any:
             f2 = jnp.where(ok, fc, f)
             g2 = jnp.where(ok[:, None], gc, g)
             rel = (f - fc) / jnp.maximum(jnp.maximum(jnp.abs(f), jnp.abs(fc)), 1.0)
-            iters = st["iters"] + ok.astype(jnp.int32)
-            done = ok & ((rel <= ftol) | (jnp.max(jnp.abs(gc), axis=1) <= gtol) | (iters >= max_iter))
+            # The first turn of a fresh state (f = inf, d = 0) just evaluates the start.
+            iters = st["iters"] + (ok & jnp.isfinite(f)).astype(jnp.int32)
+            done = ok & ((rel <= ftol) | (jnp.max(jnp.abs(gc), axis=1) <= gtol)
+                         | (iters >= max_iter) | ~jnp.isfinite(fc))
             d2 = jnp.where(ok[:, None], direction(g2, Sh, Yh, rho, n_hist), d)
             # -- rows whose step failed: backtrack to the minimiser of the quadratic through
             # f(0), f'(0) and f(t), kept within [0.1 t, 0.5 t].
@@ -205,11 +198,20 @@ def _stepper(memory: int) -> Any:
         k, st = lax.while_loop(cond, body, (jnp.int32(0), st))
         return st, k
 
-    return jax.jit(init), jax.jit(run)
+    return jax.jit(run)
 
 
-#: Row counts the driver compacts unfinished rows into (each compiled once per process).
-_BUCKETS = (2048, 512, 128, 32)
+#: Batch sizes (rows) the driver pads to and compacts unfinished rows into.  A fixed ladder
+#: (and run counts padded to a multiple of 32, with weight 0) keeps the number of distinct
+#: shapes, hence of XLA compilations (about 1.5 s each on 2 CPU cores), small.
+_LADDER = (32, 128, 512, 2048, 4608)
+
+
+def _rows_bucket(n: int) -> int:
+    for b in _LADDER:
+        if n <= b:
+            return b
+    return -(-n // _LADDER[-1]) * _LADDER[-1]
 
 
 def batched_lbfgs(theta0: np.ndarray, x: np.ndarray, y: np.ndarray, log_loss: np.ndarray,
@@ -222,43 +224,56 @@ def batched_lbfgs(theta0: np.ndarray, x: np.ndarray, y: np.ndarray, log_loss: np
     weights: None (every run weight 1), (M,) shared, or (S, M) per row (bootstrap counts).
     ftol/gtol default to scipy L-BFGS-B's (factr 1e7 x machine epsilon, pgtol 1e-5).
     float64=False runs in float32 (about twice as fast; the caller polishes the best rows
-    in float64).  Rows still running after ``chunk`` evaluations are moved into a smaller
-    batch (2048, 512, 128, then 32 rows) so that a slow tail does not cost the work of all S rows.
-    Returns theta (S, 5), objective (S,), iterations (S,) as numpy arrays.
+    in float64).  Every ``chunk`` evaluations the rows still running are moved into the
+    smallest batch of the ladder that holds them, so a slow tail does not cost the work of
+    all S rows.  Returns theta (S, 5), objective (S,), iterations (S,) as numpy arrays.
     """
     import jax
     import jax.numpy as jnp
 
     dtype = np.float64 if float64 else np.float32
     S, M = len(theta0), len(x)
-    W = np.ones((1, M)) if weights is None else np.asarray(weights, dtype=float)
-    W = W[None, :] if W.ndim == 1 else W
-    per_row_w = W.shape[0] > 1
-    init, run = _stepper(memory)
+    Mp = -(-M // 32) * 32  # runs padded to a multiple of 32, with weight 0
+    Sp = _rows_bucket(S)
+    pad_m = lambda v: np.concatenate([np.asarray(v, dtype=dtype), np.zeros(Mp - M, dtype)])
+    w = None if weights is None else np.asarray(weights, dtype=dtype)
+    per_row = w is not None and w.ndim == 2
+    W = np.zeros((Sp if per_row else 1, Mp), dtype)
+    W[: (S if per_row else 1), :M] = 1.0 if w is None else w
+    theta = np.concatenate([np.asarray(theta0, dtype=dtype),
+                            np.repeat(np.asarray(theta0[:1], dtype=dtype), Sp - S, axis=0)])
+    out = _fresh_state(theta, memory)  # indexed by (padded) original row
+    out["active"][S:] = False
+    run = _stepper(memory)
     with jax.enable_x64(float64):
         cast = lambda v: jnp.asarray(np.asarray(v, dtype=dtype))
-        xj, yj, lj, dj = cast(x), cast(y), cast(log_loss), cast(delta)
+        xj, yj, lj, dj = cast(pad_m(x)), cast(pad_m(y)), cast(pad_m(log_loss)), cast(delta)
         tail = (jnp.int32(max_iter), cast(ftol), cast(gtol))
-        st = init(cast(theta0), xj, yj, lj, cast(W), dj)
-        out = {k: np.array(v) for k, v in st.items()}  # full state, indexed by original row
         evals = 0
         while out["active"].any() and evals < 50 * max_iter:
             live = np.flatnonzero(out["active"])
-            size = next((b for b in reversed(_BUCKETS) if live.size <= b), S)
-            if size >= S:
-                idx, batch_w = np.arange(S), W
+            size = min(_rows_bucket(live.size), Sp)
+            if size >= Sp:
+                idx, n = np.arange(Sp), Sp
             else:
                 # Compact: the live rows, padded with inactive copies of one of them.
-                idx = np.concatenate([live, np.full(size - live.size, live[0])])
-                batch_w = W[idx] if per_row_w else W
+                idx, n = np.concatenate([live, np.full(size - live.size, live[0])]), live.size
             batch = {k: jnp.asarray(v[idx]) for k, v in out.items()}
-            if size < S:
-                batch["active"] = jnp.asarray(np.arange(size) < live.size)
-            _t0 = time.perf_counter()
-            res, _ = run(batch, xj, yj, lj, cast(batch_w), dj, jnp.int32(chunk), *tail)
-            if _DEBUG: print("turn", size, live.size, round(time.perf_counter() - _t0, 3))
-            n = live.size if size < S else S
+            if size < Sp:
+                batch["active"] = jnp.asarray(np.arange(size) < n)
+            res, _ = run(batch, xj, yj, lj, cast(W[idx] if per_row else W), dj, jnp.int32(chunk), *tail)
             for k, v in res.items():
                 out[k][idx[:n]] = np.asarray(v)[:n]
             evals += chunk
-    return out["th"].astype(float), out["f"].astype(float), out["iters"]
+    return out["th"][:S].astype(float), out["f"][:S].astype(float), out["iters"][:S]
+
+
+def _fresh_state(theta0: np.ndarray, memory: int) -> dict[str, np.ndarray]:
+    """Stepper state before the first evaluation: f = inf and d = 0, so the first turn
+    evaluates each start and sets its first (steepest-descent) direction."""
+    S, dt = len(theta0), theta0.dtype
+    return dict(th=theta0.copy(), f=np.full(S, np.inf, dt), g=np.zeros((S, 5), dt),
+                d=np.zeros((S, 5), dt), t=np.ones(S, dt), Sh=np.zeros((S, memory, 5), dt),
+                Yh=np.zeros((S, memory, 5), dt), rho=np.zeros((S, memory), dt),
+                n_hist=np.zeros(S, np.int32), active=np.isfinite(theta0).all(axis=1),
+                iters=np.zeros(S, np.int32), trials=np.zeros(S, np.int32))

@@ -178,6 +178,7 @@ class _Trainer:
                                                 and k % cfg.train.eval_every == 0)
         is_ckpt = lambda k: k == plan.steps or k % cfg.train.checkpoint_every == 0
         clock = {"t": time.perf_counter(), "k": start, "busy": 0.0}
+        warned_mfu: list[bool] = []
 
         def train_row(k: int, m: dict) -> dict | None:
             """Read step k's metrics (blocking on step k only); None if the loss is not finite."""
@@ -194,6 +195,11 @@ class _Trainer:
                    "train_loss": loss, "grad_norm": float(m["grad_norm"]),
                    "tokens_per_s": ex_s * plan.tokens_per_example,
                    "mfu": (ex_s * plan.flops_per_example / peak) if peak else None}
+            if row["mfu"] is not None and row["mfu"] > 1 and not warned_mfu:
+                warned_mfu.append(True)
+                warnings.warn(f"MFU {row['mfu']:.0%} > 100%: the peak ({peak_src}) is too low; "
+                              "on CPU it was likely measured under load (delete "
+                              "$SCALING_CACHE/cpu_peak.json to measure again)", stacklevel=2)
             if bar is not None:
                 bar.set_postfix(loss=f"{loss:.3f}", tok_s=f"{row['tokens_per_s']:.0f}",
                                 mfu=f"{row['mfu']:.1%}" if row["mfu"] else "n/a")
@@ -236,6 +242,9 @@ class _Trainer:
                     break
         except Exception as e:
             status, error = "failed", f"{type(e).__name__}: {e}"
+            raise
+        except BaseException:  # KeyboardInterrupt / SystemExit: unfinished, resumable; no summary
+            status = "interrupted"
             raise
         finally:
             if bar is not None:
@@ -282,7 +291,7 @@ class _Trainer:
             "diverged_step": diverged_step, "error": error,
             "model": {k: v for k, v in plan.model.__dict__.items()},
             "data": {k: self.ds.meta.get(k) for k in ("source", "content_hash", "python_version",
-                                                      "n_tokens_train", "n_tokens_val")},
+                                                      "cache_key", "n_tokens", "n_bytes")},
             "peak_flops_source": peak_src, "wall_s": wall_s, "versions": _versions(),
         }
 

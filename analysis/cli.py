@@ -1,0 +1,207 @@
+"""Command line: ``fit`` and ``plot`` (wired as ``scaling fit`` / ``scaling plot``).
+
+    fit  RESULTS_OR_CSV [--approach 1,2,3] [--bootstrap K] [--json] [--params total|nonembedding]
+         [--seed S] [--level 0.8] [--delta 1e-3] [--outlier-mad K] [--out DIR]
+    plot RESULTS_OR_CSV --out DIR [--approach ...] [--bootstrap K] [--params ...]
+
+fit prints a table and writes one JSON per approach and group (objective/tokenizer) to
+RESULTS/fits/ (for a CSV: CSV_STEM-fits/ next to it, or --out), each written to a temporary
+file and renamed, after every fit has succeeded.  plot refits from the stored results (no
+training) and writes every figure as PNG and PDF.  Bad input: a message naming the file, key
+and fix on stderr, exit code 2, nothing written.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import sys
+import warnings
+from pathlib import Path
+from typing import Any, Sequence
+
+from analysis.errors import AnalysisInputError
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="scaling", description="Fit and plot scaling laws.")
+    sub = p.add_subparsers(dest="cmd", required=True)
+    for name in ("fit", "plot"):
+        s = sub.add_parser(name)
+        s.add_argument("source", help="results/<sweep> folder or a CSV (N, D or C, loss)")
+        s.add_argument("--approach", default=None, help="comma list of 1,2,3 (default: all that apply)")
+        s.add_argument("--bootstrap", type=int, default=0, help="bootstrap resamples (0: none)")
+        s.add_argument("--params", choices=("total", "nonembedding"), default="total")
+        s.add_argument("--seed", type=int, default=0)
+        s.add_argument("--level", type=float, default=0.8, help="interval level (default 0.8)")
+        s.add_argument("--delta", type=float, default=1e-3, help="Huber delta (approach 3)")
+        s.add_argument("--outlier-mad", type=float, default=None,
+                       help="approach 3: drop runs with |residual| > K robust sd, then refit")
+        s.add_argument("--out", default=None, required=(name == "plot"),
+                       help="output folder (fit: default RESULTS/fits)")
+        if name == "fit":
+            s.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    return p
+
+
+def _approaches(arg: str | None, is_csv: bool) -> tuple[list[int], bool]:
+    if arg is None:
+        return ([2, 3] if is_csv else [1, 2, 3]), False
+    try:
+        out = sorted({int(a) for a in arg.split(",") if a.strip()})
+    except ValueError:
+        raise AnalysisInputError(f"--approach {arg!r}: not a comma list. Fix: e.g. --approach 2,3") from None
+    if not out or any(a not in (1, 2, 3) for a in out):
+        raise AnalysisInputError(f"--approach {arg!r}: choose among 1, 2, 3. Fix: e.g. --approach 2,3")
+    return out, True
+
+
+def run_fits(args: argparse.Namespace) -> tuple[Any, list[tuple[str, Any]]]:
+    """Load and fit; returns (runs, [(file stem, fit)])."""
+    from analysis import approach1, approach2, parametric
+    from analysis.load import AnalysisWarning, load
+
+    source = Path(args.source)
+    is_csv = source.suffix.lower() == ".csv"
+    approaches, explicit = _approaches(args.approach, is_csv)
+    runs = load(source)
+    fits: list[tuple[str, Any]] = []
+    for (obj, tok), group in runs.groups().items():
+        for k in approaches:
+            try:
+                if k == 1:
+                    fit = approach1.envelope_fit(group, params=args.params, bootstrap=args.bootstrap,
+                                                 level=args.level, seed=args.seed)
+                elif k == 2:
+                    fit = approach2.isoflop(group, params=args.params, bootstrap=args.bootstrap,
+                                            level=args.level, seed=args.seed)
+                else:
+                    fit = parametric.fit_parametric(
+                        group, params=args.params, delta=args.delta, bootstrap=args.bootstrap,
+                        level=args.level, seed=args.seed, outlier_mad=args.outlier_mad)
+            except AnalysisInputError as exc:
+                if explicit:
+                    raise
+                warnings.warn(f"approach {k} skipped for {obj}/{tok}: {exc}", AnalysisWarning)
+                continue
+            fits.append((f"approach{k}-{obj}-{tok}", fit))
+    if not fits:
+        raise AnalysisInputError(f"{source}: no approach could be fitted. Fix: see the warnings above")
+    return runs, fits
+
+
+def _fmt_iv(row: dict[str, Any], key: str) -> str:
+    v = row.get(key)
+    iv = row.get(key + "_interval")
+    s = f"{v:.3g}"
+    return s + (f" [{iv[0]:.3g}, {iv[1]:.3g}]" if iv else "")
+
+
+def format_table(fits: Sequence[tuple[str, Any]]) -> str:
+    """Human-readable summary: exponents and tokens per parameter at the reporting budgets."""
+    lines = []
+    for stem, fit in fits:
+        d = fit.to_dict()
+        head = f"{stem}: a = {d['a']:.4f}, b = {d['b']:.4f}"
+        ivs = d.get("intervals") or {}
+        if "a" in ivs:
+            head += f"  ({int(d['level'] * 100)}% a in [{ivs['a'][0]:.4f}, {ivs['a'][1]:.4f}])"
+        lines.append(head)
+        if d["approach"] == 3:
+            law = d["law"]
+            lines.append(f"  L = {law['E']:.4g} + {law['A']:.4g}/N^{law['alpha']:.4f} + "
+                         f"{law['B']:.4g}/D^{law['beta']:.4f}   (Huber sum {d['objective_value']:.6g}, "
+                         f"{d['n_runs']} runs, {d['n_starts_at_best']}/{d['n_starts']} starts at best)")
+            if d["dropped"]:
+                lines.append(f"  dropped as outliers: {', '.join(d['dropped'])}")
+        rows = d.get("budgets") or d.get("allocation") or []
+        lines.append(f"  {'C (FLOPs)':>10}  {'N_opt':>24}  {'D_opt':>24}  {'D/N':>22}  bytes/param")
+        for r in rows:
+            bpp = r.get("bytes_per_param")
+            lines.append(f"  {r['flops']:>10.3g}  {_fmt_iv(r, 'n_opt'):>24}  {_fmt_iv(r, 'd_opt'):>24}  "
+                         f"{_fmt_iv(r, 'tokens_per_param'):>22}  {'' if bpp is None else f'{bpp:.3g}'}")
+    return "\n".join(lines)
+
+
+def _clean(obj: Any) -> Any:
+    """JSON-safe: NaN/inf become null (strict JSON has no NaN)."""
+    if isinstance(obj, float):
+        return obj if math.isfinite(obj) else None
+    if isinstance(obj, dict):
+        return {str(k): _clean(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [_clean(v) for v in obj]
+    return obj
+
+
+def _write_json_atomic(path: Path, data: Any) -> None:
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_text(json.dumps(_clean(data), indent=1))
+    os.replace(tmp, path)
+
+
+def _fit_dir(args: argparse.Namespace) -> Path:
+    if args.out:
+        return Path(args.out)
+    src = Path(args.source)
+    if src.suffix.lower() == ".csv":
+        return src.with_name(src.stem + "-fits")
+    return src / "fits"
+
+
+def cmd_fit(args: argparse.Namespace) -> int:
+    _, fits = run_fits(args)
+    out = _fit_dir(args)
+    payload = {stem: fit.to_dict() for stem, fit in fits}
+    out.mkdir(parents=True, exist_ok=True)
+    for stem, d in payload.items():
+        _write_json_atomic(out / f"{stem}.json", d)
+    if args.json:
+        print(json.dumps(_clean(payload), indent=1))
+    else:
+        print(format_table(fits))
+        print(f"wrote {len(payload)} fit file(s) to {out}")
+    return 0
+
+
+def cmd_plot(args: argparse.Namespace) -> int:
+    from analysis import plots
+
+    runs, fits = run_fits(args)
+    out = Path(args.out)
+    written: list[Path] = []
+    by_group: dict[str, list[Any]] = {}
+    for stem, fit in fits:
+        tag = stem.split("-", 1)[1]
+        by_group.setdefault(tag, []).append(fit)
+        if stem.startswith("approach2"):
+            written += plots.save(plots.figure(plots.plot_isoflop, fit), out, f"isoflop-{tag}")
+        if stem.startswith("approach3"):
+            written += plots.save(plots.figure(plots.plot_contours, fit), out, f"contours-{tag}")
+            written += plots.save(plots.figure(plots.plot_residuals, fit), out, f"residuals-{tag}")
+    for tag, group_fits in by_group.items():
+        for which in ("n", "d"):
+            fig = plots.figure(plots.plot_allocation, group_fits, which=which)
+            written += plots.save(fig, out, f"{which}_opt-{tag}")
+    for (obj, tok), group in runs.groups().items():
+        if group.has_curves:
+            written += plots.save(plots.figure(plots.plot_curves, group, params=args.params),
+                                  out, f"curves-{obj}-{tok}")
+    print(f"wrote {len(written)} figure file(s) to {out}")
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point: returns 0 on success, 2 on bad input (message on stderr)."""
+    parser = _parser()
+    try:
+        args = parser.parse_args(list(sys.argv[1:] if argv is None else argv))
+    except SystemExit as exc:  # argparse already printed the usage error
+        return int(exc.code or 0) and 2
+    try:
+        return cmd_fit(args) if args.cmd == "fit" else cmd_plot(args)
+    except AnalysisInputError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2

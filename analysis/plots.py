@@ -1,0 +1,190 @@
+"""Publication plots, one style for all (``STYLE``), saved as PNG and PDF.
+
+Agg backend: no display is needed (clusters, CI).  Every function takes an optional ``ax`` and
+returns it; ``save`` writes NAME.png and NAME.pdf atomically.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any, Sequence
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+
+#: The one style every figure uses.
+STYLE: dict[str, Any] = {
+    "figure.figsize": (5.0, 3.6), "figure.dpi": 150, "savefig.dpi": 200,
+    "savefig.bbox": "tight", "font.size": 9, "axes.titlesize": 9, "axes.labelsize": 9,
+    "legend.fontsize": 7, "legend.frameon": False, "axes.spines.top": False,
+    "axes.spines.right": False, "axes.grid": True, "grid.alpha": 0.25, "lines.linewidth": 1.2,
+    "lines.markersize": 4, "image.cmap": "viridis", "pdf.fonttype": 42,
+}
+CMAP = "viridis"
+
+
+def _ax(ax: Any) -> Any:
+    if ax is not None:
+        return ax
+    with plt.rc_context(STYLE):
+        _, ax = plt.subplots()
+    return ax
+
+
+def save(fig: Any, out_dir: str | Path, name: str) -> list[Path]:
+    """Write NAME.png and NAME.pdf (temporary file, then rename); close the figure."""
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    paths = []
+    with plt.rc_context(STYLE):
+        for ext in ("png", "pdf"):
+            path = out_dir / f"{name}.{ext}"
+            tmp = out_dir / f".{name}.tmp.{ext}"
+            fig.savefig(tmp, format=ext)
+            os.replace(tmp, path)
+            paths.append(path)
+    plt.close(fig)
+    return paths
+
+
+def _colors(values: Sequence[float]) -> list[Any]:
+    v = np.log(np.asarray(values, dtype=float))
+    span = (v.max() - v.min()) or 1.0
+    return [plt.get_cmap(CMAP)((x - v.min()) / span * 0.9) for x in v]
+
+
+def plot_isoflop(fit: Any, ax: Any = None) -> Any:
+    """Approach 2: loss against N per budget, the parabolas and their minima."""
+    with plt.rc_context(STYLE):
+        ax = _ax(ax)
+        for col, c, (ns, ls), p, n_opt in zip(_colors(fit.budgets), fit.budgets, fit.curves,
+                                               fit.parabolas, fit.n_opt):
+            ax.scatter(ns, ls, color=col, s=10, zorder=3)
+            xs = np.linspace(np.log(min(ns)), np.log(max(ns)), 100)
+            ax.plot(np.exp(xs), np.polyval(p, xs), color=col, label=f"C = {c:.2g}")
+            ax.plot([n_opt], [np.polyval(p, np.log(n_opt))], marker="*", color="k", ms=7, zorder=4)
+        ax.set_xscale("log")
+        ax.set_xlabel(f"parameters N ({fit.params})")
+        ax.set_ylabel("final eval loss (nats/token)")
+        ax.set_title(f"IsoFLOP curves ({fit.group[0]}, {fit.group[1]})")
+        ax.legend(ncol=2)
+    return ax
+
+
+def plot_allocation(fits: Any, ax: Any = None, which: str = "n") -> Any:
+    """N_opt (which='n') or D_opt ('d') against C: points, fitted lines, interval bands.
+
+    ``fits``: one fit or a list (approach 1/2 fits and ParametricFit mixed).
+    """
+    fits = fits if isinstance(fits, (list, tuple)) else [fits]
+    with plt.rc_context(STYLE):
+        ax = _ax(ax)
+        cs_all = []
+        for i, fit in enumerate(fits):
+            color = f"C{i}"
+            label = _label(fit)
+            if hasattr(fit, "law"):  # approach 3
+                cs = np.array([b["flops"] for b in fit.budgets])
+                key = "n_opt" if which == "n" else "d_opt"
+                vals = np.array([b[key] for b in fit.budgets])
+                ax.plot(cs, vals, color=color, label=label)
+                if all(key + "_interval" in b for b in fit.budgets):
+                    iv = np.array([b[key + "_interval"] for b in fit.budgets])
+                    ax.fill_between(cs, iv[:, 0], iv[:, 1], color=color, alpha=0.2)
+            else:
+                pts = np.array(fit.budgets if hasattr(fit, "parabolas") else fit.flops)
+                n_pts = np.array(fit.n_opt)
+                y = n_pts if which == "n" else pts / (6 * n_pts)
+                ax.scatter(pts, y, color=color, s=10, zorder=3)
+                cs = np.array([r["flops"] for r in fit.allocation])
+                cs = np.unique(np.concatenate([cs, [pts.min(), pts.max()]]))
+                law = fit.n_law if which == "n" else fit.d_law
+                ax.plot(cs, law(cs), color=color, label=f"{label}: exponent {law.exponent:.3f}")
+                rows = [r for r in fit.allocation if "n_opt_interval" in r]
+                if rows:
+                    key = "n_opt_interval" if which == "n" else "d_opt_interval"
+                    iv = np.array([r[key] for r in rows])
+                    ax.fill_between([r["flops"] for r in rows], iv[:, 0], iv[:, 1], color=color, alpha=0.2)
+            cs_all.extend(cs)
+        ax.set_xscale("log")
+        ax.set_yscale("log")
+        ax.set_xlabel("compute C = 6ND (FLOPs)")
+        ax.set_ylabel("compute-optimal parameters N_opt" if which == "n" else "compute-optimal tokens D_opt")
+        ax.legend()
+    return ax
+
+
+def _label(fit: Any) -> str:
+    kind = "approach 3" if hasattr(fit, "law") else ("approach 2" if hasattr(fit, "parabolas") else "approach 1")
+    return f"{kind} ({fit.group[0]}/{fit.group[1]})"
+
+
+def plot_contours(fit: Any, ax: Any = None) -> Any:
+    """Approach 3: iso-loss contours over (C, N), runs, and the efficient frontier N_opt(C)."""
+    law = fit.law
+    n = np.asarray(fit.n)
+    c = 6 * n * np.asarray(fit.d)
+    with plt.rc_context(STYLE):
+        ax = _ax(ax)
+        lc = np.linspace(np.log10(c.min()) - 0.5, np.log10(c.max()) + 0.5, 120)
+        ln = np.linspace(np.log10(n.min()) - 0.5, np.log10(n.max()) + 0.5, 120)
+        CC, NN = np.meshgrid(10**lc, 10**ln)
+        L = law.loss(NN, CC / (6 * NN))
+        cs = ax.contourf(CC, NN, np.log(L), levels=20, cmap=CMAP, alpha=0.8)
+        ax.figure.colorbar(cs, ax=ax, label="log predicted loss")
+        ax.scatter(c, n, s=8, color="w", edgecolor="k", linewidths=0.4, zorder=3, label="runs")
+        ax.plot(10**lc, law.n_opt(10**lc), color="r", label="efficient frontier N_opt(C)")
+        ax.set_xscale("log")
+        ax.set_yscale("log")
+        ax.set_xlabel("compute C = 6ND (FLOPs)")
+        ax.set_ylabel(f"parameters N ({fit.params})")
+        ax.set_title(f"L = {law.E:.3g} + {law.A:.3g}/N^{law.alpha:.3f} + {law.B:.3g}/D^{law.beta:.3f}")
+        ax.legend(loc="upper left")
+    return ax
+
+
+def plot_residuals(fit: Any, ax: Any = None) -> Any:
+    """Approach 3: log-loss residuals against C, coloured by N; Huber delta marked."""
+    n = np.asarray(fit.n)
+    c = 6 * n * np.asarray(fit.d)
+    with plt.rc_context(STYLE):
+        ax = _ax(ax)
+        ax.scatter(c, fit.residuals, c=np.log10(n), cmap=CMAP, s=10)
+        ax.axhline(0, color="k", lw=0.8)
+        for s in (-1, 1):
+            ax.axhline(s * fit.delta, color="r", lw=0.6, ls="--")
+        ax.set_xscale("log")
+        ax.set_xlabel("compute C = 6ND (FLOPs)")
+        ax.set_ylabel("residual log L_fit - log L")
+        ax.set_title(f"approach 3 residuals (Huber delta {fit.delta:g}, dashed)")
+    return ax
+
+
+def plot_curves(runs: Any, ax: Any = None, params: str = "total", metric: str = "train_loss") -> Any:
+    """Loss curves against C = 6 N tokens, one per run, coloured by N."""
+    n = runs.n(params)
+    with plt.rc_context(STYLE):
+        ax = _ax(ax)
+        for col, rid, ni in zip(_colors(n), runs["run_id"], n):
+            cv = runs.curves(rid)
+            y = getattr(cv, metric)
+            ok = np.isfinite(y) & (cv.tokens > 0)
+            ax.plot(6 * ni * cv.tokens[ok], y[ok], color=col, lw=0.8)
+        sm = plt.cm.ScalarMappable(cmap=CMAP, norm=matplotlib.colors.LogNorm(n.min(), n.max()))
+        ax.figure.colorbar(sm, ax=ax, label="parameters N")
+        ax.set_xscale("log")
+        ax.set_xlabel("compute C = 6 N tokens (FLOPs)")
+        ax.set_ylabel(f"{metric.replace('_', ' ')} (nats/token)")
+    return ax
+
+
+def figure(fn: Any, *args: Any, **kwargs: Any) -> Any:
+    """A new styled figure drawn by ``fn(*args, ax=ax)``; returns the figure."""
+    with plt.rc_context(STYLE):
+        fig, ax = plt.subplots()
+        fn(*args, ax=ax, **kwargs)
+    return fig

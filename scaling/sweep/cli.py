@@ -1,0 +1,210 @@
+"""`scaling sweep FILE` and `scaling status RESULTS`.
+
+    scaling sweep FILE [--dry-run] [--device h100 [--devices 8]] [--mfu 0.4] [--measure]
+                       [--shard i/n] [--out DIR] [--set KEY=VALUE ...] [--quiet]
+                       [--executor inline|slurm|local] [--slurm-partition P] [--slurm-time MIN]
+                       [--slurm-gpus G] [--slurm-cpus C] [--slurm-mem GB] [--slurm-tasks N]
+                       [--slurm-account A] [--slurm-qos Q] [--wait]
+    scaling status RESULTS [--json]
+
+Every check (the file, the grid, memory, zero steps) runs before anything is written; a refusal
+prints the reason, names the file and key, and exits 2. Exit 1 if a point failed, else 0.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+from scaling.errors import ConfigError, InputError
+
+
+def _sweep_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="scaling sweep", description="Run (or plan) a sweep file.")
+    p.add_argument("file", help="sweep YAML (sweeps/*.yaml)")
+    p.add_argument("--dry-run", action="store_true",
+                   help="print the plan (one row per point) and write nothing")
+    p.add_argument("--device", help="plan for this accelerator from the hardware table (h100, "
+                   "a100, tpu-v5e, ...) instead of the local device; implies --dry-run")
+    p.add_argument("--devices", type=int, default=1, help="devices per run with --device")
+    p.add_argument("--mfu", type=float, help="assumed model-FLOPs utilisation for time estimates")
+    p.add_argument("--measure", action="store_true",
+                   help="time a few steps per shape on the local device instead of assuming MFU")
+    p.add_argument("--shard", default="0/1", help="run the slice i/n of the sorted grid")
+    p.add_argument("--out", help="results folder (default: the file's `out`, or results/<name>)")
+    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                   help="override a sweep-file key, e.g. --set recipe.batch_size=16")
+    p.add_argument("--quiet", action="store_true", help="no progress bars")
+    p.add_argument("--worker", default="", help="worker name recorded in claims")
+    p.add_argument("--executor", choices=("inline", "slurm", "local"), default="inline",
+                   help="inline: train here; slurm: submit a job array with submitit; local: "
+                        "the same array through submitit's local executor")
+    p.add_argument("--slurm-partition", default="")
+    p.add_argument("--slurm-time", type=int, default=240, help="minutes per array task")
+    p.add_argument("--slurm-gpus", type=int, default=1, help="GPUs per task")
+    p.add_argument("--slurm-cpus", type=int, default=8, help="CPUs per task")
+    p.add_argument("--slurm-mem", type=float, default=0.0, help="GB of memory per task")
+    p.add_argument("--slurm-tasks", type=int, default=0, help="array size (default: points, "
+                   "at most 64)")
+    p.add_argument("--slurm-parallelism", type=int, default=0)
+    p.add_argument("--slurm-account", default="")
+    p.add_argument("--slurm-qos", default="")
+    p.add_argument("--slurm-constraint", default="")
+    p.add_argument("--wait", action="store_true", help="with --executor: wait for the array")
+    return p
+
+
+def _sweep(argv: list[str]) -> int:
+    a = _sweep_parser().parse_args(argv)
+    from scaling.sweep import grid
+    from scaling.sweep.config import load_sweep
+
+    sweep = load_sweep(a.file, a.set)
+    if a.out:
+        import dataclasses
+        sweep = dataclasses.replace(sweep, out=a.out)
+    shard = grid.parse_shard(a.shard)
+    if a.mfu is not None and not 0 < a.mfu <= 1:
+        raise ConfigError("must be in (0, 1]", key="--mfu")
+    if a.devices < 1:
+        raise ConfigError("must be >= 1", key="--devices")
+
+    from scaling.sweep import planner, runner
+    dtype = sweep.base_run().model.dtype
+    device = (planner.target_device(a.device, dtype, a.devices, a.mfu) if a.device
+              else planner.local_device(dtype, a.mfu))
+    if a.device and a.measure:
+        raise ConfigError("--measure times the local device; drop it with --device",
+                          key="--measure")
+    points = grid.expand(sweep, runner._vocab_from_config(sweep), file=a.file)
+    plan = planner.make_plan(sweep, points, device, measure=a.measure)
+    if a.dry_run or a.device:
+        print(planner.format_plan(plan))
+        if plan.refused:
+            plan.check(a.file)  # exit 2
+        return 0
+    plan.check(a.file)
+    if a.executor != "inline":
+        from scaling.sweep import slurm
+        opts = slurm.SlurmOptions(partition=a.slurm_partition, time_min=a.slurm_time,
+                                  gpus=a.slurm_gpus, cpus=a.slurm_cpus, mem_gb=a.slurm_mem,
+                                  tasks=a.slurm_tasks, parallelism=a.slurm_parallelism,
+                                  account=a.slurm_account, qos=a.slurm_qos,
+                                  constraint=a.slurm_constraint)
+        jobs = slurm.submit(sweep, len(points), kind=a.executor, opts=opts, file=a.file)
+        print(f"submitted {len(jobs)} array tasks ({a.executor}): "
+              f"{', '.join(str(j.job_id) for j in jobs)}; logs in "
+              f"{Path(sweep.out_dir).resolve() / 'slurm'}; follow with: scaling status "
+              f"{sweep.out_dir}")
+        if not a.wait:
+            return 0
+        results = [j.result() for j in jobs]
+        failed = sum(len(r["failed"]) for r in results)
+        print(json.dumps(results, indent=1))
+        return 1 if failed else 0
+    outcome = runner.run_sweep(sweep, file=a.file, shard=shard, quiet=a.quiet, worker=a.worker,
+                               plan=plan)
+    return 0 if outcome.ok else 1
+
+
+# ---- status ----
+
+def status_rows(root: Path) -> tuple[list[dict], dict]:
+    """Per point: status, progress, last loss; and counts by status."""
+    from scaling.sweep.store import Store, progress
+
+    store = Store(root)
+    sweep_file = root / "sweep.yaml"
+    if sweep_file.exists():
+        import yaml
+        claims = (yaml.safe_load(sweep_file.read_text()) or {}).get("claims") or {}
+        store.stale_s = float(claims.get("stale_s", store.stale_s))
+    points = store.read_points()
+    if not points:
+        if not store.runs.is_dir():
+            raise InputError("not a sweep results folder (no points.json, no runs/)",
+                             file=str(root), fix="pass results/<sweep>")
+        points = [{"run_id": d.name, "index": i} for i, d in
+                  enumerate(sorted(p for p in store.runs.iterdir() if p.is_dir()))]
+    rows, counts = [], {}
+    for pt in points:
+        st = store.status(pt["run_id"])
+        pr = progress(store.run_dir(pt["run_id"]), pt)
+        if st.status in ("done", "diverged"):
+            pr.step = pr.steps or pr.step
+        rows.append({"index": pt.get("index"), "run_id": pt["run_id"], "status": st.status,
+                     "detail": st.detail, "step": pr.step, "steps": pr.steps,
+                     "train_loss": pr.loss, "eval_loss": pr.eval_loss,
+                     "tokens_per_s": pr.tokens_per_s, "tokens_left": pr.tokens_left
+                     if st.status not in ("done", "diverged") else 0,
+                     "worker": (st.claim or {}).get("worker")})
+        counts[st.status] = counts.get(st.status, 0) + 1
+    return rows, counts
+
+
+def _eta(rows: list[dict]) -> float | None:
+    rates = [r["tokens_per_s"] for r in rows if r["status"] == "running" and r["tokens_per_s"]]
+    if not rates:
+        rates = [r["tokens_per_s"] for r in rows if r["tokens_per_s"]]
+    left = sum(r["tokens_left"] for r in rows if r["status"] in ("running", "pending", "failed"))
+    if not left:
+        return 0.0
+    if not rates:
+        return None
+    n_running = max(1, sum(r["status"] == "running" for r in rows))
+    return left / (sum(rates) / len(rates) * n_running)
+
+
+def _status(argv: list[str]) -> int:
+    p = argparse.ArgumentParser(prog="scaling status", description="Progress of a sweep.")
+    p.add_argument("results", help="results/<sweep>")
+    p.add_argument("--json", action="store_true")
+    a = p.parse_args(argv)
+    root = Path(a.results)
+    if not root.is_dir():
+        raise InputError("no such folder", file=str(root), fix="pass results/<sweep>")
+    rows, counts = status_rows(root)
+    eta = _eta(rows)
+    if a.json:
+        print(json.dumps({"counts": counts, "eta_s": eta, "points": rows}, indent=1))
+        return 0
+    from scaling.sweep.planner import fmt_time
+    order = ("done", "diverged", "failed", "running", "pending")
+    print(f"{root}: {len(rows)} points: " + ", ".join(f"{counts.get(k, 0)} {k}" for k in order))
+    w = max([len(r["run_id"]) for r in rows] + [6])
+    print(f"{'#':>3}  {'run':<{w}}  {'status':<9}  {'progress':>13}  {'loss':>7}  {'eval':>7}  "
+          f"{'tok/s':>8}  detail")
+    for r in rows:
+        prog = f"{r['step']}/{r['steps']}" if r["steps"] else str(r["step"])
+        f = lambda x: "-" if x is None else f"{x:.4f}"
+        rate = "-" if not r["tokens_per_s"] else f"{r['tokens_per_s']:.0f}"
+        idx = "" if r["index"] is None else str(r["index"])
+        print(f"{idx:>3}  {r['run_id']:<{w}}  {r['status']:<9}  {prog:>13}  "
+              f"{f(r['train_loss']):>7}  {f(r['eval_loss']):>7}  {rate:>8}  "
+              f"{r['detail'] or (r['worker'] or '')}")
+    print(f"ETA: {fmt_time(eta) if eta is not None else 'unknown (no throughput yet)'}"
+          + (" (from recent tokens/s)" if eta else ""))
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if not argv or argv[0] not in ("sweep", "status"):
+        print("usage: scaling sweep FILE ... | scaling status RESULTS", file=sys.stderr)
+        return 2
+    try:
+        return _sweep(argv[1:]) if argv[0] == "sweep" else _status(argv[1:])
+    except InputError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return e.exit_code
+    except SystemExit as e:  # argparse: --help (0) or a usage error (2)
+        return int(e.code or 0)
+    except KeyboardInterrupt:
+        print("interrupted; run the same command again to resume", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,339 @@
+"""The dry run: one row per point (shape, N, D, C, steps, batch, lr, memory, time, epochs) and the
+checks that refuse a sweep before anything runs.
+
+Memory comes from scaling/budget/memory.py (`fits`), for the per-device batch (data parallel:
+parameters and optimizer states replicated, the batch split over devices). The device is the local
+one (on CPU: the RAM available now) or, with `--device NAME`, an entry of scaling/hardware.py's
+table, so that a GPU sweep can be planned from a laptop. Time = exact FLOPs
+(`ModelConfig.flops_per_token`, the suite's one FLOPs function) / (peak x MFU x devices); the MFU
+is assumed (stated in the output) or measured with `--measure` (a few timed steps per shape on the
+local device). Refusals (exit 2, nothing written): a point that does not fit, a point with zero
+steps, a batch that does not split over the devices, span corruption with too few sentinels.
+"""
+from __future__ import annotations
+
+import math
+import os
+import time
+from dataclasses import dataclass, field
+
+from scaling.budget.compute import PF_DAY
+from scaling.budget.memory import fits, fmt_bytes, training_memory
+from scaling.errors import ConfigError
+from scaling.sweep.config import SweepConfig
+from scaling.sweep.grid import Point
+
+#: Assumed model-FLOPs utilisation when not measured. Accelerators: a typical figure for small
+#: dense transformers (Chowdhery et al. 2022 report 46% for PaLM 540B; models of 1e7-1e9 parameters
+#: usually reach less). CPU: measured here on tiny models (d 32-128) with the suite's train loop.
+DEFAULT_MFU_ACCEL = 0.35
+DEFAULT_MFU_CPU = 0.15
+
+
+@dataclass(frozen=True)
+class Device:
+    """What a plan is made for."""
+
+    name: str
+    peak: float | None         # FLOP/s per device at the model's dtype
+    peak_source: str
+    memory_bytes: float        # per device
+    memory_source: str
+    n_devices: int
+    mfu: float
+    mfu_source: str
+    is_local: bool = True
+
+
+def _available_ram() -> tuple[float, str]:
+    try:
+        with open("/proc/meminfo") as f:
+            for line in f:
+                if line.startswith("MemAvailable:"):
+                    return (int(line.split()[1]) * 1024.0,
+                            "available RAM (/proc/meminfo MemAvailable)")
+    except OSError:
+        pass
+    try:
+        return (os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE"),
+                "available RAM (sysconf)")
+    except (ValueError, OSError, AttributeError):
+        return 8e9, "RAM unknown: 8 GB assumed"
+
+
+def local_device(dtype: str, mfu: float | None = None) -> Device:
+    import jax
+
+    from scaling.hardware import device_memory_bytes, peak_flops
+
+    dev = jax.devices()[0]
+    p = peak_flops(dtype, dev)
+    n = jax.device_count()
+    if dev.platform == "cpu":
+        mem, msrc = _available_ram()
+        n_eff = 1  # forced host devices share one RAM and one set of cores
+        default = DEFAULT_MFU_CPU
+    else:
+        mem = device_memory_bytes(dev)
+        msrc = f"{dev.device_kind} (hardware table)"
+        if mem is None:
+            stats = getattr(dev, "memory_stats", lambda: None)() or {}
+            mem = float(stats.get("bytes_limit", 16e9))
+            msrc = f"{dev.device_kind}: memory_stats bytes_limit"
+        n_eff = n
+        default = DEFAULT_MFU_ACCEL
+    return Device(name=f"{dev.device_kind} x{n}", peak=p.flops, peak_source=p.source,
+                  memory_bytes=mem, memory_source=msrc, n_devices=n_eff,
+                  mfu=mfu or default,
+                  mfu_source="given (--mfu)" if mfu else f"assumed {default:g} ({dev.platform})")
+
+
+def target_device(name: str, dtype: str, n_devices: int = 1, mfu: float | None = None) -> Device:
+    from scaling.hardware import accelerator_peak, resolve
+
+    acc = resolve(name)
+    p = accelerator_peak(acc, dtype)
+    return Device(name=f"{acc.name} x{n_devices}", peak=p.flops, peak_source=p.source,
+                  memory_bytes=acc.memory_bytes, memory_source=f"{acc.name} (hardware table)",
+                  n_devices=n_devices, mfu=mfu or DEFAULT_MFU_ACCEL,
+                  mfu_source="given (--mfu)" if mfu else f"assumed {DEFAULT_MFU_ACCEL:g}",
+                  is_local=False)
+
+
+@dataclass
+class Row:
+    point: Point
+    memory: float
+    fits: bool
+    memory_reason: str
+    seconds: float | None
+    epochs: float | None
+    refused: list[str] = field(default_factory=list)
+    measured_tokens_per_s: float | None = None
+
+
+@dataclass
+class SweepPlan:
+    sweep: SweepConfig
+    device: Device
+    rows: list[Row]
+    corpus_tokens: float | None
+    corpus_note: str
+    precision: str
+
+    @property
+    def refused(self) -> list[Row]:
+        return [r for r in self.rows if r.refused]
+
+    def check(self, file: str | None = None) -> None:
+        """Raise ConfigError (exit 2) naming every refused point and why."""
+        bad = self.refused
+        if not bad:
+            return
+        lines = [f"point {r.point.index} ({r.point.objective}, N {r.point.n_total:,}, "
+                 f"D {r.point.tokens:,}, seed {r.point.seed}): {'; '.join(r.refused)}"
+                 for r in bad]
+        raise ConfigError(f"{len(bad)} of {len(self.rows)} points refused before running:\n  "
+                          + "\n  ".join(lines), file=file, key="grid",
+                          fix="drop or shrink those points, lower the batch size, or plan for "
+                              "a larger --device")
+
+
+# ---- corpus size (for epochs), without building the token cache ----
+
+def corpus_tokens(data_cfg) -> tuple[float | None, str]:
+    """Training tokens of the corpus: exact from the token cache if built, else estimated."""
+    from scaling.data import cache
+    from scaling.data.corpus import load_corpus, split_documents
+    from scaling.data.dataset import SPLIT_RULE
+    from scaling.data.tokenizer import tokenizer_config
+    from scaling.errors import InputError
+
+    try:
+        corpus = load_corpus(data_cfg)
+    except InputError:
+        raise
+    train_docs, _ = split_documents(corpus.docs, data_cfg.val_fraction)
+    key = cache.cache_key(corpus.content_hash,
+                          tokenizer_config(data_cfg.tokenizer, data_cfg.vocab_size,
+                                           data_cfg.n_sentinels),
+                          {"val_fraction": data_cfg.val_fraction, "rule": SPLIT_RULE})
+    entry = data_cfg.resolved_cache_dir() / key
+    if cache.is_complete(entry):
+        n = cache.read_meta(entry)["n_tokens"]["train"]
+        return float(n), f"{n:,} training tokens (token cache)"
+    n_bytes = sum(len(d.text.encode("utf-8")) for d in train_docs)
+    if data_cfg.tokenizer == "byte":
+        n = n_bytes + len(train_docs)
+        return float(n), f"{n:,} training tokens (bytes + EOS)"
+    n = n_bytes / 3.4  # NOTES.md: byte-level BPE of the stdlib, 2.6-3.6 bytes per token
+    return n, f"~{n:,.0f} training tokens (estimated at 3.4 bytes/token: no token cache yet)"
+
+
+def _span_sentinels_needed(point: Point, sweep: SweepConfig) -> int:
+    """Spans per example for span corruption (DESIGN.md): s = round(round(0.15 T) / 3) >= 1."""
+    span = point.cfg.span
+    t = point.tokens_per_example
+    n_noise = max(1, round(span.noise_density * t))
+    return max(1, round(n_noise / span.mean_span))
+
+
+# ---- measured throughput ----
+
+def measure_throughput(point: Point, steps: int = 4) -> float:
+    """Tokens/s of a few timed train steps of this point's shape on the local devices."""
+    import jax
+    import numpy as np
+
+    from scaling.data.tokenizer import ByteTokenizer
+    from scaling.model.transformer import build_model
+    from scaling.objectives.base import Specials
+    from scaling.train import sharding
+    from scaling.train.loop import objective_for
+    from scaling.train.step import make_optimizer, make_train_step, split_model
+
+    cfg, model = point.cfg, point.model
+    mesh = sharding.data_mesh()
+    tok = ByteTokenizer(cfg.data.n_sentinels)
+    sp = Specials.from_tokenizer(tok)
+    sp = Specials(model.vocab_size, sp.pad_id, sp.bos_id, sp.eos_id, sp.mask_id,
+                  sp.first_sentinel, sp.n_sentinels, sp.n_reserved)
+    graphdef, params = split_model(build_model(model, cfg.seed))
+    tx = make_optimizer(cfg.optim, max(point.steps, 2))
+    state = sharding.put_replicated({"p": params, "o": tx.init(params)}, mesh)
+    params, opt = state["p"], state["o"]
+    step_fn = make_train_step(graphdef, objective_for(cfg), tx, sp, cfg.seed)
+    rng = np.random.default_rng(0)
+    B = point.batch_size
+    win = sharding.put_batch(rng.integers(sp.n_reserved, model.vocab_size, (B, point.window),
+                                          dtype=np.int32), mesh)
+    params, opt, m = step_fn(params, opt, win, 0)  # compile
+    jax.block_until_ready(m)
+    t0 = time.perf_counter()
+    for k in range(1, steps + 1):
+        params, opt, m = step_fn(params, opt, win, k)
+    jax.block_until_ready(m)
+    return steps * B * point.tokens_per_example / (time.perf_counter() - t0)
+
+
+# ---- the plan ----
+
+def make_plan(sweep: SweepConfig, points: list[Point], device: Device, *, measure: bool = False,
+              corpus: tuple[float | None, str] | None = None) -> SweepPlan:
+    base = sweep.base_run()
+    precision = base.model.dtype
+    if corpus is None:
+        corpus = corpus_tokens(base.data)
+    n_corpus, note = corpus
+    measured: dict[tuple, float] = {}
+    rows = []
+    for pt in points:
+        per_device = max(1, pt.batch_size // device.n_devices)
+        refused = []
+        mem = training_memory(pt.model, per_device, precision)
+        ok, reason = fits(pt.model, per_device, precision, device.memory_bytes)
+        if not ok:
+            refused.append(f"{reason} ({device.memory_source})")
+        if pt.steps < 1:
+            refused.append(f"zero steps: D {pt.tokens_target:,.0f} tokens is less than one "
+                           f"batch of {pt.batch_size * pt.tokens_per_example:,} tokens")
+        if pt.batch_size % device.n_devices:
+            refused.append(f"batch {pt.batch_size} does not split over {device.n_devices} "
+                           "devices")
+        if pt.objective == "span":
+            need = _span_sentinels_needed(pt, sweep)
+            if pt.cfg.data.n_sentinels < need:
+                refused.append(f"span corruption needs {need} sentinels per example, "
+                               f"data.n_sentinels is {pt.cfg.data.n_sentinels}")
+        rate = None
+        if measure and not refused:
+            key = (pt.objective, pt.model, pt.batch_size)
+            if key not in measured:
+                measured[key] = measure_throughput(pt)
+            rate = measured[key]
+        if rate:
+            seconds = pt.tokens / rate
+        elif device.peak:
+            seconds = pt.flops_exact / (device.peak * device.mfu * device.n_devices)
+        else:
+            seconds = None
+        epochs = pt.tokens / n_corpus if n_corpus else None
+        rows.append(Row(pt, mem.total, ok, reason, seconds, epochs, refused, rate))
+    return SweepPlan(sweep, device, rows, n_corpus, note, precision)
+
+
+# ---- printing ----
+
+def _si(x: float | None, unit: str = "") -> str:
+    if x is None:
+        return "n/a"
+    for s, scale in (("E", 1e18), ("P", 1e15), ("T", 1e12), ("G", 1e9), ("M", 1e6), ("k", 1e3)):
+        if abs(x) >= scale:
+            return f"{x / scale:.3g}{s}{unit}"
+    return f"{x:.3g}{unit}"
+
+
+def fmt_time(s: float | None) -> str:
+    if s is None:
+        return "n/a"
+    if s < 90:
+        return f"{s:.0f}s"
+    if s < 5400:
+        return f"{s / 60:.1f}m"
+    if s < 2 * 86400:
+        return f"{s / 3600:.1f}h"
+    return f"{s / 86400:.1f}d"
+
+
+def format_plan(plan: SweepPlan) -> str:
+    d = plan.device
+    isoflop = plan.sweep.grid.axis == "flops"
+    head = ["#", "obj", "seed", "L", "d", "H", "N", "N_ne", "D", "D/N", "C=6ND"]
+    head += ["C_nom"] if isoflop else []
+    head += ["C_exact", "steps", "batch", "lr", "memory", "epochs", "time", "note"]
+    body = []
+    for r in plan.rows:
+        p = r.point
+        row = [str(p.index), p.objective, str(p.seed), str(p.model.n_layers),
+               str(p.model.d_model), str(p.model.n_heads), _si(p.n_total), _si(p.n_nonembedding),
+               _si(p.tokens), f"{p.tokens_per_param:.1f}", f"{p.flops_6nd:.3g}"]
+        row += [f"{p.flops_nominal:.3g}"] if isoflop else []
+        row += [f"{p.flops_exact:.3g}", str(p.steps), str(p.batch_size), f"{p.cfg.optim.lr:.3g}",
+                fmt_bytes(r.memory), "n/a" if r.epochs is None else f"{r.epochs:.2f}",
+                fmt_time(r.seconds),
+                ("REFUSED: " + "; ".join(r.refused)) if r.refused else
+                ("repeats data" if (r.epochs or 0) > 1 else "")]
+        body.append(row)
+    widths = [max(len(h), *(len(b[i]) for b in body)) if body else len(h)
+              for i, h in enumerate(head)]
+    fmt = lambda cells: "  ".join(c.rjust(w) if i not in (1, len(cells) - 1) else c.ljust(w)
+                                  for i, (c, w) in enumerate(zip(cells, widths))).rstrip()
+    lines = [f"sweep {plan.sweep.name}: {len(plan.rows)} points, objectives "
+             f"{', '.join(plan.sweep.objectives)}, grid {plan.sweep.grid.axis}, "
+             f"out {plan.sweep.out_dir}",
+             f"device {d.name}: peak {_si(d.peak, 'FLOP/s')} ({plan.precision}; "
+             f"{d.peak_source.split(':')[0]}), memory {fmt_bytes(d.memory_bytes)} per device "
+             f"({d.memory_source}), MFU {d.mfu:g} {d.mfu_source}",
+             f"corpus: {plan.corpus_note}", "", fmt(head), fmt(["-" * w for w in widths])]
+    lines += [fmt(b) for b in body]
+    tot_c = sum(r.point.flops_6nd for r in plan.rows)
+    tot_x = sum(r.point.flops_exact for r in plan.rows)
+    secs = [r.seconds for r in plan.rows if r.seconds is not None]
+    tot_t = sum(secs) if len(secs) == len(plan.rows) else None
+    lines += ["", f"total: {len(plan.rows)} points, C = 6ND {tot_c:.3g} FLOPs "
+              f"({tot_c / PF_DAY:.3g} PF/s-days), exact {tot_x:.3g} FLOPs, estimated time "
+              f"{fmt_time(tot_t)} on {d.name}"
+              + (" (measured tokens/s)" if any(r.measured_tokens_per_s for r in plan.rows)
+                 else f" at MFU {d.mfu:g}")]
+    over = [r for r in plan.rows if (r.epochs or 0) > 1]
+    if over:
+        lines.append(f"warning: {len(over)} points repeat data (epochs > 1: up to "
+                     f"{max(r.epochs for r in over):.1f}); multi-epoch training bends scaling "
+                     "laws: use a larger corpus (data.source)")
+    if plan.refused:
+        lines.append(f"REFUSED: {len(plan.refused)} points cannot run (see the note column)")
+    lines.append("columns: N total / N_ne non-embedding parameters; D training tokens; C=6ND "
+                 "with total N; C_exact from ModelConfig.flops_per_token (attention counted in "
+                 "full, no causal halving); memory for training on one device at the "
+                 "per-device batch")
+    return "\n".join(lines)

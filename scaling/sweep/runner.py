@@ -1,0 +1,157 @@
+"""The local worker loop: plan, refuse or write, then train every unclaimed point of a shard.
+
+    validate the file -> expand the grid -> plan and refuse (exit 2, nothing written)
+      -> load the dataset once -> write sweep.yaml and points.json
+      -> for each point of the shard, in order:
+           finished (done / diverged)?          skip, never retrain
+           claimed by a live worker?            skip (another worker has it)
+           claim it (atomic), heartbeat thread, train() -- which resumes from the point's own
+           checkpoints by itself -- then release the claim
+A point that fails is recorded (summary.json status failed) and retried by the next invocation;
+the worker goes on with the next point and exits 1 at the end. Any number of workers may run on
+one results folder at once, sharded or not: claims make each point train in exactly one of them.
+"""
+from __future__ import annotations
+
+import _thread
+import sys
+import time
+import traceback
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from scaling.sweep import grid as grid_mod
+from scaling.sweep.config import SweepConfig
+from scaling.sweep.planner import Device, SweepPlan, local_device, make_plan
+from scaling.sweep.store import FINISHED, Store, worker_info
+
+
+@dataclass
+class Outcome:
+    trained: list[str] = field(default_factory=list)
+    skipped_finished: list[str] = field(default_factory=list)
+    skipped_claimed: list[str] = field(default_factory=list)
+    failed: list[str] = field(default_factory=list)
+    diverged: list[str] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not self.failed
+
+
+def _vocab_from_config(sweep: SweepConfig) -> int:
+    """The tokenizer's vocabulary from the config alone (BPE: the requested size)."""
+    from scaling.data.tokenizer import ByteTokenizer
+
+    data = sweep.base_run().data
+    return ByteTokenizer(data.n_sentinels).vocab_size if data.tokenizer == "byte" \
+        else data.vocab_size
+
+
+def prepare(sweep: SweepConfig, file: str | None = None, device: Device | None = None,
+            measure: bool = False, vocab_size: int | None = None) -> SweepPlan:
+    """Expand and plan the sweep (nothing written); raises ConfigError on a refused point."""
+    points = grid_mod.expand(sweep, vocab_size or _vocab_from_config(sweep), file=file)
+    device = device or local_device(sweep.base_run().model.dtype)
+    plan = make_plan(sweep, points, device, measure=measure)
+    plan.check(file)
+    return plan
+
+
+def _log(quiet: bool, msg: str) -> None:
+    if not quiet:
+        print(f"[sweep] {msg}", file=sys.stderr, flush=True)
+
+
+def run_sweep(sweep: SweepConfig, *, file: str | None = None, shard: tuple[int, int] = (0, 1),
+              out: str | Path | None = None, quiet: bool = False, worker: str = "",
+              plan: SweepPlan | None = None) -> Outcome:
+    """Train this worker's share of the sweep (see the module docstring)."""
+    from scaling.data.dataset import load_dataset
+    from scaling.train import sharding
+    from scaling.train.loop import train
+
+    if plan is None:
+        plan = prepare(sweep, file)  # refuses before anything is written
+    _compilation_cache(sweep)
+    sharding.maybe_initialize_distributed()
+    ds = load_dataset(sweep.base_run().data, progress=not quiet)
+    vocab = ds.tokenizer.vocab_size
+    if vocab != _vocab_from_config(sweep):  # BPE may stop short of the requested size
+        plan = prepare(sweep, file, device=plan.device, vocab_size=vocab)
+    points = [r.point for r in plan.rows]
+    root = Path(out) if out else sweep.out_dir
+    store = Store(root, stale_s=sweep.claims.stale_s, heartbeat_s=sweep.claims.heartbeat_s)
+    store.write_sweep(sweep.resolved(), [p.record() for p in points])
+    mine = grid_mod.shard(points, *shard)
+    info = worker_info(worker)
+    _log(quiet, f"{sweep.name}: {len(mine)} of {len(points)} points in shard {shard[0]}/"
+                f"{shard[1]}; results in {root}; worker {info['worker']}")
+    outcome = Outcome()
+    for pt in mine:
+        rid = pt.run_id
+        st = store.status(rid)
+        if st.status in FINISHED:
+            outcome.skipped_finished.append(rid)
+            continue
+        claim = store.try_claim(rid, info)
+        if claim is None:
+            _log(quiet, f"point {pt.index} {rid}: claimed by another worker ({st.detail}); skip")
+            outcome.skipped_claimed.append(rid)
+            continue
+        try:
+            claim.on_lost = _thread.interrupt_main
+            claim.start()
+            if store.status(rid).status in FINISHED:  # finished between the check and the claim
+                outcome.skipped_finished.append(rid)
+                continue
+            from scaling.io import atomic_write_json
+            atomic_write_json(store.run_dir(rid) / "point.json", pt.record())
+            _log(quiet, f"point {pt.index} {rid}: training (N {pt.n_total:,}, D {pt.tokens:,}, "
+                        f"{pt.steps} steps)")
+            t0 = time.time()
+            try:
+                summary = train(pt.cfg, store.run_dir(rid), progress=not quiet, dataset=ds)
+            except KeyboardInterrupt:
+                if claim.lost.is_set():
+                    _log(quiet, f"point {pt.index} {rid}: claim lost; moving on")
+                    outcome.skipped_claimed.append(rid)
+                    continue
+                raise
+            except Exception:
+                traceback.print_exc()
+                _log(quiet, f"point {pt.index} {rid}: FAILED; it is retried on the next "
+                            "invocation")
+                outcome.failed.append(rid)
+                continue
+            status = summary.get("status")
+            (outcome.diverged if status == "diverged" else outcome.trained).append(rid)
+            _log(quiet, f"point {pt.index} {rid}: {status} in {time.time() - t0:.0f}s, eval loss "
+                        f"{summary.get('final_eval_loss')}")
+        finally:
+            claim.release()
+    _log(quiet, f"{sweep.name}: trained {len(outcome.trained)}, diverged "
+                f"{len(outcome.diverged)}, failed {len(outcome.failed)}, already finished "
+                f"{len(outcome.skipped_finished)}, held by other workers "
+                f"{len(outcome.skipped_claimed)}")
+    return outcome
+
+
+
+def _compilation_cache(sweep: SweepConfig) -> None:
+    """JAX's persistent compilation cache under the token cache folder: a restarted or requeued
+    worker does not compile its point's steps again (same HLO -> same executable, same losses).
+    Off with SCALING_NO_COMPILE_CACHE=1; a cache dir already configured is left alone."""
+    import os
+
+    import jax
+
+    if os.environ.get("SCALING_NO_COMPILE_CACHE") or jax.config.jax_compilation_cache_dir:
+        return
+    path = sweep.base_run().data.resolved_cache_dir() / "jax_compilation"
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+        jax.config.update("jax_compilation_cache_dir", str(path))
+        jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.5)
+    except Exception:  # a cache is an optimisation only
+        pass

@@ -1,0 +1,79 @@
+"""CLI: fit and plot on the fixture folder and CSV; exit code 2 on bad input."""
+
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from analysis.cli import main
+
+FIX = Path(__file__).parent / "fixtures" / "analysis"
+ROOT = Path(__file__).parents[1]
+
+
+@pytest.fixture()
+def sweep(tmp_path):
+    dst = tmp_path / "sweep"
+    shutil.copytree(FIX / "sweep", dst)
+    return dst
+
+
+def test_fit_folder_writes_fits(sweep, capsys):
+    from analysis import AnalysisWarning
+    with pytest.warns(AnalysisWarning, match="diverged-run"):
+        assert main(["fit", str(sweep), "--approach", "2,3"]) == 0
+    assert "approach3-clm-byte" in capsys.readouterr().out
+    data = json.loads((sweep / "fits" / "approach3-clm-byte.json").read_text())
+    assert data["law"]["alpha"] > 0 and data["intervals"] is None
+    assert not list((sweep / "fits").glob(".*tmp"))
+    from analysis import get_law
+    assert get_law(str(sweep / "fits" / "approach3-clm-byte.json")).alpha == data["law"]["alpha"]
+
+
+def test_fit_csv_json_and_plot(tmp_path, capsys):
+    csv = tmp_path / "runs.csv"
+    shutil.copy(FIX / "runs.csv", csv)
+    assert main(["fit", str(csv), "--json", "--approach", "2"]) == 0
+    assert json.loads(capsys.readouterr().out)["approach2-clm-unknown"]["a"] > 0
+    assert (tmp_path / "runs-fits" / "approach2-clm-unknown.json").exists()
+    assert main(["plot", str(csv), "--out", str(tmp_path / "figs"), "--approach", "2"]) == 0
+    names = {p.name for p in (tmp_path / "figs").iterdir()}
+    assert {"isoflop-clm-unknown.png", "isoflop-clm-unknown.pdf", "n_opt-clm-unknown.png"} <= names
+
+
+def test_plot_folder_with_curves(sweep, tmp_path):
+    assert main(["plot", str(sweep), "--out", str(tmp_path / "f"), "--approach", "1,2"]) == 0
+    assert (tmp_path / "f" / "curves-clm-byte.pdf").stat().st_size > 0
+
+
+@pytest.mark.parametrize("case", ["missing", "corrupt", "csv_column", "approach"])
+def test_bad_input_exit_2_nothing_written(tmp_path, capsys, case):
+    if case == "missing":
+        argv = ["fit", str(tmp_path / "nope")]
+    elif case == "corrupt":
+        d = tmp_path / "s" / "runs" / "r1"
+        d.mkdir(parents=True)
+        (d / "summary.json").write_text("{not json")
+        argv = ["fit", str(tmp_path / "s")]
+    elif case == "csv_column":
+        (tmp_path / "x.csv").write_text("N,D\n1,2\n")
+        argv = ["fit", str(tmp_path / "x.csv")]
+    else:
+        shutil.copy(FIX / "runs.csv", tmp_path / "x.csv")
+        argv = ["fit", str(tmp_path / "x.csv"), "--approach", "1"]
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert "error:" in err and "Fix:" in err
+    assert not list(tmp_path.rglob("fits")) and not list(tmp_path.rglob("*-fits"))
+
+
+def test_python_dash_m_and_no_training_imports():
+    code = ("import sys, analysis, analysis.cli, analysis.load, analysis.parametric; "
+            "assert not any(m.split('.')[0] in ('flax','optax','orbax','jax') for m in sys.modules)")
+    subprocess.run([sys.executable, "-c", code], check=True, cwd=ROOT)
+    r = subprocess.run([sys.executable, "-m", "analysis", "fit", "/nonexistent/x"], cwd=ROOT,
+                       capture_output=True, text=True)
+    assert r.returncode == 2 and "nonexistent" in r.stderr

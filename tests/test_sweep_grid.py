@@ -1,0 +1,74 @@
+"""Grid expansion: actual N from the shape rule, D rounded to whole steps, IsoFLOP budgets,
+seeds, shards and duplicate points."""
+import pytest
+
+from scaling.errors import ConfigError
+from scaling.sweep import grid
+from scaling.sweep.config import sweep_from_dict
+from test_sweep_config import tiny_sweep
+
+VOCAB = 4 + 8 + 256  # byte tokenizer with 8 sentinels
+
+
+def test_tokens_grid_rounds_to_whole_steps():
+    sw = sweep_from_dict(tiny_sweep(**{"grid.tokens": [5000, 10240]}))
+    pts = grid.expand(sw, VOCAB)
+    assert [p.index for p in pts] == [0, 1, 2, 3]
+    assert [(p.model.d_model, p.model.n_layers) for p in pts] == [(16, 1), (16, 1), (32, 2),
+                                                                  (32, 2)]
+    p = pts[0]
+    assert p.n_total == p.model.n_params_total() == 8112
+    assert p.steps == round(5000 / 256) == 20 and p.tokens == 20 * 256
+    assert p.tokens_target == 5000 and p.cfg.train.steps == 20 and p.cfg.train.tokens == 0
+    assert p.flops_6nd == 6 * 8112 * 5120
+    assert p.flops_exact == pytest.approx(p.model.flops_per_token() * p.tokens)
+    assert p.cfg.optim.lr == pytest.approx(1e-2 * (8112 / 30000) ** -0.3)
+    assert len({q.run_id for q in pts}) == 4 and p.run_id.startswith("clm_n8.11k_d5.12k_s0_")
+
+
+def test_isoflop_uses_actual_n_and_records_both_c():
+    sw = sweep_from_dict(tiny_sweep(grid={"params": [8000, 35000, 100000],
+                                          "flops": [3e9, 1e10]}))
+    pts = grid.expand(sw, VOCAB)
+    assert len(pts) == 6
+    for p in pts:
+        d = p.axis_value / (6 * p.n_total)
+        assert p.tokens_target == pytest.approx(d)
+        assert p.steps == round(d / (8 * 32))
+        assert p.flops_nominal == p.axis_value
+        assert abs(p.flops_6nd - p.axis_value) <= 6 * p.n_total * 8 * 32 / 2 + 1
+        rec = p.record()
+        assert rec["flops_nominal"] == p.axis_value and rec["flops_6nd"] == p.flops_6nd
+    ne = sweep_from_dict(tiny_sweep(grid={"params": [35000], "flops": [1e10],
+                                          "count": "nonembedding"}))
+    q = grid.expand(ne, VOCAB)[0]
+    assert q.steps == round(1e10 / (6 * q.n_nonembedding) / 256)
+
+
+def test_tokens_per_param_and_extra_seeds():
+    sw = sweep_from_dict(tiny_sweep(grid={"params": [8000, 35000], "tokens_per_param": [1.0]},
+                                    extra_seeds=[{"params": 35000, "tokens_per_param": 1.0,
+                                                  "seeds": [1, 2]}]))
+    pts = grid.expand(sw, VOCAB)
+    assert [(p.params_target, p.seed) for p in pts] == [(8000, 0), (35000, 0), (35000, 1),
+                                                        (35000, 2)]
+    assert pts[1].steps == round(pts[1].n_total / 256)
+    assert pts[1].run_id != pts[2].run_id
+
+
+def test_shards_partition_the_grid():
+    pts = grid.expand(sweep_from_dict(tiny_sweep(seeds=[0, 1, 2])), VOCAB)
+    for n in (1, 2, 3, 5):
+        got = sorted(p.index for i in range(n) for p in grid.shard(pts, i, n))
+        assert got == list(range(len(pts)))
+    assert grid.parse_shard("1/4") == (1, 4)
+    for bad in ("4/4", "x", "1/0"):
+        with pytest.raises(ConfigError):
+            grid.parse_shard(bad)
+
+
+def test_duplicate_shapes_are_refused():
+    with pytest.raises(ConfigError) as e:
+        grid.expand(sweep_from_dict(tiny_sweep(**{"grid.params": [30000, 35000]})), VOCAB,
+                    file="s.yaml")
+    assert "s.yaml" in str(e.value) and "grid.params[1]" in str(e.value)
