@@ -40,20 +40,28 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--quiet", action="store_true", help="no progress bar")
     t.set_defaults(func=_train)
 
-    for name, module, sub_name, help_ in (
-            ("sweep", "scaling.sweep.cli", "sweep", "run (or --dry-run) a sweep file"),
-            ("status", "scaling.sweep.cli", "status", "progress of a sweep's results folder"),
-            ("plan", "scaling.budget.plan", "", "compute-optimal size, memory and time for a budget"),
-            ("fit", "analysis.cli", "fit", "fit scaling laws to results or a CSV"),
-            ("plot", "analysis.cli", "plot", "regenerate every figure from stored results")):
-        s = sub.add_parser(name, help=help_, add_help=False)
-        s.add_argument("rest", nargs=argparse.REMAINDER)
-        s.set_defaults(func=_delegate(module, sub_name))
+    for name, help_ in (("sweep", "run (or --dry-run) a sweep file"),
+                        ("status", "progress of a sweep's results folder"),
+                        ("plan", "compute-optimal size, memory and time for a budget"),
+                        ("fit", "fit scaling laws to results or a CSV"),
+                        ("plot", "regenerate every figure from stored results")):
+        sub.add_parser(name, help=f"{help_} (scaling {name} --help)", add_help=False)
     return p
 
 
+DELEGATED = {"sweep": ("scaling.sweep.cli", "sweep"), "status": ("scaling.sweep.cli", "status"),
+             "plan": ("scaling.budget.plan", ""), "fit": ("analysis.cli", "fit"),
+             "plot": ("analysis.cli", "plot")}
+
+
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    argv = sys.argv[1:] if argv is None else list(argv)
+    if argv and argv[0] in DELEGATED:
+        # these parse their own arguments ('scaling sweep --help' included)
+        module, name = DELEGATED[argv[0]]
+        args = argparse.Namespace(func=_delegate(module, name), rest=argv[1:])
+    else:
+        args = build_parser().parse_args(argv)
     warnings.simplefilter("default")
     try:
         return int(args.func(args) or 0)

@@ -164,10 +164,10 @@ def test_deterministic_by_key():
     assert (a["inputs"] != c["inputs"]).any() and (a["targets"] != c["targets"]).any()
 
 
-# (encoder length, noise density, mean span): one span, a few, many spans of length 1, long
-# spans, high density; drawn at random so that jit compiles each shape once
-LENGTHS = [(3, 0.15, 3.0), (8, 0.15, 3.0), (32, 0.15, 3.0), (57, 0.3, 2.0), (100, 0.4, 1.0),
-           (128, 0.05, 10.0), (160, 0.15, 1.0), (97, 0.25, 4.5)]
+# (encoder length, noise density, mean span): one span, a few, many spans of length 1, one
+# long span, uneven lengths; drawn at random so that jit compiles each shape once
+LENGTHS = [(3, 0.15, 3.0), (32, 0.15, 3.0), (57, 0.3, 2.0), (100, 0.4, 1.0), (128, 0.05, 10.0),
+           (97, 0.25, 4.5)]
 
 
 @settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])

@@ -5,18 +5,13 @@ import math
 import signal
 import time
 
-import jax.numpy as jnp
 import pytest
 
 from conftest import ROOT, tiny_run, write_config
 from scaling.configio import from_dict
-from scaling.data.dataset import load_dataset
-from scaling.model.transformer import build_model
-from scaling.objectives import Specials
 from scaling.errors import ConfigError
 from scaling.train.config import RunConfig, load_run_config
 from scaling.train.loop import plan_run, train
-from scaling.train.step import evaluate, make_eval_step, split_model
 from test_resume import losses, start
 
 
@@ -25,37 +20,25 @@ def eval_curve(run_dir):
     return [(r["step"], r["eval_loss"]) for r in rows if "eval_loss" in r]
 
 
-def eval_at_init(cfg: RunConfig) -> float:
-    """The validation loss of the untrained model, scored as the train loop scores it."""
-    ds = load_dataset(cfg.data, progress=False)
-    plan = plan_run(cfg, ds.tokenizer.vocab_size)
-    graphdef, params = split_model(build_model(plan.model, cfg.seed))
-    eval_fn = make_eval_step(graphdef, plan.objective, Specials.from_tokenizer(ds.tokenizer))
-    byte_len_V = jnp.asarray(ds.tokenizer.token_byte_lengths(), jnp.float32)
-    val = ds.val_batches(plan.window, cfg.train.eval_batch_size)
-    return evaluate(eval_fn, params, val, byte_len_V, lambda w: jnp.asarray(w, jnp.int32))["eval_loss"]
-
-
 @pytest.mark.parametrize("objective", ["mlm", "span"])
 def test_loss_falls_and_tokens_counted(tmp_path, objective):
-    """60 steps on the 16-letter Markov text: from about log(vocab) at init, the validation loss
-    falls to at most the letters' unigram entropy (< log 16). MLM goes no further in a short run:
-    tiny encoders sit on that plateau for a few hundred steps before they learn to attend to the
-    neighbours (CLM gets the bigram free through the residual stream; MLM's input there is MASK)."""
+    """60 steps on the 16-letter Markov text, with an lr low enough that the first eval (step 20)
+    is still far from the letters' unigram entropy (~log 16), which the last one nears. Longer
+    MLM runs of tiny encoders then sit on that plateau for a few hundred steps before they learn
+    to attend to the neighbours (CLM gets the bigram free through the residual stream; MLM's
+    input at a masked position is MASK), so a short test asks for no more."""
     cfg = from_dict(RunConfig, tiny_run(objective=objective, **{
-        "train.steps": 60, "train.batch_size": 16, "train.eval_every": 20,
+        "train.steps": 60, "optim.lr": 2e-3, "train.eval_every": 20,
         "train.checkpoint_every": 60}))
-    before = eval_at_init(cfg)
     s = train(cfg, tmp_path / "run", progress=False)
     assert s["status"] == "done" and s["objective"] == objective
     ev = eval_curve(tmp_path / "run")
     assert [k for k, _ in ev] == [20, 40, 60]
-    assert before > math.log(s["model"]["vocab_size"]) - 0.5  # about uniform at init
-    assert ev[-1][1] < before - 2.0, (before, ev)
-    assert ev[-1][1] < math.log(cfg.data.synthetic_states) + 0.05, ev
+    assert ev[0][1] > ev[1][1] > ev[2][1] and ev[2][1] < ev[0][1] - 0.5, ev
+    assert ev[2][1] < math.log(s["model"]["vocab_size"]) - 2.0, ev
     assert s["final_eval_loss"] == ev[-1][1]
     assert s["final_eval_bpb"] is not None and math.isfinite(s["final_eval_bpb"])
-    ex = 60 * 16
+    ex = 60 * 8
     if objective == "mlm":  # seq_len 32: every raw token the encoder reads counts in D
         assert s["model"]["arch"] == "encoder"
         assert (s["tokens"], s["tokens_encoder"], s["tokens_decoder"]) == (ex * 32, ex * 32, 0)

@@ -22,7 +22,7 @@ def test_tokens_grid_rounds_to_whole_steps():
     assert p.tokens_target == 5000 and p.cfg.train.steps == 20 and p.cfg.train.tokens == 0
     assert p.flops_6nd == 6 * 8112 * 5120
     assert p.flops_exact == pytest.approx(p.model.flops_per_token() * p.tokens)
-    assert p.cfg.optim.lr == pytest.approx(1e-2 * (8112 / 30000) ** -0.3)
+    assert p.cfg.optim.lr == pytest.approx(3e-3 * (8112 / 30000) ** -0.3)
     assert len({q.run_id for q in pts}) == 4 and p.run_id.startswith("clm_n8.11k_d5.12k_s0_")
 
 
@@ -72,3 +72,11 @@ def test_duplicate_shapes_are_refused():
         grid.expand(sweep_from_dict(tiny_sweep(**{"grid.params": [30000, 35000]})), VOCAB,
                     file="s.yaml")
     assert "s.yaml" in str(e.value) and "grid.params[1]" in str(e.value)
+
+
+def test_keep_tokens_per_param_drops_points_far_from_the_optimum():
+    sw = sweep_from_dict(tiny_sweep(grid={"params": [8000, 35000, 100000], "flops": [1e10],
+                                          "keep_tokens_per_param": [1, 10]}))
+    pts = grid.expand(sw, VOCAB)
+    assert pts and all(1 <= p.tokens_target / p.n_total <= 10 for p in pts)
+    assert len(pts) < 3 and [p.index for p in pts] == list(range(len(pts)))

@@ -47,3 +47,12 @@ def test_target_device_from_the_hardware_table():
     assert d.peak == 989e12 and d.memory_bytes == 80e9 and not d.is_local
     with pytest.raises(Exception):
         planner.target_device("no-such-gpu", "bfloat16")
+
+
+def test_measure_times_a_few_real_steps():
+    sw = sweep_from_dict(tiny_sweep(**{"grid.params": [8000], "grid.tokens": [5120]}))
+    plan = planner.make_plan(sw, grid.expand(sw, VOCAB), dev(), measure=True, corpus=CORPUS)
+    r = plan.rows[0]
+    assert r.measured_tokens_per_s > 0
+    assert r.seconds == pytest.approx(r.point.tokens / r.measured_tokens_per_s)
+    assert "measured tokens/s" in planner.format_plan(plan)

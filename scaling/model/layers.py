@@ -45,18 +45,44 @@ def rope(x_BxTxHxK: jax.Array, base: float) -> jax.Array:
     return out.astype(x_BxTxHxK.dtype)
 
 
+CAUSAL_BLOCK = 64  # query rows per block in causal self-attention; see attend()
+
+
+def _softmax_attend(q_BxHxTxK, k_BxHxSxK, v_BxHxSxK, mask_TxS) -> jax.Array:
+    s_BxHxTxS = jnp.einsum("bhtk,bhsk->bhts", q_BxHxTxK, k_BxHxSxK).astype(jnp.float32)
+    if mask_TxS is not None:
+        s_BxHxTxS = jnp.where(mask_TxS, s_BxHxTxS, -jnp.inf)
+    p_BxHxTxS = jax.nn.softmax(s_BxHxTxS, axis=-1).astype(v_BxHxSxK.dtype)
+    return jnp.einsum("bhts,bhsk->bhtk", p_BxHxTxS, v_BxHxSxK)
+
+
 def attend(q_BxTxHxK, k_BxSxHxK, v_BxSxHxK, causal: bool) -> jax.Array:
     """Softmax attention in the explicit einsum form (measured faster than
-    jax.nn.dot_product_attention on XLA:CPU, shared/peers/README.md)."""
+    jax.nn.dot_product_attention on XLA:CPU, shared/peers/README.md).
+
+    Heads go in front before the einsums (XLA:CPU picked a slower layout for the head-interleaved
+    form). Causal self-attention is computed in blocks of CAUSAL_BLOCK query rows, each against
+    only the keys it may see, which skips most of the masked upper triangle (3/4 of the full work
+    at T = 256, 5/8 at T = 512); the result is the same function. FLOPs are still *counted* in
+    full (ModelConfig.flops_per_token), the peers' convention.
+    """
     K = q_BxTxHxK.shape[-1]
-    s_BxHxTxS = jnp.einsum("bthk,bshk->bhts", q_BxTxHxK, k_BxSxHxK) * (K ** -0.5)
-    s_BxHxTxS = s_BxHxTxS.astype(jnp.float32)
-    if causal:
-        T, S = s_BxHxTxS.shape[-2:]
-        mask_TxS = jnp.tril(jnp.ones((T, S), dtype=bool))
-        s_BxHxTxS = jnp.where(mask_TxS, s_BxHxTxS, -jnp.inf)
-    p_BxHxTxS = jax.nn.softmax(s_BxHxTxS, axis=-1).astype(v_BxSxHxK.dtype)
-    return jnp.einsum("bhts,bshk->bthk", p_BxHxTxS, v_BxSxHxK)
+    # scale q (T x K per head) rather than the scores (T x S): one pass less over the largest tensor
+    q_BxTxHxK = q_BxTxHxK * jnp.asarray(K ** -0.5, q_BxTxHxK.dtype)
+    q, k, v = (t.transpose(0, 2, 1, 3) for t in (q_BxTxHxK, k_BxSxHxK, v_BxSxHxK))
+    T, S = q.shape[2], k.shape[2]
+    if not causal:
+        y_BxHxTxK = _softmax_attend(q, k, v, None)
+    else:
+        c = CAUSAL_BLOCK if (T == S and T % CAUSAL_BLOCK == 0) else T
+        blocks = []
+        for start in range(0, T, c):
+            end = start + c
+            rows, cols = jnp.arange(start, end)[:, None], jnp.arange(end)[None, :]
+            blocks.append(_softmax_attend(q[:, :, start:end], k[:, :, :end], v[:, :, :end],
+                                          cols <= rows))
+        y_BxHxTxK = blocks[0] if len(blocks) == 1 else jnp.concatenate(blocks, axis=2)
+    return y_BxHxTxK.transpose(0, 2, 1, 3)
 
 
 class SelfAttention(nnx.Module):
@@ -70,8 +96,7 @@ class SelfAttention(nnx.Module):
     def __call__(self, x_BxTxD: jax.Array) -> jax.Array:
         B, T, D = x_BxTxD.shape
         H = self.cfg.n_heads
-        qkv = self.qkv(x_BxTxD).reshape(B, T, 3, H, D // H)
-        q, k, v = qkv[:, :, 0], qkv[:, :, 1], qkv[:, :, 2]
+        q, k, v = (t.reshape(B, T, H, D // H) for t in jnp.split(self.qkv(x_BxTxD), 3, axis=-1))
         if self.cfg.pos == "rope":
             q, k = rope(q, self.cfg.rope_base), rope(k, self.cfg.rope_base)
         y_BxTxHxK = attend(q, k, v, self.causal)
@@ -91,8 +116,8 @@ class CrossAttention(nnx.Module):
         B, T, D = x_BxTxD.shape
         S, H = enc_BxSxD.shape[1], self.cfg.n_heads
         q = self.q(x_BxTxD).reshape(B, T, H, D // H)
-        kv = self.kv(enc_BxSxD).reshape(B, S, 2, H, D // H)
-        y_BxTxHxK = attend(q, kv[:, :, 0], kv[:, :, 1], causal=False)
+        k, v = (t.reshape(B, S, H, D // H) for t in jnp.split(self.kv(enc_BxSxD), 2, axis=-1))
+        y_BxTxHxK = attend(q, k, v, causal=False)
         return self.out(y_BxTxHxK.reshape(B, T, D))
 
 

@@ -51,10 +51,12 @@ class MaskedLM:
         # one uniform draw decides the kind: [0, mask) -> MASK, [mask, mask+random) -> random
         u_BxW = jax.random.uniform(k_kind, shape)
         to_mask_BxW = selected_BxW & (u_BxW < c.mask_frac)
-        to_random_BxW = selected_BxW & (u_BxW >= c.mask_frac) & (u_BxW < c.mask_frac + c.random_frac)
+        to_random_BxW = (selected_BxW & (u_BxW >= c.mask_frac)
+                         & (u_BxW < c.mask_frac + c.random_frac))
         random_BxW = jax.random.randint(k_token, shape, sp.n_reserved, sp.vocab_size,
                                         dtype=windows_BxW.dtype)
-        inputs_BxW = jnp.where(to_mask_BxW, jnp.asarray(sp.mask_id, windows_BxW.dtype), windows_BxW)
+        mask_id = jnp.asarray(sp.mask_id, windows_BxW.dtype)
+        inputs_BxW = jnp.where(to_mask_BxW, mask_id, windows_BxW)
         inputs_BxW = jnp.where(to_random_BxW, random_BxW, inputs_BxW)
         return {"inputs": inputs_BxW, "targets": windows_BxW,
                 "weights": selected_BxW.astype(jnp.float32)}

@@ -19,7 +19,7 @@ ConfigError at plan time instead.
 Mask, per example (inside jit, static shapes, vectorised over the batch): the n noise tokens are
 split into s positive lengths and the T - n kept tokens into s positive lengths, each uniformly at
 random over compositions (T5's `_random_segmentation`: s - 1 cut points drawn without
-replacement from the m - 1 gaps of m items, here by an independent random permutation per row);
+replacement from the m - 1 gaps of m items, here the gaps with the largest iid uniforms);
 segments interleave kept, noise, kept, noise, ... so the mask starts with kept tokens and ends
 with noise. Sentinel i is `first_sentinel + i` (ascending; T5 counts down from the top of its
 vocabulary, which only renames ids). s must be <= the tokenizer's sentinels (`data.n_sentinels`).
@@ -88,25 +88,29 @@ def span_lengths(encoder_len: int, noise_density: float = 0.15,
 
 
 def _segment_lengths(key: jax.Array, batch: int, m: int, s: int) -> jax.Array:
-    """(batch, s) positive int32 lengths summing to m per row, uniform over the compositions."""
+    """(batch, s) positive int32 lengths summing to m per row, uniform over the compositions.
+
+    The s - 1 cut points are a uniformly random subset of the m - 1 gaps between items: the gaps
+    with the s - 1 largest of m - 1 iid uniforms (`top_k`, ~10x faster than a permutation per row
+    on CPU; a float32 tie, about one row in 70 at m = 480, is broken by position, which leaves the
+    cuts distinct and the bias negligible)."""
     if s == 1:
         return jnp.full((batch, 1), m, jnp.int32)
-    gaps_BxG = jnp.broadcast_to(jnp.arange(1, m, dtype=jnp.int32), (batch, m - 1))
-    cuts_BxC = jnp.sort(jax.random.permutation(key, gaps_BxG, axis=1, independent=True)[:, :s - 1],
-                        axis=1)
+    u_BxG = jax.random.uniform(key, (batch, m - 1))
+    cuts_BxC = jnp.sort(jax.lax.top_k(u_BxG, s - 1)[1], axis=1).astype(jnp.int32) + 1
     edges_BxE = jnp.concatenate([jnp.zeros((batch, 1), jnp.int32), cuts_BxC,
                                  jnp.full((batch, 1), m, jnp.int32)], axis=1)
     return jnp.diff(edges_BxE, axis=1)
 
 
 def _compact(values_BxT: jax.Array, keep_BxT: jax.Array, out_len: int, fill: int) -> jax.Array:
-    """Scatter the kept values of each row, in order, to the front of a row of `out_len`."""
-    B, T = values_BxT.shape
-    pos_BxT = jnp.cumsum(keep_BxT, axis=1) - 1
-    pos_BxT = jnp.where(keep_BxT, pos_BxT, out_len)  # dropped: out of range
-    rows_BxT = jnp.broadcast_to(jnp.arange(B)[:, None], (B, T))
-    out_BxO = jnp.full((B, out_len), fill, values_BxT.dtype)
-    return out_BxO.at[rows_BxT, pos_BxT].set(values_BxT, mode="drop")
+    """Scatter the kept values of each row, in order, to the front of a row of `out_len`.
+
+    Per row under vmap, so the batch is a scatter batching dimension and stays sharded."""
+    def row(values_T, keep_T):
+        pos_T = jnp.where(keep_T, jnp.cumsum(keep_T) - 1, out_len)  # dropped: out of range
+        return jnp.full((out_len,), fill, values_T.dtype).at[pos_T].set(values_T, mode="drop")
+    return jax.vmap(row)(values_BxT, keep_BxT)
 
 
 @dataclass(frozen=True)
@@ -140,18 +144,19 @@ class SpanCorruption:
     def window_len(self, model: ModelConfig) -> int:
         return self.lengths(model)[0]
 
-    def noise_mask(self, key: jax.Array, batch: int, model_T: int, n: int, s: int) -> jax.Array:
+    def noise_mask(self, key: jax.Array, batch: int, T: int, n: int, s: int) -> jax.Array:
         """(batch, T) interleaved segment index in [0, 2s): even = kept, odd = noise."""
         k_noise, k_kept = jax.random.split(key)
         noise_BxS = _segment_lengths(k_noise, batch, n, s)
-        kept_BxS = _segment_lengths(k_kept, batch, model_T - n, s)
+        kept_BxS = _segment_lengths(k_kept, batch, T - n, s)
         inter_Bx2S = jnp.stack([kept_BxS, noise_BxS], axis=2).reshape(batch, 2 * s)
         starts_Bx2S = jnp.cumsum(inter_Bx2S, axis=1)[:, :-1]  # starts of segments 1 .. 2s-1
-        rows = jnp.broadcast_to(jnp.arange(batch)[:, None], starts_Bx2S.shape)
-        marks_BxT = jnp.zeros((batch, model_T), jnp.int32).at[rows, starts_Bx2S].add(1)
+        marks_BxT = jax.vmap(lambda st: jnp.zeros((T,), jnp.int32).at[st].add(1))(starts_Bx2S)
         return jnp.cumsum(marks_BxT, axis=1)
 
     def make_batch(self, windows_BxW: jax.Array, key: jax.Array, sp: Specials) -> Batch:
+        """inputs (B, L), decoder_inputs and targets (B, n + s + 1), weights (all 1.0); the
+        windows are T = window_len raw tokens each."""
         B, T = windows_BxW.shape
         n, s = _noise_and_spans(T, self.cfg.noise_density, self.cfg.mean_span)
         self._check_sentinels(s, sp.n_sentinels)

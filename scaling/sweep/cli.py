@@ -137,18 +137,21 @@ def status_rows(root: Path) -> tuple[list[dict], dict]:
         rows.append({"index": pt.get("index"), "run_id": pt["run_id"], "status": st.status,
                      "detail": st.detail, "step": pr.step, "steps": pr.steps,
                      "train_loss": pr.loss, "eval_loss": pr.eval_loss,
-                     "tokens_per_s": pr.tokens_per_s, "tokens_left": pr.tokens_left
-                     if st.status not in ("done", "diverged") else 0,
+                     "tokens_per_s": pr.tokens_per_s,
+                     "flops_per_s": pr.flops_per_s,
+                     "flops_left": pr.flops_left if st.status not in ("done", "diverged") else 0,
                      "worker": (st.claim or {}).get("worker")})
         counts[st.status] = counts.get(st.status, 0) + 1
     return rows, counts
 
 
 def _eta(rows: list[dict]) -> float | None:
-    rates = [r["tokens_per_s"] for r in rows if r["status"] == "running" and r["tokens_per_s"]]
+    """Remaining exact FLOPs / recent FLOP/s (FLOP rates vary less across sizes than tokens/s),
+    times the number of workers running now (at least one)."""
+    rates = [r["flops_per_s"] for r in rows if r["status"] == "running" and r["flops_per_s"]]
     if not rates:
-        rates = [r["tokens_per_s"] for r in rows if r["tokens_per_s"]]
-    left = sum(r["tokens_left"] for r in rows if r["status"] in ("running", "pending", "failed"))
+        rates = [r["flops_per_s"] for r in rows if r["flops_per_s"]]
+    left = sum(r["flops_left"] for r in rows if r["status"] in ("running", "pending", "failed"))
     if not left:
         return 0.0
     if not rates:
@@ -185,7 +188,7 @@ def _status(argv: list[str]) -> int:
               f"{f(r['train_loss']):>7}  {f(r['eval_loss']):>7}  {rate:>8}  "
               f"{r['detail'] or (r['worker'] or '')}")
     print(f"ETA: {fmt_time(eta) if eta is not None else 'unknown (no throughput yet)'}"
-          + (" (from recent tokens/s)" if eta else ""))
+          + (" (remaining FLOPs at the recent FLOP/s)" if eta else ""))
     return 0
 
 

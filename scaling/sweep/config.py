@@ -50,6 +50,9 @@ class GridConfig:
     tokens_per_param: tuple[float, ...] = doc("D = this x actual N (grid of ratios)", ())
     flops: tuple[float, ...] = doc("IsoFLOP budgets C: D = C / (6 N) with the actual N, rounded "
                                    "to whole steps; nominal and actual C are both recorded", ())
+    keep_tokens_per_param: tuple[float, ...] = doc(
+        "optional [lo, hi]: drop points whose D / N falls outside (IsoFLOP grids: keep each "
+        "budget's sizes near its optimum, e.g. [5, 300]); [] keeps all", ())
     count: Literal["total", "nonembedding"] = doc(
         "which N enters D = C / (6 N) and D = ratio x N (total: Chinchilla's count)", "total")
 
@@ -62,6 +65,9 @@ class GridConfig:
             raise ConfigError("give exactly one of tokens, tokens_per_param, flops "
                               f"(got {', '.join(given) or 'none'})", key="tokens",
                               fix="e.g. tokens: [1e6, 3e6] or flops: [1e12, 3e12]")
+        r = self.keep_tokens_per_param
+        if r and not (len(r) == 2 and 0 <= r[0] < r[1]):
+            raise ConfigError("give [lo, hi] with 0 <= lo < hi", key="keep_tokens_per_param")
         for k in ("params", "tokens", "tokens_per_param", "flops"):
             _positive(getattr(self, k), k)
             vals = getattr(self, k)

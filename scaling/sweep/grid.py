@@ -139,6 +139,9 @@ def _expand(sweep: SweepConfig, vocab_size: int) -> list[Point]:
                     d_target = x * n
                 else:
                     d_target = x / (6.0 * n)
+                keep = grid.keep_tokens_per_param
+                if keep and not keep[0] <= d_target / n <= keep[1]:
+                    continue
                 steps = int(round(d_target / per_step))
                 warm = rec.warmup_steps(recipe, n, per_step, steps)
                 for seed in _seeds(sweep, p, x):

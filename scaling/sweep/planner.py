@@ -171,11 +171,9 @@ def corpus_tokens(data_cfg) -> tuple[float | None, str]:
 
 
 def _span_sentinels_needed(point: Point, sweep: SweepConfig) -> int:
-    """Spans per example for span corruption (DESIGN.md): s = round(round(0.15 T) / 3) >= 1."""
-    span = point.cfg.span
-    t = point.tokens_per_example
-    n_noise = max(1, round(span.noise_density * t))
-    return max(1, round(n_noise / span.mean_span))
+    """Spans per example for span corruption: the objective's own length rule."""
+    from scaling.objectives.span import SpanCorruption
+    return SpanCorruption(point.cfg.span).lengths(point.model)[2]
 
 
 # ---- measured throughput ----
@@ -267,9 +265,11 @@ def make_plan(sweep: SweepConfig, points: list[Point], device: Device, *, measur
 def _si(x: float | None, unit: str = "") -> str:
     if x is None:
         return "n/a"
-    for s, scale in (("E", 1e18), ("P", 1e15), ("T", 1e12), ("G", 1e9), ("M", 1e6), ("k", 1e3)):
+    for s, scale in (("E", 1e18), ("P", 1e15), ("T", 1e12), ("G", 1e9), ("M", 1e6), ("k", 1e3),
+                     ("", 1.0)):
         if abs(x) >= scale:
-            return f"{x / scale:.3g}{s}{unit}"
+            v = f"{x / scale:.3g}"
+            return (v if "e" not in v else f"{x / scale:.0f}") + s + unit
     return f"{x:.3g}{unit}"
 
 

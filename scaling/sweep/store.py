@@ -253,7 +253,8 @@ class Progress:
     eval_loss: float | None = None
     tokens_per_s: float | None = None
     tokens_left: int = 0
-    extra: dict = field(default_factory=dict)
+    flops_left: float = 0.0
+    flops_per_s: float | None = None
 
 
 def progress(run_dir: Path, point: dict) -> Progress:
@@ -272,4 +273,8 @@ def progress(run_dir: Path, point: dict) -> Progress:
         pr.tokens_per_s = sum(rates) / len(rates) if rates else None
     per_step = point.get("batch_size", 0) * point.get("seq_len", 0)
     pr.tokens_left = max(pr.steps - pr.step, 0) * per_step
+    if pr.steps:
+        pr.flops_left = float(point.get("flops") or 0.0) * max(pr.steps - pr.step, 0) / pr.steps
+    if pr.tokens_per_s and point.get("flops") and point.get("tokens"):
+        pr.flops_per_s = pr.tokens_per_s * point["flops"] / point["tokens"]
     return pr

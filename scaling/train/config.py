@@ -110,7 +110,7 @@ def load_run_config(path: str, overrides: list[str] = ()) -> RunConfig:
 def human(n: float) -> str:
     """12_500_000 -> '12.5M' (for run ids)."""
     for unit, scale in (("T", 1e12), ("G", 1e9), ("M", 1e6), ("k", 1e3)):
-        if n >= scale:
+        if n >= scale * 0.9995:  # 999,900 reads '1M', not '1e+03k'
             return f"{n / scale:.3g}{unit}"
     return f"{int(n)}"
 

@@ -65,7 +65,7 @@ def objective_for(cfg: RunConfig) -> Objective:
     if cfg.objective == "mlm":
         return get_objective("mlm", cfg=cfg.mlm)
     if cfg.objective == "span":
-        return get_objective("span", cfg=cfg.span)
+        return get_objective("span", cfg=cfg.span, n_sentinels=cfg.data.n_sentinels)
     return get_objective("clm")
 
 
