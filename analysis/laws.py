@@ -37,8 +37,21 @@ def _as_float_or_array(x: Any) -> Any:
     return float(arr) if arr.ndim == 0 else arr
 
 
+class _Allocation:
+    """D_opt and D/N from a law's n_opt(C): shared by every law."""
+
+    def d_opt(self, C: Any) -> Any:
+        """Compute-optimal tokens at budget C FLOPs: C / (6 N_opt)."""
+        C = np.asarray(C, dtype=float)
+        return _as_float_or_array(C / (6.0 * np.asarray(self.n_opt(C))))
+
+    def tokens_per_param(self, C: Any) -> Any:
+        """D_opt / N_opt at budget C."""
+        return _as_float_or_array(np.asarray(self.d_opt(C)) / np.asarray(self.n_opt(C)))
+
+
 @dataclass(frozen=True)
-class ParametricLaw:
+class ParametricLaw(_Allocation):
     """Chinchilla's parametric law L(N, D) = E + A / N^alpha + B / D^beta."""
 
     E: float
@@ -91,15 +104,6 @@ class ParametricLaw:
         """Compute-optimal parameters at budget C FLOPs."""
         C = np.asarray(C, dtype=float)
         return _as_float_or_array(self.G * (C / 6.0) ** self.a)
-
-    def d_opt(self, C: Any) -> Any:
-        """Compute-optimal tokens at budget C FLOPs: C / (6 N_opt)."""
-        C = np.asarray(C, dtype=float)
-        return _as_float_or_array(C / (6.0 * np.asarray(self.n_opt(C))))
-
-    def tokens_per_param(self, C: Any) -> Any:
-        """D_opt / N_opt at budget C."""
-        return _as_float_or_array(np.asarray(self.d_opt(C)) / np.asarray(self.n_opt(C)))
 
     def budget_for_params(self, N: Any) -> Any:
         """Inverse of n_opt: the budget C at which N parameters are compute-optimal."""
@@ -175,7 +179,7 @@ class ParametricLaw:
 
 
 @dataclass(frozen=True)
-class KaplanLaw:
+class KaplanLaw(_Allocation):
     """Kaplan et al. 2020's law, with its own power-law allocation.
 
     Loss (their eq. 1.5): L(N, D) = [(Nc/N)^(alphaN/alphaD) + Dc/D]^alphaD, N non-embedding
@@ -218,15 +222,6 @@ class KaplanLaw:
         """Compute-optimal parameters at budget C FLOPs."""
         C = np.asarray(C, dtype=float)
         return _as_float_or_array(self.n_coef * (C / PF_DAY) ** self.n_exp)
-
-    def d_opt(self, C: Any) -> Any:
-        """Tokens at budget C: C / (6 N_opt)."""
-        C = np.asarray(C, dtype=float)
-        return _as_float_or_array(C / (6.0 * np.asarray(self.n_opt(C))))
-
-    def tokens_per_param(self, C: Any) -> Any:
-        """D_opt / N_opt at budget C."""
-        return _as_float_or_array(np.asarray(self.d_opt(C)) / np.asarray(self.n_opt(C)))
 
     def budget_for_params(self, N: Any) -> Any:
         """Inverse of n_opt."""
