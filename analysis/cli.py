@@ -37,6 +37,10 @@ def _parser() -> argparse.ArgumentParser:
         s.add_argument("--seed", type=int, default=0)
         s.add_argument("--level", type=float, default=0.8, help="interval level (default 0.8)")
         s.add_argument("--delta", type=float, default=1e-3, help="Huber delta (approach 3)")
+        s.add_argument("--budgets", default="data",
+                       help="budgets C for the allocation table: 'data' (default: the smallest, "
+                            "middle and largest C of the runs, no extrapolation) or a comma list, "
+                            "e.g. 1e18,1e22,5.76e23")
         s.add_argument("--outlier-mad", type=float, default=None,
                        help="approach 3: drop runs with |residual| > K robust sd, then refit")
         s.add_argument("--out", default=None, required=(name == "plot"),
@@ -58,6 +62,23 @@ def _approaches(arg: str | None, is_csv: bool) -> tuple[list[int], bool]:
     return out, True
 
 
+def _budgets(arg: str, group: Any, params: str) -> tuple[float, ...]:
+    """The allocation table's budgets: the runs' own C range by default (no extrapolation)."""
+    if arg == "data":
+        import numpy as np
+        c = np.sort(group.c(params))
+        lo, hi = float(c[0]), float(c[-1])
+        return tuple(float(f"{x:.2g}") for x in (lo, (lo * hi) ** 0.5, hi))
+    try:
+        out = tuple(float(x) for x in arg.split(","))
+    except ValueError:
+        raise AnalysisInputError(f"--budgets {arg!r}: not a comma list of numbers. "
+                                 "Fix: e.g. --budgets 1e18,1e22") from None
+    if not out or any(not x > 0 for x in out):
+        raise AnalysisInputError(f"--budgets {arg!r}: budgets must be > 0. Fix: e.g. 1e18,1e22")
+    return out
+
+
 def run_fits(args: argparse.Namespace) -> tuple[Any, list[tuple[str, Any]]]:
     """Load and fit; returns (runs, [(file stem, fit)])."""
     from analysis import approach1, approach2, parametric
@@ -69,18 +90,20 @@ def run_fits(args: argparse.Namespace) -> tuple[Any, list[tuple[str, Any]]]:
     runs = load(source)
     fits: list[tuple[str, Any]] = []
     for (obj, tok), group in runs.groups().items():
+        budgets = _budgets(args.budgets, group, args.params)
         for k in approaches:
             try:
                 if k == 1:
                     fit = approach1.envelope_fit(group, params=args.params, bootstrap=args.bootstrap,
-                                                 level=args.level, seed=args.seed)
+                                                 level=args.level, seed=args.seed, budgets=budgets)
                 elif k == 2:
                     fit = approach2.isoflop(group, params=args.params, bootstrap=args.bootstrap,
-                                            level=args.level, seed=args.seed)
+                                            level=args.level, seed=args.seed, budgets=budgets)
                 else:
                     fit = parametric.fit_parametric(
                         group, params=args.params, delta=args.delta, bootstrap=args.bootstrap,
-                        level=args.level, seed=args.seed, outlier_mad=args.outlier_mad)
+                        level=args.level, seed=args.seed, outlier_mad=args.outlier_mad,
+                        budgets=budgets)
             except AnalysisInputError as exc:
                 if explicit:
                     raise

@@ -77,3 +77,24 @@ def test_python_dash_m_and_no_training_imports():
     r = subprocess.run([sys.executable, "-m", "analysis", "fit", "/nonexistent/x"], cwd=ROOT,
                        capture_output=True, text=True)
     assert r.returncode == 2 and "nonexistent" in r.stderr
+
+
+def test_budgets_default_to_the_data_range(sweep):
+    from analysis import load
+    with pytest.warns(Warning):
+        assert main(["fit", str(sweep), "--approach", "3"]) == 0
+        c = load(sweep).c("total")
+    data = json.loads((sweep / "fits" / "approach3-clm-byte.json").read_text())
+    budgets = [b["C"] if "C" in b else b.get("flops") for b in data["budgets"]]
+    assert len(budgets) == 3
+    assert min(budgets) >= 0.99 * c.min() and max(budgets) <= 1.01 * c.max()
+
+
+def test_budgets_option_and_bad_value(sweep, capsys):
+    with pytest.warns(Warning):
+        assert main(["fit", str(sweep), "--approach", "3", "--budgets", "1e18,1e22"]) == 0
+    data = json.loads((sweep / "fits" / "approach3-clm-byte.json").read_text())
+    assert len(data["budgets"]) == 2
+    with pytest.warns(Warning):
+        assert main(["fit", str(sweep), "--budgets", "lots"]) == 2
+    assert "--budgets" in capsys.readouterr().err
