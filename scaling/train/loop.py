@@ -97,7 +97,8 @@ def _peak_flops(dtype: str) -> tuple[float | None, str]:
 def _versions() -> dict:
     import flax
     import optax
-    return {"python": platform.python_version(), "jax": jax.__version__, "jaxlib": jax.__version__,
+    from importlib.metadata import version
+    return {"python": platform.python_version(), "jax": jax.__version__, "jaxlib": version("jaxlib"),
             "flax": flax.__version__, "optax": optax.__version__, "scaling": scaling.__version__,
             "device_kind": jax.devices()[0].device_kind, "n_devices": jax.device_count()}
 
