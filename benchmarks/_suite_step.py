@@ -14,7 +14,6 @@ import time
 
 import scaling  # noqa: F401  (applies the malloc settings before jax allocates)
 import jax
-import jax.numpy as jnp
 import numpy as np
 
 from scaling.model.config import ModelConfig

@@ -33,6 +33,11 @@ def tiny_run(**over) -> dict:
         "train": {"steps": 60, "batch_size": 8, "eval_every": 20, "eval_batch_size": 8,
                   "log_every": 5, "checkpoint_every": 20},
     }
+    return set_dotted(cfg, over)
+
+
+def set_dotted(cfg: dict, over: dict) -> dict:
+    """Apply {'train.steps': 5, ...} to a nested mapping in place; return it."""
     for key, value in over.items():
         node = cfg
         parts = key.split(".")

@@ -4,6 +4,7 @@ import copy
 import pytest
 import yaml
 
+from conftest import set_dotted
 from scaling.errors import ConfigError
 from scaling.sweep.config import load_sweep, sweep_from_dict
 
@@ -26,13 +27,7 @@ def tiny_sweep(**over) -> dict:
         "recipe": {"lr": {"rule": "power", "base": 3e-3, "n_ref": 30000, "exponent": -0.3}},
         "claims": {"heartbeat_s": 0.5, "stale_s": 3.0},
     }
-    for key, value in over.items():
-        node = sw
-        parts = key.split(".")
-        for p in parts[:-1]:
-            node = node.setdefault(p, {})
-        node[parts[-1]] = value
-    return sw
+    return set_dotted(sw, over)
 
 
 def err(raw) -> ConfigError:

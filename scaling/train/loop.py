@@ -16,7 +16,6 @@ from pathlib import Path
 
 import jax
 import numpy as np
-from flax import nnx
 
 import scaling
 from scaling.data.dataset import Dataset, load_dataset
