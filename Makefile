@@ -6,7 +6,13 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: quickstart test bench clean venv
+.PHONY: quickstart test bench clean venv reference reference-figures
+
+# The CPU reference experiment (README, "Results"): five IsoFLOP sweep files, about 2 hours on
+# 2 cores with REFERENCE_WORKERS=2 (two workers share each sweep through its claims; a killed run
+# resumes on the next `make reference`), then the fits and the figures from the stored results.
+REFERENCE_SWEEPS  := clm_byte clm_bpe clm_bpe_large mlm_byte span_byte
+REFERENCE_WORKERS ?= 2
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -23,6 +29,22 @@ quickstart: $(STAMP)
 
 test: $(STAMP)
 	$(BIN)/python -m pytest tests
+
+reference: $(STAMP)
+	for f in $(REFERENCE_SWEEPS); do \
+	  for w in $$(seq 2 $(REFERENCE_WORKERS)); do \
+	    $(BIN)/scaling sweep sweeps/cpu_reference/$$f.yaml --quiet --worker w$$w & \
+	  done; \
+	  $(BIN)/scaling sweep sweeps/cpu_reference/$$f.yaml --quiet --worker w1 || exit $$?; \
+	  wait || exit $$?; \
+	done
+	$(MAKE) reference-figures
+
+# Fits and figures from the committed results alone (no training): the settings are in
+# results/cpu_reference/fit.yaml.
+reference-figures: $(STAMP)
+	$(BIN)/scaling fit results/cpu_reference
+	$(BIN)/scaling plot results/cpu_reference --out results/cpu_reference/figures
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/step_throughput.py

@@ -1,8 +1,12 @@
 """Approach 2 (IsoFLOP): per budget, a parabola of loss in log N and its minimum; then
 power laws N_opt = k C^a and D_opt = C / (6 N_opt) = k_D C^b fitted in log space.
 
-Runs are grouped into budgets by C = 6 N D: sorted log10 C values split where the gap exceeds
-``tol_dex`` (sweeps place budgets far apart, while actual N and rounding move C slightly).
+Runs are grouped into budgets by C = 6 N D with the TOTAL N (the compute the sweep spent; sorted
+log10 C values split where the gap exceeds ``tol_dex``: sweeps place budgets far apart, while
+actual N and rounding move C slightly).  With ``params='nonembedding'`` the parabola is in log
+N_nonembedding, D at its minimum comes from the curve's own log D against log N (a straight line;
+exact for total N, where D = C / 6N), and the budget is C = 6 N_opt D_opt with that count, so the
+power laws use the same convention as approach 3 (``RunTable.c``).
 A budget with fewer than 3 distinct sizes, or whose parabola opens downwards, is skipped with
 a warning; a minimum outside the sizes tried is kept but flagged (it is an extrapolation).
 Bootstrap: runs resampled with replacement *within each budget* (the IsoFLOP design fixes the
@@ -67,7 +71,7 @@ class IsoFlopFit:
     group: tuple[str, str]
     params: str
     budgets: tuple[float, ...]
-    """Budget C of each used IsoFLOP curve (geometric mean of its runs' 6ND)."""
+    """Budget C of each used curve: geometric mean of its runs' 6ND (total N), else 6 N_opt D_opt."""
     n_opt: tuple[float, ...]
     """Parabola minimum per budget."""
     d_opt: tuple[float, ...]
@@ -123,21 +127,43 @@ class IsoFlopFit:
         return plots.plot_isoflop(self, ax=ax)
 
 
-def _minima(logn: np.ndarray, loss: np.ndarray, c: np.ndarray, labels: np.ndarray,
-            warn: bool) -> list[tuple[float, float, bool, np.ndarray, np.ndarray]]:
+def _vertex(logn: np.ndarray, logd: np.ndarray, loss: np.ndarray, exact_c: float | None
+            ) -> tuple[float, float, np.ndarray] | None:
+    """(N_opt, D_opt, parabola) of one curve; D_opt = C / 6 N_opt when the curve's C is exact."""
+    res = parabola_min(logn, loss)
+    if res is None:
+        return None
+    x_star, p = res
+    with np.errstate(over="ignore", divide="ignore", invalid="ignore"):
+        n_opt = np.exp(x_star)
+        if exact_c is not None:
+            d_opt = exact_c / (6.0 * n_opt)
+        else:
+            slope, icpt = np.polyfit(logn, logd, 1)
+            d_opt = np.exp(icpt + slope * x_star)
+    # a nearly flat parabola (a bootstrap resample of a shallow curve) can put the vertex
+    # beyond float range: no usable minimum
+    if not (np.isfinite(n_opt) and np.isfinite(d_opt) and n_opt > 0 and d_opt > 0):
+        return None
+    return float(n_opt), float(d_opt), p
+
+
+def _minima(logn: np.ndarray, logd: np.ndarray, loss: np.ndarray, c_group: np.ndarray,
+            labels: np.ndarray, total: bool, warn: bool) -> list[tuple]:
+    """Per budget: (C, N_opt, D_opt, extrapolated, parabola, mask)."""
     out = []
     for lab in np.unique(labels):
         m = labels == lab
-        cb = float(np.exp(np.mean(np.log(c[m]))))
-        res = parabola_min(logn[m], loss[m])
+        cb = float(np.exp(np.mean(np.log(c_group[m]))))
+        res = _vertex(logn[m], logd[m], loss[m], cb if total else None)
         if res is None:
             if warn:
                 warnings.warn(f"IsoFLOP budget {cb:.3g}: skipped (fewer than 3 sizes or the "
                               "parabola opens downwards)", AnalysisWarning, stacklevel=3)
             continue
-        x_star, p = res
-        extrap = not (logn[m].min() <= x_star <= logn[m].max())
-        out.append((cb, float(np.exp(x_star)), extrap, p, m))
+        n_opt, d_opt, p = res
+        extrap = not (logn[m].min() <= np.log(n_opt) <= logn[m].max())
+        out.append((6.0 * n_opt * d_opt if not total else cb, n_opt, d_opt, extrap, p, m))
     return out
 
 
@@ -151,43 +177,43 @@ def isoflop(runs: RunTable, params: str = "total", tol_dex: float = 0.05, bootst
                                  "objective/tokenizer at a time (runs.groups())")
     (group,) = groups
     n = runs.n(params)
-    c = 6.0 * n * runs["tokens"]
-    logn, loss = np.log(n), runs["loss"]
-    labels = group_budgets(c, tol_dex)
-    mins = _minima(logn, loss, c, labels, warn=True)
+    total = params == "total"
+    c_group = 6.0 * runs.n("total") * runs["tokens"]
+    logn, logd, loss = np.log(n), np.log(runs["tokens"]), runs["loss"]
+    labels = group_budgets(c_group, tol_dex)
+    mins = _minima(logn, logd, loss, c_group, labels, total, warn=True)
     if len(mins) < 2:
         raise AnalysisInputError(
             f"approach 2 needs at least 2 IsoFLOP budgets with 3+ sizes each, found {len(mins)}. "
             "Fix: run an IsoFLOP sweep (flops: [...] x params: [...]) or use --approach 3")
     cb = np.array([m[0] for m in mins])
     nb = np.array([m[1] for m in mins])
-    db = cb / (6.0 * nb)
+    db = np.array([m[2] for m in mins])
     n_law, d_law = fit_power_law(cb, nb), fit_power_law(cb, db)
     intervals = None
     alloc_samples: dict[str, list[np.ndarray]] = {}
     if bootstrap:
         rng = np.random.default_rng(seed)
         a_s, b_s = [], []
-        used = [m[4] for m in mins]
         for _ in range(bootstrap):
-            ci, ni = [], []
-            for (cbud, _, _, _, m) in mins:
+            ci, ni, di = [], [], []
+            for (cbud, _, _, _, _, m) in mins:
                 idx = np.flatnonzero(m)
                 pick = rng.choice(idx, size=idx.size, replace=True)
-                res = parabola_min(logn[pick], loss[pick])
+                res = _vertex(logn[pick], logd[pick], loss[pick], cbud if total else None)
                 if res is not None:
-                    ci.append(cbud)
-                    ni.append(np.exp(res[0]))
+                    ci.append(6.0 * res[0] * res[1])
+                    ni.append(res[0])
+                    di.append(res[1])
             if len(ci) < 2:
                 continue
-            ci_a, ni_a = np.array(ci), np.array(ni)
-            nl, dl = fit_power_law(ci_a, ni_a), fit_power_law(ci_a, ci_a / (6 * ni_a))
+            ci_a, ni_a, di_a = np.array(ci), np.array(ni), np.array(di)
+            nl, dl = fit_power_law(ci_a, ni_a), fit_power_law(ci_a, di_a)
             a_s.append(nl.exponent)
             b_s.append(dl.exponent)
             for C in budgets:
                 alloc_samples.setdefault(f"{C:g}", []).append(
                     np.array([nl(C), dl(C), dl(C) / nl(C)]))
-        del used
         intervals = {"a": interval(a_s, level), "b": interval(b_s, level),
                      "n_resamples_used": len(a_s)}
     bpt = runs["bytes_per_token"]
@@ -205,9 +231,9 @@ def isoflop(runs: RunTable, params: str = "total", tol_dex: float = 0.05, bootst
         allocation.append(row)
     return IsoFlopFit(
         group=group, params=params, budgets=tuple(map(float, cb)), n_opt=tuple(map(float, nb)),
-        d_opt=tuple(map(float, db)), extrapolated=tuple(bool(m[2]) for m in mins),
-        parabolas=tuple(tuple(map(float, m[3])) for m in mins),
-        curves=tuple((tuple(map(float, n[m[4]])), tuple(map(float, loss[m[4]]))) for m in mins),
+        d_opt=tuple(map(float, db)), extrapolated=tuple(bool(m[3]) for m in mins),
+        parabolas=tuple(tuple(map(float, m[4])) for m in mins),
+        curves=tuple((tuple(map(float, n[m[5]])), tuple(map(float, loss[m[5]]))) for m in mins),
         n_law=n_law, d_law=d_law, bootstrap=bootstrap, level=level, intervals=intervals,
         allocation=tuple(allocation), bytes_per_token=bpt_val,
     )

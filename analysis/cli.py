@@ -4,6 +4,10 @@
          [--seed S] [--level 0.8] [--delta 1e-3] [--outlier-mad K] [--out DIR]
     plot RESULTS_OR_CSV --out DIR [--approach ...] [--bootstrap K] [--params ...]
 
+Settings not given on the command line come from RESULTS/fit.yaml when the folder has one (the
+settings its committed fits were made with, so that a bare `scaling fit RESULTS` reproduces
+them), else from the defaults below.  `--params both` fits with total and non-embedding N.
+
 fit prints a table and writes one JSON per approach and group (objective/tokenizer) to
 RESULTS/fits/ (for a CSV: CSV_STEM-fits/ next to it, or --out), each written to a temporary
 file and renamed, after every fit has succeeded.  plot refits from the stored results (no
@@ -32,16 +36,17 @@ def _parser() -> argparse.ArgumentParser:
         s = sub.add_parser(name)
         s.add_argument("source", help="results/<sweep> folder or a CSV (N, D or C, loss)")
         s.add_argument("--approach", default=None, help="comma list of 1,2,3 (default: all that apply)")
-        s.add_argument("--bootstrap", type=int, default=0, help="bootstrap resamples (0: none)")
-        s.add_argument("--params", choices=("total", "nonembedding"), default="total")
-        s.add_argument("--seed", type=int, default=0)
-        s.add_argument("--level", type=float, default=0.8, help="interval level (default 0.8)")
-        s.add_argument("--delta", type=float, default=1e-3, help="Huber delta (approach 3)")
-        s.add_argument("--budgets", default="data",
+        s.add_argument("--bootstrap", type=int, help="bootstrap resamples (default 0: none)")
+        s.add_argument("--params", choices=("total", "nonembedding", "both"),
+                       help="N counted in the fits (default total; plot: both = total)")
+        s.add_argument("--seed", type=int)
+        s.add_argument("--level", type=float, help="interval level (default 0.8)")
+        s.add_argument("--delta", type=float, help="Huber delta (approach 3, default 1e-3)")
+        s.add_argument("--budgets",
                        help="budgets C for the allocation table: 'data' (default: the smallest, "
                             "middle and largest C of the runs, no extrapolation) or a comma list, "
                             "e.g. 1e18,1e22,5.76e23")
-        s.add_argument("--outlier-mad", type=float, default=None,
+        s.add_argument("--outlier-mad", type=float,
                        help="approach 3: drop runs with |residual| > K robust sd, then refit")
         s.add_argument("--out", default=None, required=(name == "plot"),
                        help="output folder (fit: default RESULTS/fits)")
@@ -81,35 +86,40 @@ def _budgets(arg: str, group: Any, params: str) -> tuple[float, ...]:
 
 def run_fits(args: argparse.Namespace) -> tuple[Any, list[tuple[str, Any]]]:
     """Load and fit; returns (runs, [(file stem, fit)])."""
-    from analysis import approach1, approach2, parametric
+    from analysis import approach1, approach2, fit_settings, parametric
     from analysis.load import AnalysisWarning, load
 
     source = Path(args.source)
     is_csv = source.suffix.lower() == ".csv"
+    fit_settings.resolve(args, source)
     approaches, explicit = _approaches(args.approach, is_csv)
     runs = load(source)
+    counts = ["total", "nonembedding"] if args.params == "both" else [args.params]
+    if args.cmd == "plot":
+        counts = counts[:1]
     fits: list[tuple[str, Any]] = []
-    for (obj, tok), group in runs.groups().items():
-        budgets = _budgets(args.budgets, group, args.params)
-        for k in approaches:
-            try:
-                if k == 1:
-                    fit = approach1.envelope_fit(group, params=args.params, bootstrap=args.bootstrap,
-                                                 level=args.level, seed=args.seed, budgets=budgets)
-                elif k == 2:
-                    fit = approach2.isoflop(group, params=args.params, bootstrap=args.bootstrap,
-                                            level=args.level, seed=args.seed, budgets=budgets)
-                else:
-                    fit = parametric.fit_parametric(
-                        group, params=args.params, delta=args.delta, bootstrap=args.bootstrap,
-                        level=args.level, seed=args.seed, outlier_mad=args.outlier_mad,
-                        budgets=budgets)
-            except AnalysisInputError as exc:
-                if explicit:
-                    raise
-                warnings.warn(f"approach {k} skipped for {obj}/{tok}: {exc}", AnalysisWarning)
-                continue
-            fits.append((f"approach{k}-{obj}-{tok}", fit))
+    for params in counts:
+        suffix = "" if params == "total" else f"-{params}"
+        for (obj, tok), group in runs.groups().items():
+            budgets = _budgets(args.budgets, group, params)
+            for k in approaches:
+                common = dict(params=params, bootstrap=args.bootstrap, level=args.level,
+                              seed=args.seed, budgets=budgets)
+                try:
+                    if k == 1:
+                        fit = approach1.envelope_fit(group, **common)
+                    elif k == 2:
+                        fit = approach2.isoflop(group, **common)
+                    else:
+                        fit = parametric.fit_parametric(group, delta=args.delta,
+                                                        outlier_mad=args.outlier_mad, **common)
+                except AnalysisInputError as exc:
+                    if explicit:
+                        raise
+                    warnings.warn(f"approach {k} skipped for {obj}/{tok} ({params} N): {exc}",
+                                  AnalysisWarning)
+                    continue
+                fits.append((f"approach{k}-{obj}-{tok}{suffix}", fit))
     if not fits:
         raise AnalysisInputError(f"{source}: no approach could be fitted. Fix: see the warnings above")
     return runs, fits
@@ -184,7 +194,13 @@ def cmd_fit(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(_clean(payload), indent=1))
     else:
+        from analysis.report import format_markdown, report
+
         print(format_table(fits))
+        rows = report(fits)
+        if rows:
+            print()
+            print(format_markdown(rows))
         print(f"wrote {len(payload)} fit file(s) to {out}")
     return 0
 
@@ -208,9 +224,20 @@ def cmd_plot(args: argparse.Namespace) -> int:
         for which in ("n", "d"):
             fig = plots.figure(plots.plot_allocation, group_fits, which=which)
             written += plots.save(fig, out, f"{which}_opt-{tag}")
+    ratio_fits = [f for stem, f in fits if stem.startswith(("approach2", "approach3"))]
+    iso_fits = [f for stem, f in fits if stem.startswith("approach2")]
+    if len(by_group) > 1 and iso_fits:  # every group's approach-2 allocation on one figure
+        for which in ("n", "d"):
+            fig = plots.figure(plots.plot_allocation, iso_fits, which=which)
+            written += plots.save(fig, out, f"{which}_opt-all")
+    if ratio_fits:
+        for unit in ("token", "byte"):
+            fig = plots.figure(plots.plot_ratio, ratio_fits, unit=unit)
+            written += plots.save(fig, out, f"{unit}s_per_param-all")
     for (obj, tok), group in runs.groups().items():
         if group.has_curves:
-            written += plots.save(plots.figure(plots.plot_curves, group, params=args.params),
+            params = "total" if args.params == "both" else args.params
+            written += plots.save(plots.figure(plots.plot_curves, group, params=params),
                                   out, f"curves-{obj}-{tok}")
     print(f"wrote {len(written)} figure file(s) to {out}")
     return 0

@@ -118,6 +118,39 @@ def plot_allocation(fits: Any, ax: Any = None, which: str = "n") -> Any:
     return ax
 
 
+def plot_ratio(fits: Sequence[Any], ax: Any = None, unit: str = "token") -> Any:
+    """D_opt / N_opt against C for every group: approach 2 minima and fit (solid), approach 3
+    (dashed), Chinchilla's ~20 tokens per parameter for scale.  unit='byte' multiplies by each
+    group's bytes per token (groups without it are left out)."""
+    groups = sorted({tuple(f.group) for f in fits})
+    with plt.rc_context(STYLE):
+        ax = _ax(ax)
+        for i, g in enumerate(groups):
+            for fit in (f for f in fits if tuple(f.group) == g):
+                scale = 1.0 if unit == "token" else fit.bytes_per_token
+                if scale is None or not hasattr(fit, "law") and not hasattr(fit, "parabolas"):
+                    continue
+                if hasattr(fit, "law"):
+                    cs = np.array([b["flops"] for b in fit.budgets])
+                    r = np.array([b["tokens_per_param"] for b in fit.budgets]) * scale
+                    ax.plot(cs, r, color=f"C{i}", ls="--", label=f"{g[0]}/{g[1]} approach 3")
+                else:
+                    c = np.array(fit.budgets)
+                    ax.scatter(c, c / (6 * np.asarray(fit.n_opt) ** 2) * scale, color=f"C{i}",
+                               s=12, zorder=3)
+                    cs = np.geomspace(c.min(), c.max(), 50)
+                    ax.plot(cs, fit.d_law(cs) / fit.n_law(cs) * scale, color=f"C{i}",
+                            label=f"{g[0]}/{g[1]} approach 2")
+        if unit == "token":
+            ax.axhline(20, color="k", lw=0.6, ls=":", label="Chinchilla ~20")
+        ax.set_xscale("log")
+        ax.set_yscale("log")
+        ax.set_xlabel("compute C = 6ND (FLOPs)")
+        ax.set_ylabel(f"compute-optimal D/N ({unit}s per parameter)")
+        ax.legend(ncol=2)
+    return ax
+
+
 def _label(fit: Any) -> str:
     kind = "approach 3" if hasattr(fit, "law") else ("approach 2" if hasattr(fit, "parabolas") else "approach 1")
     return f"{kind} ({fit.group[0]}/{fit.group[1]})"

@@ -98,3 +98,28 @@ def test_budgets_option_and_bad_value(sweep, capsys):
     with pytest.warns(Warning):
         assert main(["fit", str(sweep), "--budgets", "lots"]) == 2
     assert "--budgets" in capsys.readouterr().err
+
+
+def test_results_root_of_two_sweeps_fits_per_group_and_plots_all(tmp_path, capsys):
+    root = tmp_path / "results"
+    shutil.copytree(FIX / "sweep", root / "a")
+    shutil.copytree(FIX / "sweep", root / "b")
+    for f in (root / "b" / "runs").glob("*/summary.json"):
+        s = json.loads(f.read_text())
+        s["tokenizer"], s["bytes_per_token"] = "bpe", 3.5
+        f.write_text(json.dumps(s))
+    import warnings
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        assert main(["fit", str(root), "--approach", "2"]) == 0
+        out = capsys.readouterr().out
+        assert "| clm/bpe | total | 2 |" in out and "| clm/byte | total | 2 |" in out
+        # same runs, bytes per token 3.5: bytes per parameter is 3.5 x tokens per parameter
+        bpe = next(ln for ln in out.splitlines() if ln.startswith("| clm/bpe"))
+        tpp, bpp = (float(bpe.split("|")[k].split()[0]) for k in (7, 8))
+        assert bpp == pytest.approx(3.5 * tpp, rel=0.05)
+        assert main(["plot", str(root), "--out", str(tmp_path / "f"), "--approach", "2",
+                     "--params", "both"]) == 0  # both: the figures use total N
+    names = {p.name for p in (tmp_path / "f").iterdir()}
+    assert {"n_opt-all.png", "d_opt-all.png", "tokens_per_param-all.png",
+            "bytes_per_param-all.png", "isoflop-clm-bpe.png", "isoflop-clm-byte.png"} <= names

@@ -47,3 +47,19 @@ def test_all_plots(tmp_path):
     assert [p.suffix for p in paths] == [".png", ".pdf"]
     assert all(p.stat().st_size > 1000 for p in paths)
     assert not list(tmp_path.glob(".*tmp*"))
+
+
+def test_ratio_plot_tokens_and_bytes():
+    runs = synthetic_runs(LAW, seed=1)
+    iso = isoflop(runs)
+    par = _fake_parametric(runs)
+    ax = plots.plot_ratio([iso, par], unit="token")
+    labels = [t.get_text() for t in ax.get_legend().get_texts()]
+    assert labels == ["clm/byte approach 2", "clm/byte approach 3", "Chinchilla ~20"]
+    # the approach-2 points are C / (6 N_opt^2) = D_opt / N_opt at each budget
+    import numpy as np
+    pts = ax.collections[0].get_offsets()
+    assert np.allclose(pts[:, 1], np.array(iso.d_opt) / np.array(iso.n_opt))
+    assert ax.get_yscale() == "log" and "tokens per parameter" in ax.get_ylabel()
+    ax = plots.plot_ratio([iso], unit="byte")  # synthetic byte runs: 1 byte per token
+    assert np.allclose(ax.collections[0].get_offsets()[:, 1], pts[:, 1])
