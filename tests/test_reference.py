@@ -35,8 +35,10 @@ def test_reference_results_are_the_sweep_files_points():
         points = expand(sweep, _vocab_from_config(sweep), file=str(path))
         assert sweep.out_dir.parent == Path("results/cpu_reference")
         for p in points:
-            # the recipe of README "Results": one small batch, >= 1000 steps (one BPE run: 982)
-            assert p.batch_size * p.tokens_per_example == 512
+            # the recipe of README "Results": one small batch of 4 x 128 tokens (span: 128 encoder
+            # tokens from 141 raw ones), >= 1000 steps (a BPE and a span run: 982, 984)
+            assert p.batch_size == 4 and p.model.seq_len == 128
+            assert p.tokens_per_example == (141 if p.objective == "span" else 128)
             assert p.steps >= 982, (path.name, p.run_id)
             expected[p.run_id] = (sweep.out_dir.name, p)
     found = {d.name: d for d in REF.glob("*/runs/*") if d.is_dir()}
