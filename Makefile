@@ -8,7 +8,7 @@ STAMP  := $(VENV)/.installed
 
 .PHONY: quickstart test bench clean venv reference reference-figures
 
-# The CPU reference experiment (README, "Results"): five IsoFLOP sweep files, about 2 hours on
+# The CPU reference experiment (README, "Results"): five IsoFLOP sweep files, about 1.5 hours on
 # 2 cores with REFERENCE_WORKERS=2 (two workers share each sweep through its claims; a killed run
 # resumes on the next `make reference`), then the fits and the figures from the stored results.
 REFERENCE_SWEEPS  := clm_byte clm_bpe clm_bpe_large mlm_byte span_byte
