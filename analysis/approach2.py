@@ -163,7 +163,7 @@ def _minima(logn: np.ndarray, logd: np.ndarray, loss: np.ndarray, c_group: np.nd
             continue
         n_opt, d_opt, p = res
         extrap = not (logn[m].min() <= np.log(n_opt) <= logn[m].max())
-        out.append((6.0 * n_opt * d_opt if not total else cb, n_opt, d_opt, extrap, p, m))
+        out.append((6.0 * n_opt * d_opt, n_opt, d_opt, extrap, p, m))
     return out
 
 

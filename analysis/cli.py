@@ -84,6 +84,13 @@ def _budgets(arg: str, group: Any, params: str) -> tuple[float, ...]:
     return out
 
 
+def _param_counts(params: str, cmd: str) -> list[str]:
+    """The N counts to fit: 'both' is total and non-embedding for fit, total for plot."""
+    if params != "both":
+        return [params]
+    return ["total"] if cmd == "plot" else ["total", "nonembedding"]
+
+
 def run_fits(args: argparse.Namespace) -> tuple[Any, list[tuple[str, Any]]]:
     """Load and fit; returns (runs, [(file stem, fit)])."""
     from analysis import approach1, approach2, fit_settings, parametric
@@ -94,11 +101,8 @@ def run_fits(args: argparse.Namespace) -> tuple[Any, list[tuple[str, Any]]]:
     fit_settings.resolve(args, source)
     approaches, explicit = _approaches(args.approach, is_csv)
     runs = load(source)
-    counts = ["total", "nonembedding"] if args.params == "both" else [args.params]
-    if args.cmd == "plot":
-        counts = counts[:1]
     fits: list[tuple[str, Any]] = []
-    for params in counts:
+    for params in _param_counts(args.params, args.cmd):
         suffix = "" if params == "total" else f"-{params}"
         for (obj, tok), group in runs.groups().items():
             budgets = _budgets(args.budgets, group, params)
@@ -197,7 +201,7 @@ def cmd_fit(args: argparse.Namespace) -> int:
         from analysis.report import format_markdown, report
 
         print(format_table(fits))
-        rows = report(fits)
+        rows = report(list(payload.items()))
         if rows:
             print()
             print(format_markdown(rows))
@@ -234,9 +238,9 @@ def cmd_plot(args: argparse.Namespace) -> int:
         for unit in ("token", "byte"):
             fig = plots.figure(plots.plot_ratio, ratio_fits, unit=unit)
             written += plots.save(fig, out, f"{unit}s_per_param-all")
+    (params,) = _param_counts(args.params, "plot")
     for (obj, tok), group in runs.groups().items():
         if group.has_curves:
-            params = "total" if args.params == "both" else args.params
             written += plots.save(plots.figure(plots.plot_curves, group, params=params),
                                   out, f"curves-{obj}-{tok}")
     print(f"wrote {len(written)} figure file(s) to {out}")

@@ -41,9 +41,7 @@ def _float(v: Any) -> float | None:
 
 def _check(key: str, v: Any) -> tuple[Any, str | None]:
     """(value as the CLI would hold it, problem or None)."""
-    if key == "bootstrap":
-        return v, None if _int(v) and v >= 0 else "must be an integer >= 0"
-    if key == "seed":
+    if key in ("bootstrap", "seed"):
         return v, None if _int(v) and v >= 0 else "must be an integer >= 0"
     if key == "params":
         return v, None if v in _PARAMS else f"must be one of {', '.join(_PARAMS)}"

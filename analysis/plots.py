@@ -128,16 +128,16 @@ def plot_ratio(fits: Sequence[Any], ax: Any = None, unit: str = "token") -> Any:
         for i, g in enumerate(groups):
             for fit in (f for f in fits if tuple(f.group) == g):
                 scale = 1.0 if unit == "token" else fit.bytes_per_token
-                if scale is None or not hasattr(fit, "law") and not hasattr(fit, "parabolas"):
-                    continue
+                if scale is None or not (hasattr(fit, "law") or hasattr(fit, "parabolas")):
+                    continue  # no bytes per token, or an approach-1 fit
                 if hasattr(fit, "law"):
                     cs = np.array([b["flops"] for b in fit.budgets])
                     r = np.array([b["tokens_per_param"] for b in fit.budgets]) * scale
                     ax.plot(cs, r, color=f"C{i}", ls="--", label=f"{g[0]}/{g[1]} approach 3")
                 else:
                     c = np.array(fit.budgets)
-                    ax.scatter(c, c / (6 * np.asarray(fit.n_opt) ** 2) * scale, color=f"C{i}",
-                               s=12, zorder=3)
+                    ratio = np.asarray(fit.d_opt) / np.asarray(fit.n_opt)
+                    ax.scatter(c, ratio * scale, color=f"C{i}", s=12, zorder=3)
                     cs = np.geomspace(c.min(), c.max(), 50)
                     ax.plot(cs, fit.d_law(cs) / fit.n_law(cs) * scale, color=f"C{i}",
                             label=f"{g[0]}/{g[1]} approach 2")

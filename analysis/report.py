@@ -48,13 +48,18 @@ def _iv(v: Any) -> tuple[float, float] | None:
     return None if v is None else (float(v[0]), float(v[1]))
 
 
+def _as_dict(fit: Any) -> dict[str, Any]:
+    return fit if isinstance(fit, dict) else fit.to_dict()
+
+
 def row_of(fit: Any) -> ReportRow:
-    """The summary row of an approach-2 (IsoFlopFit) or approach-3 (ParametricFit) fit.
+    """The summary row of an approach-2 (IsoFlopFit) or approach-3 (ParametricFit) fit, or of
+    its to_dict() (a fits/*.json file).
 
     D/N is read at the largest budget of the fit's allocation table (by default the runs'
     largest C: no extrapolation).
     """
-    d = fit.to_dict()
+    d = _as_dict(fit)
     rows = d.get("allocation") or d.get("budgets") or []
     if not rows:
         raise ValueError("the fit has no allocation rows; fit with budgets")
@@ -77,14 +82,15 @@ def row_of(fit: Any) -> ReportRow:
         bytes_per_token=d.get("bytes_per_token"), n_runs=n_runs, minima=minima_s)
 
 
+def _fmt(x: float, digits: int) -> str:
+    return f"{x:.{digits}f}" if abs(x) < 10 else f"{x:.0f}"
+
+
 def _num(v: float | None, iv: tuple[float, float] | None, digits: int) -> str:
     if v is None:
         return "n/a"
-    s = f"{v:.{digits}f}" if abs(v) < 10 else f"{v:.0f}"
-    if iv is None:
-        return s
-    fmt = (lambda x: f"{x:.{digits}f}" if abs(x) < 10 else f"{x:.0f}")
-    return f"{s} [{fmt(iv[0])}, {fmt(iv[1])}]"
+    s = _fmt(v, digits)
+    return s if iv is None else f"{s} [{_fmt(iv[0], digits)}, {_fmt(iv[1], digits)}]"
 
 
 def format_markdown(rows: Sequence[ReportRow]) -> str:
@@ -106,7 +112,9 @@ def format_markdown(rows: Sequence[ReportRow]) -> str:
 
 
 def report(fits: Sequence[tuple[str, Any]]) -> list[ReportRow]:
-    """Rows for every approach-2 and approach-3 fit, sorted (group, N count, approach)."""
+    """Rows for every approach-2 and approach-3 fit (or fit dict) of [(stem, fit)], sorted
+    (group, N count, approach)."""
     order = {"total": 0, "nonembedding": 1}
-    rows = [row_of(fit) for _, fit in fits if fit.to_dict()["approach"] in (2, 3)]
+    dicts = (_as_dict(fit) for _, fit in fits)
+    rows = [row_of(d) for d in dicts if d["approach"] in (2, 3)]
     return sorted(rows, key=lambda r: (r.group, order.get(r.params, 2), r.approach))
