@@ -13,13 +13,16 @@ laptop can fit results that came from a cluster:
 
 from analysis.approach1 import EnvelopeFit, envelope_fit
 from analysis.approach2 import IsoFlopFit, isoflop
-from analysis.errors import AnalysisInputError
+from analysis.contract import InputError
 from analysis.laws import REFERENCE_LAWS, KaplanLaw, ParametricLaw, get_law
 from analysis.load import AnalysisWarning, RunTable, from_csv, load
 from analysis.parametric import ParametricFit, fit_parametric
 
+#: The results contract's one input-error type, under its old name (notebooks use it).
+AnalysisInputError = InputError
+
 __all__ = [
-    "AnalysisInputError", "AnalysisWarning", "EnvelopeFit", "IsoFlopFit", "KaplanLaw",
+    "AnalysisInputError", "AnalysisWarning", "EnvelopeFit", "InputError", "IsoFlopFit", "KaplanLaw",
     "ParametricFit", "ParametricLaw", "REFERENCE_LAWS", "RunTable", "envelope_fit",
     "fit_parametric", "from_csv", "get_law", "isoflop", "load",
 ]

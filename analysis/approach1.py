@@ -17,7 +17,7 @@ import numpy as np
 
 from analysis.approach2 import PowerLaw, fit_power_law
 from analysis.bootstrap import DEFAULT_BUDGETS, interval, resample_indices
-from analysis.errors import AnalysisInputError
+from analysis.contract import InputError, flops_6nd, tokens_for_flops
 from analysis.load import RunTable
 
 
@@ -80,7 +80,7 @@ def _curve_arrays(runs: RunTable, params: str, metric: str, skip_fraction: float
         if ok.sum() < 2:
             continue
         order = np.argsort(cv.tokens[ok])
-        out.append((float(n), np.log(6.0 * n * cv.tokens[ok][order]), loss[ok][order]))
+        out.append((float(n), np.log(flops_6nd(n, cv.tokens[ok][order])), loss[ok][order]))
     return out
 
 
@@ -105,15 +105,15 @@ def envelope_fit(runs: RunTable, params: str = "total", metric: str = "train_los
     """Approach 1 on one group of runs that have training curves (a results folder)."""
     groups = runs.groups()
     if len(groups) != 1:
-        raise AnalysisInputError(f"envelope_fit got groups {sorted(groups)}. Fix: one group at a time")
+        raise InputError(f"envelope_fit got groups {sorted(groups)}", fix="one group at a time")
     (group,) = groups
     if not runs.has_curves:
-        raise AnalysisInputError("approach 1 needs training curves (metrics.jsonl). "
-                                 "Fix: load a results folder, or use --approach 2,3 for a CSV")
+        raise InputError("approach 1 needs training curves (metrics.jsonl)",
+                         fix="load a results folder, or use --approach 2,3 for a CSV")
     curves = _curve_arrays(runs, params, metric, skip_fraction)
     if len(curves) < 3:
-        raise AnalysisInputError(f"approach 1 needs 3+ runs with curves, found {len(curves)}. "
-                                 "Fix: check metrics.jsonl files or use --approach 2,3")
+        raise InputError(f"approach 1 needs 3+ runs with curves, found {len(curves)}",
+                         fix="check metrics.jsonl files or use --approach 2,3")
     lo = min(c[1][0] for c in curves)
     hi = max(c[1][-1] for c in curves)
     grid = np.linspace(lo, hi, n_grid)
@@ -121,7 +121,7 @@ def envelope_fit(runs: RunTable, params: str = "total", metric: str = "train_los
     ok = np.isfinite(ns)
     C = np.exp(grid[ok])
     n_law = fit_power_law(C, ns[ok])
-    d_law = fit_power_law(C, C / (6 * ns[ok]))
+    d_law = fit_power_law(C, tokens_for_flops(C, ns[ok]))
     intervals = None
     samples: list[tuple[PowerLaw, PowerLaw]] = []
     if bootstrap:
@@ -132,7 +132,7 @@ def envelope_fit(runs: RunTable, params: str = "total", metric: str = "train_los
             if m.sum() < 3 or len(np.unique(n_b[m])) < 2:
                 continue
             Cb = np.exp(grid[m])
-            samples.append((fit_power_law(Cb, n_b[m]), fit_power_law(Cb, Cb / (6 * n_b[m]))))
+            samples.append((fit_power_law(Cb, n_b[m]), fit_power_law(Cb, tokens_for_flops(Cb, n_b[m]))))
         intervals = {"a": interval([s[0].exponent for s in samples], level),
                      "b": interval([s[1].exponent for s in samples], level),
                      "n_resamples_used": len(samples)}

@@ -22,7 +22,7 @@ from typing import Any, Sequence
 import numpy as np
 
 from analysis.bootstrap import DEFAULT_BUDGETS, interval
-from analysis.errors import AnalysisInputError
+from analysis.contract import InputError, flops_6nd, tokens_for_flops
 from analysis.load import AnalysisWarning, RunTable
 
 
@@ -137,7 +137,7 @@ def _vertex(logn: np.ndarray, logd: np.ndarray, loss: np.ndarray, exact_c: float
     with np.errstate(over="ignore", divide="ignore", invalid="ignore"):
         n_opt = np.exp(x_star)
         if exact_c is not None:
-            d_opt = exact_c / (6.0 * n_opt)
+            d_opt = tokens_for_flops(exact_c, n_opt)
         else:
             slope, icpt = np.polyfit(logn, logd, 1)
             d_opt = np.exp(icpt + slope * x_star)
@@ -163,8 +163,39 @@ def _minima(logn: np.ndarray, logd: np.ndarray, loss: np.ndarray, c_group: np.nd
             continue
         n_opt, d_opt, p = res
         extrap = not (logn[m].min() <= np.log(n_opt) <= logn[m].max())
-        out.append((6.0 * n_opt * d_opt, n_opt, d_opt, extrap, p, m))
+        out.append((flops_6nd(n_opt, d_opt), n_opt, d_opt, extrap, p, m))
     return out
+
+
+def _bootstrap(mins: list[tuple], logn: np.ndarray, logd: np.ndarray, loss: np.ndarray,
+               total: bool, bootstrap: int, level: float, seed: int, budgets: Sequence[float]
+               ) -> tuple[dict[str, Any], dict[str, list[np.ndarray]]]:
+    """Runs resampled within each budget: (intervals of a and b, allocation draws per budget)."""
+    rng = np.random.default_rng(seed)
+    a_s, b_s = [], []
+    alloc_samples: dict[str, list[np.ndarray]] = {}
+    for _ in range(bootstrap):
+        ci, ni, di = [], [], []
+        for (cbud, _, _, _, _, m) in mins:
+            idx = np.flatnonzero(m)
+            pick = rng.choice(idx, size=idx.size, replace=True)
+            res = _vertex(logn[pick], logd[pick], loss[pick], cbud if total else None)
+            if res is not None:
+                ci.append(flops_6nd(res[0], res[1]))
+                ni.append(res[0])
+                di.append(res[1])
+        if len(ci) < 2:
+            continue
+        ci_a, ni_a, di_a = np.array(ci), np.array(ni), np.array(di)
+        nl, dl = fit_power_law(ci_a, ni_a), fit_power_law(ci_a, di_a)
+        a_s.append(nl.exponent)
+        b_s.append(dl.exponent)
+        for C in budgets:
+            alloc_samples.setdefault(f"{C:g}", []).append(
+                np.array([nl(C), dl(C), dl(C) / nl(C)]))
+    intervals = {"a": interval(a_s, level), "b": interval(b_s, level),
+                 "n_resamples_used": len(a_s)}
+    return intervals, alloc_samples
 
 
 def isoflop(runs: RunTable, params: str = "total", tol_dex: float = 0.05, bootstrap: int = 0,
@@ -173,19 +204,19 @@ def isoflop(runs: RunTable, params: str = "total", tol_dex: float = 0.05, bootst
     """Approach 2 on one group of runs (one objective/tokenizer)."""
     groups = runs.groups()
     if len(groups) != 1:
-        raise AnalysisInputError(f"isoflop got groups {sorted(groups)}. Fix: fit one "
-                                 "objective/tokenizer at a time (runs.groups())")
+        raise InputError(f"isoflop got groups {sorted(groups)}",
+                         fix="fit one objective/tokenizer at a time (runs.groups())")
     (group,) = groups
     n = runs.n(params)
     total = params == "total"
-    c_group = 6.0 * runs.n("total") * runs["tokens"]
+    c_group = flops_6nd(runs.n("total"), runs["tokens"])
     logn, logd, loss = np.log(n), np.log(runs["tokens"]), runs["loss"]
     labels = group_budgets(c_group, tol_dex)
     mins = _minima(logn, logd, loss, c_group, labels, total, warn=True)
     if len(mins) < 2:
-        raise AnalysisInputError(
-            f"approach 2 needs at least 2 IsoFLOP budgets with 3+ sizes each, found {len(mins)}. "
-            "Fix: run an IsoFLOP sweep (flops: [...] x params: [...]) or use --approach 3")
+        raise InputError(
+            f"approach 2 needs at least 2 IsoFLOP budgets with 3+ sizes each, found {len(mins)}",
+            fix="run an IsoFLOP sweep (flops: [...] x params: [...]) or use --approach 3")
     cb = np.array([m[0] for m in mins])
     nb = np.array([m[1] for m in mins])
     db = np.array([m[2] for m in mins])
@@ -193,29 +224,8 @@ def isoflop(runs: RunTable, params: str = "total", tol_dex: float = 0.05, bootst
     intervals = None
     alloc_samples: dict[str, list[np.ndarray]] = {}
     if bootstrap:
-        rng = np.random.default_rng(seed)
-        a_s, b_s = [], []
-        for _ in range(bootstrap):
-            ci, ni, di = [], [], []
-            for (cbud, _, _, _, _, m) in mins:
-                idx = np.flatnonzero(m)
-                pick = rng.choice(idx, size=idx.size, replace=True)
-                res = _vertex(logn[pick], logd[pick], loss[pick], cbud if total else None)
-                if res is not None:
-                    ci.append(6.0 * res[0] * res[1])
-                    ni.append(res[0])
-                    di.append(res[1])
-            if len(ci) < 2:
-                continue
-            ci_a, ni_a, di_a = np.array(ci), np.array(ni), np.array(di)
-            nl, dl = fit_power_law(ci_a, ni_a), fit_power_law(ci_a, di_a)
-            a_s.append(nl.exponent)
-            b_s.append(dl.exponent)
-            for C in budgets:
-                alloc_samples.setdefault(f"{C:g}", []).append(
-                    np.array([nl(C), dl(C), dl(C) / nl(C)]))
-        intervals = {"a": interval(a_s, level), "b": interval(b_s, level),
-                     "n_resamples_used": len(a_s)}
+        intervals, alloc_samples = _bootstrap(mins, logn, logd, loss, total, bootstrap, level,
+                                              seed, budgets)
     bpt = runs["bytes_per_token"]
     bpt_val = float(np.nanmedian(bpt)) if np.isfinite(bpt).any() else None
     allocation = []

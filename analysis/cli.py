@@ -20,13 +20,12 @@ from __future__ import annotations
 import argparse
 import json
 import math
-import os
 import sys
 import warnings
 from pathlib import Path
 from typing import Any, Sequence
 
-from analysis.errors import AnalysisInputError
+from analysis.contract import InputError, atomic_write_text, cli_main
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -61,9 +60,10 @@ def _approaches(arg: str | None, is_csv: bool) -> tuple[list[int], bool]:
     try:
         out = sorted({int(a) for a in arg.split(",") if a.strip()})
     except ValueError:
-        raise AnalysisInputError(f"--approach {arg!r}: not a comma list. Fix: e.g. --approach 2,3") from None
+        raise InputError(f"{arg!r} is not a comma list", key="--approach",
+                         fix="e.g. --approach 2,3") from None
     if not out or any(a not in (1, 2, 3) for a in out):
-        raise AnalysisInputError(f"--approach {arg!r}: choose among 1, 2, 3. Fix: e.g. --approach 2,3")
+        raise InputError(f"{arg!r}: choose among 1, 2, 3", key="--approach", fix="e.g. --approach 2,3")
     return out, True
 
 
@@ -77,10 +77,10 @@ def _budgets(arg: str, group: Any, params: str) -> tuple[float, ...]:
     try:
         out = tuple(float(x) for x in arg.split(","))
     except ValueError:
-        raise AnalysisInputError(f"--budgets {arg!r}: not a comma list of numbers. "
-                                 "Fix: e.g. --budgets 1e18,1e22") from None
+        raise InputError(f"{arg!r} is not a comma list of numbers", key="--budgets",
+                         fix="e.g. --budgets 1e18,1e22") from None
     if not out or any(not x > 0 for x in out):
-        raise AnalysisInputError(f"--budgets {arg!r}: budgets must be > 0. Fix: e.g. 1e18,1e22")
+        raise InputError(f"{arg!r}: budgets must be > 0", key="--budgets", fix="e.g. 1e18,1e22")
     return out
 
 
@@ -117,7 +117,7 @@ def run_fits(args: argparse.Namespace) -> tuple[Any, list[tuple[str, Any]]]:
                     else:
                         fit = parametric.fit_parametric(group, delta=args.delta,
                                                         outlier_mad=args.outlier_mad, **common)
-                except AnalysisInputError as exc:
+                except InputError as exc:
                     if explicit:
                         raise
                     warnings.warn(f"approach {k} skipped for {obj}/{tok} ({params} N): {exc}",
@@ -125,7 +125,8 @@ def run_fits(args: argparse.Namespace) -> tuple[Any, list[tuple[str, Any]]]:
                     continue
                 fits.append((f"approach{k}-{obj}-{tok}{suffix}", fit))
     if not fits:
-        raise AnalysisInputError(f"{source}: no approach could be fitted. Fix: see the warnings above")
+        raise InputError("no approach could be fitted", file=str(source),
+                         fix="see the warnings above")
     return runs, fits
 
 
@@ -173,12 +174,6 @@ def _clean(obj: Any) -> Any:
     return obj
 
 
-def _write_json_atomic(path: Path, data: Any) -> None:
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(json.dumps(_clean(data), indent=1))
-    os.replace(tmp, path)
-
-
 def _fit_dir(args: argparse.Namespace) -> Path:
     if args.out:
         return Path(args.out)
@@ -192,9 +187,8 @@ def cmd_fit(args: argparse.Namespace) -> int:
     _, fits = run_fits(args)
     out = _fit_dir(args)
     payload = {stem: fit.to_dict() for stem, fit in fits}
-    out.mkdir(parents=True, exist_ok=True)
-    for stem, d in payload.items():
-        _write_json_atomic(out / f"{stem}.json", d)
+    for stem, d in payload.items():  # key order as fitted (not sorted): committed fits stay stable
+        atomic_write_text(out / f"{stem}.json", json.dumps(_clean(d), indent=1))
     if args.json:
         print(json.dumps(_clean(payload), indent=1))
     else:
@@ -254,8 +248,4 @@ def main(argv: Sequence[str] | None = None) -> int:
         args = parser.parse_args(list(sys.argv[1:] if argv is None else argv))
     except SystemExit as exc:  # argparse already printed the usage error
         return int(exc.code or 0) and 2
-    try:
-        return cmd_fit(args) if args.cmd == "fit" else cmd_plot(args)
-    except AnalysisInputError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
+    return cli_main(lambda: cmd_fit(args) if args.cmd == "fit" else cmd_plot(args))

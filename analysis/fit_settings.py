@@ -2,8 +2,9 @@
 
 A results folder may hold ``fit.yaml`` with the settings its committed fits were made with
 (``bootstrap: 1000``, ``params: both``, ...), so that a bare ``scaling fit RESULTS`` reproduces
-them and a README can quote the command without flags.  The file is safe-loaded YAML; an unknown
-key or a bad value is an AnalysisInputError naming the file, the key and the fix (exit code 2).
+them and a README can quote the command without flags.  The file is safe-loaded YAML (the
+contract's loader: 1e12 is a number); an unknown key or a bad value is an InputError naming the
+file, the key and the fix (exit code 2).
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ import math
 from pathlib import Path
 from typing import Any
 
-from analysis.errors import input_error
+from analysis.contract import InputError, load_yaml_text
 
 FILE = "fit.yaml"
 
@@ -29,14 +30,10 @@ def _int(v: Any) -> bool:
 
 
 def _float(v: Any) -> float | None:
-    """v as a finite float (YAML 1.1 reads 1e12 without a dot as a string), else None."""
-    if isinstance(v, bool):
+    """v as a finite float (an int or a float; not a bool, not a string), else None."""
+    if isinstance(v, bool) or not isinstance(v, (int, float)):
         return None
-    try:
-        f = float(v)
-    except (TypeError, ValueError):
-        return None
-    return f if math.isfinite(f) else None
+    return float(v) if math.isfinite(v) else None
 
 
 def _check(key: str, v: Any) -> tuple[Any, str | None]:
@@ -69,28 +66,30 @@ def read(folder: Path) -> dict[str, Any]:
     path = Path(folder) / FILE
     if not path.is_file():
         return {}
-    import yaml
-
     try:
-        raw = yaml.safe_load(path.read_text())
-    except (yaml.YAMLError, UnicodeDecodeError) as exc:
-        raise input_error(str(path), None, f"not valid YAML ({exc})",
-                          "fix the syntax or delete the file") from None
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise InputError(f"unreadable ({exc})", file=str(path), fix="fix or delete the file") from None
+    try:
+        raw = load_yaml_text(text, file=str(path))
+    except InputError as exc:
+        raise InputError(exc.detail, file=exc.file, line=exc.line,
+                         fix="fix the syntax or delete the file") from None
     if raw is None:
         return {}
     if not isinstance(raw, dict):
-        raise input_error(str(path), None, "must be a mapping of fit settings",
-                          f"e.g. 'bootstrap: 1000' (keys: {', '.join(DEFAULTS)})")
+        raise InputError("must be a mapping of fit settings", file=str(path),
+                         fix=f"e.g. 'bootstrap: 1000' (keys: {', '.join(DEFAULTS)})")
     out: dict[str, Any] = {}
     for key, value in raw.items():
         norm = str(key).replace("-", "_")
         if norm not in DEFAULTS:
-            raise input_error(str(path), str(key), "unknown setting",
-                              f"use one of {', '.join(DEFAULTS)}")
+            raise InputError("unknown setting", file=str(path), key=str(key),
+                             fix=f"use one of {', '.join(DEFAULTS)}")
         value, problem = _check(norm, value)
         if problem:
-            raise input_error(str(path), str(key), f"{problem}, got {value!r}",
-                              "correct the value or remove the key")
+            raise InputError(f"{problem}, got {value!r}", file=str(path), key=str(key),
+                             fix="correct the value or remove the key")
         out[norm] = value
     return out
 

@@ -21,14 +21,11 @@ from __future__ import annotations
 import json
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Mapping, Sequence
+from typing import Any, Mapping
 
 import numpy as np
 
-from analysis.errors import AnalysisInputError, input_error
-
-#: FLOPs in one PF/s-day (1e15 FLOP/s for 86,400 s); Kaplan's compute unit.
-PF_DAY = 8.64e19
+from analysis.contract import PF_DAY, InputError, tokens_for_flops
 
 
 def _as_float_or_array(x: Any) -> Any:
@@ -43,7 +40,7 @@ class _Allocation:
     def d_opt(self, C: Any) -> Any:
         """Compute-optimal tokens at budget C FLOPs: C / (6 N_opt)."""
         C = np.asarray(C, dtype=float)
-        return _as_float_or_array(C / (6.0 * np.asarray(self.n_opt(C))))
+        return _as_float_or_array(tokens_for_flops(C, np.asarray(self.n_opt(C))))
 
     def tokens_per_param(self, C: Any) -> Any:
         """D_opt / N_opt at budget C."""
@@ -143,7 +140,7 @@ class ParametricLaw(_Allocation):
         E, A, B, al, be = s.T
         G = (al * A / (be * B)) ** (1.0 / (al + be))
         n = G * (C / 6.0) ** (be / (al + be))
-        d = C / (6.0 * n)
+        d = tokens_for_flops(C, n)
         q = [(1 - level) / 2, (1 + level) / 2]
         out: dict[str, Any] = {"level": level}
         for key, v in (("n_opt", n), ("d_opt", d), ("tokens_per_param", d / n)):
@@ -162,11 +159,11 @@ class ParametricLaw(_Allocation):
 
     @classmethod
     def from_dict(cls, d: Mapping[str, Any], source: str = "") -> "ParametricLaw":
-        """Inverse of to_dict; raises AnalysisInputError naming a missing key."""
+        """Inverse of to_dict; raises InputError naming a missing key."""
         for key in ("E", "A", "B", "alpha", "beta"):
             if key not in d:
-                raise input_error(source or "law", key, "missing parameter",
-                                  "give E, A, B, alpha and beta")
+                raise InputError("missing parameter", file=source or None, key=key,
+                                 fix="give E, A, B, alpha and beta")
         samples = d.get("samples")
         return cls(
             E=float(d["E"]), A=float(d["A"]), B=float(d["B"]),
@@ -276,12 +273,12 @@ def law_from_json(path: str | Path) -> Law:
     try:
         data = json.loads(path.read_text())
     except (OSError, json.JSONDecodeError) as exc:
-        raise input_error(str(path), None, f"cannot read law JSON ({exc})",
-                          "pass a fits/approach3-*.json written by `scaling fit`") from exc
+        raise InputError(f"cannot read law JSON ({exc})", file=str(path),
+                         fix="pass a fits/approach3-*.json written by `scaling fit`") from exc
     law = data.get("law", data) if isinstance(data, dict) else None
     if not isinstance(law, dict):
-        raise input_error(str(path), "law", "no law in this file",
-                          "pass a fits/approach3-*.json written by `scaling fit --approach 3`")
+        raise InputError("no law in this file", file=str(path), key="law",
+                         fix="pass a fits/approach3-*.json written by `scaling fit --approach 3`")
     if law.get("kind") == "kaplan":
         fields = {k: law[k] for k in KaplanLaw.__dataclass_fields__ if k in law}
         return KaplanLaw(**fields)
@@ -301,21 +298,14 @@ def get_law(name_or_path: str | Path) -> Law:
         fits = sorted((path / "fits").glob("approach3*.json")) if (path / "fits").is_dir() else []
         if len(fits) != 1:
             found = ", ".join(f.name for f in fits) or "none"
-            raise input_error(str(path / "fits"), None,
-                              f"expected exactly one approach3*.json, found {found}",
-                              "pass the fit file itself, or run `scaling fit --approach 3`")
+            raise InputError(f"expected exactly one approach3*.json, found {found}",
+                             file=str(path / "fits"),
+                             fix="pass the fit file itself, or run `scaling fit --approach 3`")
         return law_from_json(fits[0])
     if path.suffix == ".json" or path.exists():
         if not path.exists():
-            raise input_error(str(path), None, "no such file", "check the path")
+            raise InputError("no such file", file=str(path), fix="check the path")
         return law_from_json(path)
-    raise AnalysisInputError(
-        f"unknown law {key!r}. Fix: use one of {sorted(REFERENCE_LAWS)} or a path to a "
-        f"fits/approach3-*.json file"
-    )
-
-
-def allocation_table(law: Law, budgets: Sequence[float]) -> list[dict[str, Any]]:
-    """law.optimal(C) for each budget: the rows of a 'tokens per parameter' table."""
-    return [law.optimal(float(c)) for c in budgets]
+    raise InputError(f"unknown law {key!r}", fix=f"use one of {sorted(REFERENCE_LAWS)} or a "
+                     "path to a fits/approach3-*.json file")
 

@@ -1,15 +1,15 @@
 """Loading stored results (results/<sweep>/runs/<run-id>/...) or a CSV into a RunTable.
 
-The reader needs none of the writer's code: summary.json and metrics.jsonl are plain JSON.
-Runs whose status is not "done" are left out with a warning that names them; a half-written
-metrics line is skipped with a warning; a corrupt summary.json is an AnalysisInputError that
-names the file and the fix (the CLI turns it into exit code 2).
+The reader shares only the results contract with the writer (analysis/contract.py: the
+summary.json schema and its reader, tolerant JSONL, C = 6ND).  Runs whose status is not "done"
+are left out with a warning that names them; a half-written metrics line is skipped with an
+AnalysisWarning; a corrupt summary.json is an InputError that names the file and the fix (the
+CLI turns it into exit code 2).
 """
 
 from __future__ import annotations
 
 import csv
-import json
 import math
 import warnings
 from dataclasses import dataclass
@@ -18,7 +18,8 @@ from typing import Any, Iterable, Iterator, Mapping, Sequence
 
 import numpy as np
 
-from analysis.errors import AnalysisInputError, input_error
+from analysis.contract import InputError, RunSummary, flops_6nd, read_jsonl, read_summary, \
+    tokens_for_flops
 
 
 class AnalysisWarning(UserWarning):
@@ -26,7 +27,7 @@ class AnalysisWarning(UserWarning):
 
 
 #: summary.json keys a done run must have (the rest are optional).
-REQUIRED_KEYS = ("status", "n_params_total", "tokens", "final_eval_loss")
+REQUIRED_KEYS = ("n_params_total", "tokens", "final_eval_loss")
 
 #: Column names of a RunTable, in order.
 COLUMNS = (
@@ -74,7 +75,7 @@ class RunTable:
         if columns.get("run_id") is None:
             self._cols["run_id"] = np.array([f"row{i}" for i in range(n)], dtype=object)
         if columns.get("flops") is None or np.isnan(self._cols["flops"]).all():
-            self._cols["flops"] = 6.0 * self._cols["n_total"] * self._cols["tokens"]
+            self._cols["flops"] = flops_6nd(self._cols["n_total"], self._cols["tokens"])
         self._run_dirs = list(run_dirs) if run_dirs is not None else [None] * n
         self._curve_cache: dict[str, Curve] = {}
 
@@ -101,17 +102,17 @@ class RunTable:
     def n(self, params: str = "total") -> np.ndarray:
         """Parameter count chosen for fitting: 'total' (default, Chinchilla) or 'nonembedding'."""
         if params not in ("total", "nonembedding"):
-            raise AnalysisInputError(f"params={params!r}. Fix: use 'total' or 'nonembedding'")
+            raise InputError(f"params={params!r}", key="params", fix="use 'total' or 'nonembedding'")
         col = self._cols["n_total" if params == "total" else "n_nonembedding"]
         if np.isnan(col).any():
             bad = self._cols["run_id"][np.isnan(col)][:3]
-            raise AnalysisInputError(
-                f"runs {list(bad)} have no {params} parameter count. Fix: use --params total")
+            raise InputError(f"runs {list(bad)} have no {params} parameter count",
+                             key="n_params_nonembedding", fix="use --params total")
         return col
 
     def c(self, params: str = "total") -> np.ndarray:
         """Budget C = 6 N D with the chosen parameter count."""
-        return 6.0 * self.n(params) * self._cols["tokens"]
+        return flops_6nd(self.n(params), self._cols["tokens"])
 
     def subset(self, mask: np.ndarray | Sequence[int]) -> "RunTable":
         """Rows selected by a boolean mask or index array (curves stay reachable)."""
@@ -142,12 +143,11 @@ class RunTable:
             return self._curve_cache[run_id]
         ids = list(self._cols["run_id"])
         if run_id not in ids:
-            raise AnalysisInputError(f"no run {run_id!r} in this table. Fix: use one of table['run_id']")
+            raise InputError(f"no run {run_id!r} in this table", fix="use one of table['run_id']")
         run_dir = self._run_dirs[ids.index(run_id)]
         if run_dir is None:
-            raise AnalysisInputError(
-                f"run {run_id!r} came from a CSV and has no training curve. "
-                "Fix: load the results folder (approach 1 needs metrics.jsonl)")
+            raise InputError(f"run {run_id!r} came from a CSV and has no training curve",
+                             fix="load the results folder (approach 1 needs metrics.jsonl)")
         curve = read_metrics(Path(run_dir) / "metrics.jsonl", run_id)
         self._curve_cache[run_id] = curve
         return curve
@@ -158,25 +158,21 @@ class RunTable:
 
 
 def read_metrics(path: Path, run_id: str = "") -> Curve:
-    """Parse metrics.jsonl, skipping (with a warning) lines that are not complete JSON objects."""
+    """Parse metrics.jsonl (contract.read_jsonl), skipping with an AnalysisWarning each line
+    that is not a complete metrics record."""
     keys = ("step", "tokens", "flops", "lr", "train_loss", "eval_loss")
-    cols: dict[str, list[float]] = {k: [] for k in keys}
     if not path.exists():
-        raise input_error(str(path), None, "missing", "rerun the run, or drop it from the folder")
-    for lineno, line in enumerate(path.read_text().splitlines(), start=1):
-        if not line.strip():
-            continue
-        try:
-            rec = json.loads(line)
-            if not isinstance(rec, dict) or "step" not in rec:
-                raise ValueError("not a metrics record")
-        except ValueError:
-            warnings.warn(f"{path}:{lineno}: skipped a half-written or corrupt metrics line",
-                          AnalysisWarning, stacklevel=2)
-            continue
-        for k in keys:
-            v = rec.get(k)
-            cols[k].append(float(v) if isinstance(v, (int, float)) else math.nan)
+        raise InputError("missing", file=str(path), fix="rerun the run, or drop it from the folder")
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        records = read_jsonl(path)
+    for w in caught:  # the contract's warning, re-issued under this package's category
+        warnings.warn(str(w.message), AnalysisWarning, stacklevel=2)
+    if any("step" not in r for r in records):
+        warnings.warn(f"{path}: skipped {sum('step' not in r for r in records)} line(s) "
+                      "without a step (half-written or not a metrics record)",
+                      AnalysisWarning, stacklevel=2)
+    cols = {k: [_num(r.get(k)) for r in records if "step" in r] for k in keys}
     arrays = {k: np.asarray(v, dtype=float) for k, v in cols.items()}
     return Curve(run_id=run_id, **arrays)
 
@@ -197,20 +193,51 @@ def _run_dirs_under(path: Path) -> list[Path]:
     return dirs
 
 
-def _read_summary(path: Path) -> dict[str, Any]:
-    try:
-        data = json.loads(path.read_text())
-    except (OSError, json.JSONDecodeError) as exc:
-        raise input_error(str(path), None, f"corrupt summary.json ({exc})",
-                          "delete this run directory and rerun the sweep (it resumes)") from exc
-    if not isinstance(data, dict):
-        raise input_error(str(path), None, "summary.json is not a JSON object",
-                          "delete this run directory and rerun the sweep")
-    return data
-
-
 def _num(v: Any) -> float:
     return float(v) if isinstance(v, (int, float)) and not isinstance(v, bool) else math.nan
+
+
+def _row(run_dir: Path, s: RunSummary) -> dict[str, Any]:
+    """A done run's table row; a required field left null is an InputError naming it."""
+    for key in REQUIRED_KEYS:
+        if getattr(s, key) is None:
+            raise InputError("missing or null in a done run", file=str(run_dir / "summary.json"),
+                             key=key, fix="rerun this run or delete its directory")
+    n_total, tokens = _num(s.n_params_total), _num(s.tokens)
+    return {
+        "run_id": s.run_id or run_dir.name, "objective": s.objective, "tokenizer": s.tokenizer,
+        "n_total": n_total,
+        "n_nonembedding": _num(s.n_params_nonembedding),
+        "tokens": tokens,
+        "flops": flops_6nd(n_total, tokens),  # C = 6ND, total N, whatever flops_6nd says
+        "loss": _num(s.final_eval_loss),
+        "bpb": _num(s.final_eval_bpb),
+        "status": s.status,
+        "epochs": _num(s.epochs),
+        "seed": _num(s.seed),
+        "bytes_per_token": _num(s.bytes_per_token),
+    }
+
+
+def _read_folder(p: Path, rows: list[dict[str, Any]], run_dirs: list[str | None],
+                 excluded: list[str]) -> None:
+    """Append the done runs under results folder `p` to rows/run_dirs, the others to excluded."""
+    if not p.is_dir():
+        raise InputError("no such results folder or CSV", file=str(p),
+                         fix="pass results/<sweep> (holding runs/<run-id>/summary.json) or a .csv")
+    dirs = _run_dirs_under(p)
+    if not dirs:
+        raise InputError("no runs found", file=str(p),
+                         fix="pass results/<sweep> whose runs/<run-id>/ hold summary.json")
+    for d in dirs:
+        s = read_summary(d)
+        if s is None:
+            excluded.append(f"{d.name} (no summary.json: still running?)")
+        elif s.status != "done":
+            excluded.append(f"{d.name} ({s.status})")
+        else:
+            rows.append(_row(d, s))
+            run_dirs.append(str(d))
 
 
 def load(paths: str | Path | Iterable[str | Path]) -> RunTable:
@@ -228,46 +255,8 @@ def load(paths: str | Path | Iterable[str | Path]) -> RunTable:
     for p in map(Path, paths):
         if p.suffix.lower() == ".csv":
             csv_tables.append(from_csv(p))
-            continue
-        if not p.is_dir():
-            raise input_error(str(p), None, "no such results folder or CSV",
-                              "pass results/<sweep> (holding runs/<run-id>/summary.json) or a .csv")
-        dirs = _run_dirs_under(p)
-        if not dirs:
-            raise input_error(str(p), None, "no runs found",
-                              "pass results/<sweep> whose runs/<run-id>/ hold summary.json")
-        for d in dirs:
-            sp = d / "summary.json"
-            if not sp.exists():
-                excluded.append(f"{d.name} (no summary.json: still running?)")
-                continue
-            s = _read_summary(sp)
-            status = str(s.get("status", "missing"))
-            if status != "done":
-                excluded.append(f"{d.name} ({status})")
-                continue
-            for key in REQUIRED_KEYS:
-                if not isinstance(s.get(key), (int, float, str)) or s.get(key) is None:
-                    raise input_error(str(sp), key, "missing or null in a done run",
-                                      "rerun this run or delete its directory")
-            n_total = _num(s["n_params_total"])
-            tokens = _num(s["tokens"])
-            rows.append({
-                "run_id": str(s.get("run_id", d.name)),
-                "objective": str(s.get("objective", "clm")),
-                "tokenizer": str(s.get("tokenizer", "unknown")),
-                "n_total": n_total,
-                "n_nonembedding": _num(s.get("n_params_nonembedding")),
-                "tokens": tokens,
-                "flops": 6.0 * n_total * tokens,  # C = 6ND, total N, whatever flops_6nd says
-                "loss": _num(s["final_eval_loss"]),
-                "bpb": _num(s.get("final_eval_bpb")),
-                "status": status,
-                "epochs": _num(s.get("epochs")),
-                "seed": _num(s.get("seed")),
-                "bytes_per_token": _num(s.get("bytes_per_token")),
-            })
-            run_dirs.append(str(d))
+        else:
+            _read_folder(p, rows, run_dirs, excluded)
     if excluded:
         warnings.warn(f"excluded {len(excluded)} run(s) not done: " + ", ".join(excluded),
                       AnalysisWarning, stacklevel=2)
@@ -283,9 +272,8 @@ def load(paths: str | Path | Iterable[str | Path]) -> RunTable:
     if csv_tables:
         table = concat([table, *csv_tables]) if len(table) else concat(csv_tables)
     if len(table) == 0:
-        raise AnalysisInputError(
-            f"no finished runs in {', '.join(map(str, paths))}. "
-            "Fix: wait for the sweep to finish, or check summary.json 'status'")
+        raise InputError(f"no finished runs in {', '.join(map(str, paths))}",
+                         fix="wait for the sweep to finish, or check summary.json 'status'")
     return table
 
 
@@ -317,7 +305,7 @@ def from_csv(path: str | Path) -> RunTable:
     """Runs from a CSV with columns N (or n_params), D (or tokens) or C (flops), and loss.
 
     When only C is given, D = C / (6 N).  Optional: run_id, objective, tokenizer, bpb, seed,
-    n_params_nonembedding, bytes_per_token.  Bad input raises AnalysisInputError naming the
+    n_params_nonembedding, bytes_per_token.  Bad input raises InputError naming the
     file, the column and the fix.
     """
     path = Path(path)
@@ -327,7 +315,7 @@ def from_csv(path: str | Path) -> RunTable:
             header = [h.strip() for h in (reader.fieldnames or [])]
             records = [{(k or "").strip(): v for k, v in r.items()} for r in reader]
     except OSError as exc:
-        raise input_error(str(path), None, f"cannot read CSV ({exc})", "check the path") from exc
+        raise InputError(f"cannot read CSV ({exc})", file=str(path), fix="check the path") from exc
     lower = {h.lower(): h for h in header}
 
     def find(col: str) -> str | None:
@@ -341,14 +329,33 @@ def from_csv(path: str | Path) -> RunTable:
     src = {col: find(col) for col in _ALIASES}
     fix = "give columns N (or n_params), D (or tokens) or C (or flops), and loss"
     if src["n_total"] is None:
-        raise input_error(str(path), "N", f"missing column (header: {header})", fix)
+        raise InputError(f"missing column (header: {header})", file=str(path), key="N", fix=fix)
     if src["loss"] is None:
-        raise input_error(str(path), "loss", f"missing column (header: {header})", fix)
+        raise InputError(f"missing column (header: {header})", file=str(path), key="loss", fix=fix)
     if src["tokens"] is None and src["flops"] is None:
-        raise input_error(str(path), "D", f"missing column D/tokens and C/flops (header: {header})", fix)
+        raise InputError(f"missing column D/tokens and C/flops (header: {header})", file=str(path),
+                         key="D", fix=fix)
     if not records:
-        raise input_error(str(path), None, "no data rows", "add one row per run")
+        raise InputError("no data rows", file=str(path), fix="add one row per run")
 
+    cols = _csv_values(path, records, src)
+    n = np.asarray(cols["n_total"], dtype=float)
+    if "tokens" not in cols:
+        cols["tokens"] = list(tokens_for_flops(np.asarray(cols["flops"], dtype=float), n))
+    for col in ("n_total", "tokens", "loss"):
+        arr = np.asarray(cols[col], dtype=float)
+        bad = np.flatnonzero(~(arr > 0))
+        if bad.size:
+            raise InputError("missing, zero, negative or non-numeric value", file=str(path),
+                             line=int(bad[0]) + 2, key=src[col] or col,
+                             fix="every row needs positive N, D (or C) and loss")
+    cols.pop("flops", None)  # always recomputed as 6 N D with total N
+    return RunTable(cols, None)
+
+
+def _csv_values(path: Path, records: list[dict[str, Any]], src: dict[str, str | None]
+                ) -> dict[str, list[Any]]:
+    """Each found column's values (strings or floats; an empty cell is NaN); row 1 is the header."""
     cols: dict[str, list[Any]] = {}
     for col, name in src.items():
         if name is None:
@@ -362,18 +369,7 @@ def from_csv(path: str | Path) -> RunTable:
             try:
                 values.append(float(raw) if raw else math.nan)
             except ValueError:
-                raise input_error(f"{path}:{lineno}", name, f"not a number: {raw!r}",
-                                  "write plain numbers such as 1.2e8") from None
+                raise InputError(f"not a number: {raw!r}", file=str(path), line=lineno, key=name,
+                                 fix="write plain numbers such as 1.2e8") from None
         cols[col] = values
-    n = np.asarray(cols["n_total"], dtype=float)
-    if "tokens" not in cols:
-        cols["tokens"] = list(np.asarray(cols["flops"], dtype=float) / (6.0 * n))
-    for col in ("n_total", "tokens", "loss"):
-        arr = np.asarray(cols[col], dtype=float)
-        bad = np.flatnonzero(~(arr > 0))
-        if bad.size:
-            raise input_error(f"{path}:{bad[0] + 2}", src[col] or col,
-                              "missing, zero, negative or non-numeric value",
-                              "every row needs positive N, D (or C) and loss")
-    cols.pop("flops", None)  # always recomputed as 6 N D with total N
-    return RunTable(cols, None)
+    return cols

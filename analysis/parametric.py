@@ -23,7 +23,7 @@ import numpy as np
 
 from analysis import optim
 from analysis.bootstrap import DEFAULT_BUDGETS, interval, resample_counts
-from analysis.errors import AnalysisInputError
+from analysis.contract import InputError
 from analysis.laws import ParametricLaw
 from analysis.load import RunTable
 
@@ -126,18 +126,42 @@ def minimize_grid(x: np.ndarray, y: np.ndarray, log_loss: np.ndarray, delta: flo
     return theta, fbest, {"grid_rows": best, "grid": grid, "n_at_best": n_at_best}
 
 
+def _outliers(theta: np.ndarray, x: np.ndarray, y: np.ndarray, ll: np.ndarray,
+              outlier_mad: float) -> np.ndarray:
+    """Runs whose |residual| exceeds outlier_mad robust standard deviations (1.4826 MAD)."""
+    r = optim.residuals(theta, x, y, ll)
+    scale = 1.4826 * np.median(np.abs(r - np.median(r)))
+    return np.abs(r) > outlier_mad * max(scale, 1e-12)
+
+
+def _with_intervals(law: ParametricLaw, samples: np.ndarray, level: float
+                    ) -> tuple[ParametricLaw, dict[str, Any]]:
+    """The law with its bootstrap draws of theta attached, and the parameters' intervals."""
+    draws = np.column_stack([np.exp(samples[:, 0]), np.exp(samples[:, 1]),
+                             np.exp(samples[:, 2]), samples[:, 3], samples[:, 4]])
+    a_s = samples[:, 4] / (samples[:, 3] + samples[:, 4])
+    intervals = {k: interval(v, level) for k, v in zip(
+        ("E", "A", "B", "alpha", "beta", "a", "b"), (*draws.T, a_s, 1 - a_s))}
+    law = ParametricLaw(**{k: getattr(law, k) for k in ("E", "A", "B", "alpha", "beta",
+                                                         "name", "source", "params")},
+                        interval={"level": level, **intervals},
+                        samples=tuple(tuple(float(v) for v in r) for r in draws))
+    return law, intervals
+
+
+def _budget_row(law: ParametricLaw, c: float, bytes_per_token: float | None) -> dict[str, Any]:
+    """law.optimal(c), with bytes of text per parameter when the tokenizer's ratio is known."""
+    row = law.optimal(float(c))
+    if bytes_per_token is not None:
+        row["bytes_per_param"] = row["tokens_per_param"] * bytes_per_token
+    return row
+
+
 def fit_parametric(
-    runs: RunTable,
-    params: str = "total",
-    delta: float = 1e-3,
-    grid: np.ndarray | None = None,
-    bootstrap: int = 0,
-    level: float = 0.8,
-    seed: int = 0,
-    budgets: Sequence[float] = DEFAULT_BUDGETS,
-    exclude: Sequence[str] = (),
-    outlier_mad: float | None = None,
-    bootstrap_starts: int = 4,
+    runs: RunTable, params: str = "total", delta: float = 1e-3, grid: np.ndarray | None = None,
+    bootstrap: int = 0, level: float = 0.8, seed: int = 0,
+    budgets: Sequence[float] = DEFAULT_BUDGETS, exclude: Sequence[str] = (),
+    outlier_mad: float | None = None, bootstrap_starts: int = 4,
 ) -> ParametricFit:
     """Approach 3 on one group of runs (one objective and tokenizer).
 
@@ -148,22 +172,19 @@ def fit_parametric(
     """
     groups = runs.groups()
     if len(groups) != 1:
-        raise AnalysisInputError(
-            f"fit_parametric got {len(groups)} groups {sorted(groups)}; fit one objective/tokenizer "
-            "at a time. Fix: loop over runs.groups().items()")
+        raise InputError(f"fit_parametric got {len(groups)} groups {sorted(groups)}; fit one "
+                         "objective/tokenizer at a time", fix="loop over runs.groups().items()")
     (group,) = groups
     keep = ~np.isin(runs["run_id"], list(exclude))
     runs = runs.subset(keep)
     if len(runs) < 6:
-        raise AnalysisInputError(f"approach 3 needs at least 6 runs, got {len(runs)}. "
-                                 "Fix: add runs (5 parameters are fitted)")
+        raise InputError(f"approach 3 needs at least 6 runs, got {len(runs)}",
+                         fix="add runs (5 parameters are fitted)")
     x, y, ll = np.log(runs.n(params)), np.log(runs["tokens"]), np.log(runs["loss"])
     theta, fbest, diag = minimize_grid(x, y, ll, delta, grid)
     dropped: tuple[str, ...] = ()
     if outlier_mad is not None:
-        r = optim.residuals(theta, x, y, ll)
-        scale = 1.4826 * np.median(np.abs(r - np.median(r)))
-        out = np.abs(r) > outlier_mad * max(scale, 1e-12)
+        out = _outliers(theta, x, y, ll, outlier_mad)
         if out.any():
             dropped = tuple(runs["run_id"][out])
             runs = runs.subset(~out)
@@ -175,23 +196,10 @@ def fit_parametric(
     if bootstrap:
         starts = np.vstack([theta[None], diag["grid"][diag["grid_rows"][: bootstrap_starts - 1]]])
         samples = bootstrap_thetas(x, y, ll, delta, starts, bootstrap, seed)
-        draws = np.column_stack([np.exp(samples[:, 0]), np.exp(samples[:, 1]),
-                                 np.exp(samples[:, 2]), samples[:, 3], samples[:, 4]])
-        a_s = samples[:, 4] / (samples[:, 3] + samples[:, 4])
-        intervals = {k: interval(v, level) for k, v in zip(
-            ("E", "A", "B", "alpha", "beta", "a", "b"), (*draws.T, a_s, 1 - a_s))}
-        law = ParametricLaw(**{k: getattr(law, k) for k in ("E", "A", "B", "alpha", "beta",
-                                                             "name", "source", "params")},
-                            interval={"level": level, **intervals},
-                            samples=tuple(tuple(float(v) for v in r) for r in draws))
+        law, intervals = _with_intervals(law, samples, level)
     bpt = runs["bytes_per_token"]
     bpt_val = float(np.nanmedian(bpt)) if np.isfinite(bpt).any() else None
-    table = []
-    for c in budgets:
-        row = law.optimal(float(c))
-        if bpt_val is not None:
-            row["bytes_per_param"] = row["tokens_per_param"] * bpt_val
-        table.append(row)
+    table = [_budget_row(law, c, bpt_val) for c in budgets]
     return ParametricFit(
         law=law, objective=float(fbest), delta=delta, params=params, group=group,
         run_ids=tuple(runs["run_id"]), n=tuple(map(float, np.exp(x))),

@@ -6,7 +6,6 @@ returns it; ``save`` writes NAME.png and NAME.pdf atomically.
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import Any, Sequence
 
@@ -15,6 +14,8 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
+
+from analysis.contract import atomic_path, flops_6nd, tokens_for_flops  # noqa: E402
 
 #: The one style every figure uses.
 STYLE: dict[str, Any] = {
@@ -36,16 +37,14 @@ def _ax(ax: Any) -> Any:
 
 
 def save(fig: Any, out_dir: str | Path, name: str) -> list[Path]:
-    """Write NAME.png and NAME.pdf (temporary file, then rename); close the figure."""
-    out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
+    """Write NAME.png and NAME.pdf (contract.atomic_path: temporary file, then rename); close
+    the figure."""
     paths = []
     with plt.rc_context(STYLE):
         for ext in ("png", "pdf"):
-            path = out_dir / f"{name}.{ext}"
-            tmp = out_dir / f".{name}.tmp.{ext}"
-            fig.savefig(tmp, format=ext)
-            os.replace(tmp, path)
+            path = Path(out_dir) / f"{name}.{ext}"
+            with atomic_path(path) as tmp:
+                fig.savefig(tmp, format=ext)
             paths.append(path)
     plt.close(fig)
     return paths
@@ -98,7 +97,7 @@ def plot_allocation(fits: Any, ax: Any = None, which: str = "n") -> Any:
             else:
                 pts = np.array(fit.budgets if hasattr(fit, "parabolas") else fit.flops)
                 n_pts = np.array(fit.n_opt)
-                y = n_pts if which == "n" else pts / (6 * n_pts)
+                y = n_pts if which == "n" else tokens_for_flops(pts, n_pts)
                 ax.scatter(pts, y, color=color, s=10, zorder=3)
                 cs = np.array([r["flops"] for r in fit.allocation])
                 cs = np.unique(np.concatenate([cs, [pts.min(), pts.max()]]))
@@ -160,13 +159,13 @@ def plot_contours(fit: Any, ax: Any = None) -> Any:
     """Approach 3: iso-loss contours over (C, N), runs, and the efficient frontier N_opt(C)."""
     law = fit.law
     n = np.asarray(fit.n)
-    c = 6 * n * np.asarray(fit.d)
+    c = flops_6nd(n, np.asarray(fit.d))
     with plt.rc_context(STYLE):
         ax = _ax(ax)
         lc = np.linspace(np.log10(c.min()) - 0.5, np.log10(c.max()) + 0.5, 120)
         ln = np.linspace(np.log10(n.min()) - 0.5, np.log10(n.max()) + 0.5, 120)
         CC, NN = np.meshgrid(10**lc, 10**ln)
-        L = law.loss(NN, CC / (6 * NN))
+        L = law.loss(NN, tokens_for_flops(CC, NN))
         cs = ax.contourf(CC, NN, np.log(L), levels=20, cmap=CMAP, alpha=0.8)
         ax.figure.colorbar(cs, ax=ax, label="log predicted loss")
         ax.scatter(c, n, s=8, color="w", edgecolor="k", linewidths=0.4, zorder=3, label="runs")
@@ -183,7 +182,7 @@ def plot_contours(fit: Any, ax: Any = None) -> Any:
 def plot_residuals(fit: Any, ax: Any = None) -> Any:
     """Approach 3: log-loss residuals against C, coloured by N; Huber delta marked."""
     n = np.asarray(fit.n)
-    c = 6 * n * np.asarray(fit.d)
+    c = flops_6nd(n, np.asarray(fit.d))
     with plt.rc_context(STYLE):
         ax = _ax(ax)
         ax.scatter(c, fit.residuals, c=np.log10(n), cmap=CMAP, s=10)
@@ -206,7 +205,7 @@ def plot_curves(runs: Any, ax: Any = None, params: str = "total", metric: str = 
             cv = runs.curves(rid)
             y = getattr(cv, metric)
             ok = np.isfinite(y) & (cv.tokens > 0)
-            ax.plot(6 * ni * cv.tokens[ok], y[ok], color=col, lw=0.8)
+            ax.plot(flops_6nd(ni, cv.tokens[ok]), y[ok], color=col, lw=0.8)
         sm = plt.cm.ScalarMappable(cmap=CMAP, norm=matplotlib.colors.LogNorm(n.min(), n.max()))
         ax.figure.colorbar(sm, ax=ax, label="parameters N")
         ax.set_xscale("log")

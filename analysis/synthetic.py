@@ -4,18 +4,20 @@ Runs sit on an IsoFLOP grid: for each budget C, model sizes log-spaced around th
 N_opt(C), D = C / (6 N), loss = law.loss(N, D) * exp(noise * eps) (multiplicative noise, as
 the fits work on log loss).  ``write_results_folder`` writes them in the DESIGN.md layout,
 with a training curve per run whose points lie on the same law (so approach 1 sees the
-law's efficient frontier).
+law's efficient frontier).  Everything is written through the results contract
+(analysis/contract.py: RunSummary and write_summary, write_jsonl, atomic_write_json), so the
+fixture is what a real sweep writes.
 """
 
 from __future__ import annotations
 
-import json
-import os
 from pathlib import Path
-from typing import Sequence
+from typing import Any, Sequence
 
 import numpy as np
 
+from analysis.contract import (RunSummary, atomic_write_json, flops_6nd, tokens_for_flops,
+                               write_jsonl, write_summary)
 from analysis.laws import ParametricLaw
 from analysis.load import RunTable
 
@@ -44,12 +46,12 @@ def synthetic_runs(
         n_opt = float(law.n_opt(c))
         ns = n_opt * np.logspace(-np.log10(spread), np.log10(spread), sizes_per_budget)
         n_list.extend(ns)
-        d_list.extend(c / (6.0 * ns))
+        d_list.extend(tokens_for_flops(c, ns))
     n = np.asarray(n_list)
     d = np.asarray(d_list)
     loss = np.asarray(law.loss(n, d)) * np.exp(noise * rng.standard_normal(n.size))
     if n_outliers:
-        small = np.argsort(6 * n * d, kind="stable")[: max(n_outliers * 4, n_outliers)]
+        small = np.argsort(flops_6nd(n, d), kind="stable")[: max(n_outliers * 4, n_outliers)]
         pick = rng.choice(small, size=n_outliers, replace=False)
         loss[pick] *= np.exp(outlier_scale)
     m = n.size
@@ -69,10 +71,45 @@ def synthetic_runs(
     })
 
 
-def _atomic_write(path: Path, text: str) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(text)
-    os.replace(tmp, path)
+def _opt(x: float, cast: Any = float) -> Any:
+    """cast(x), or None for NaN (summary.json is strict JSON: a missing value is null)."""
+    return None if np.isnan(x) else cast(x)
+
+
+def _summary(r: dict[str, Any], steps: int) -> RunSummary:
+    """The summary.json of one synthetic run (exact FLOPs: 6.6 N D, 10% over 6ND)."""
+    n, tok = r["n_total"], r["tokens"]
+    return RunSummary(
+        status=r["status"], objective=r["objective"], run_id=r["run_id"],
+        seed=_opt(r["seed"], int), tokenizer=r["tokenizer"], n_params_total=int(round(n)),
+        n_params_nonembedding=_opt(r["n_nonembedding"], lambda x: int(round(x))), steps=steps,
+        tokens=int(round(tok)), flops=6.6 * n * tok, flops_6nd=flops_6nd(round(n), round(tok)),
+        flops_per_token=6.6 * n, final_eval_loss=round(r["loss"], 6),
+        final_eval_bpb=_opt(r["bpb"], lambda x: round(x, 6)), epochs=_opt(r["epochs"]),
+        bytes_per_token=_opt(r["bytes_per_token"]), wall_s=1.0,
+        versions={"analysis.synthetic": "1"})
+
+
+def _curve(r: dict[str, Any], law: ParametricLaw | None, points: int,
+           rng: np.random.Generator) -> list[dict[str, Any]]:
+    """metrics.jsonl records: `points` log-spaced token counts ending at the run's final loss."""
+    n, tok = r["n_total"], r["tokens"]
+    toks = np.logspace(np.log10(tok) - 1.5, np.log10(tok), points)
+    if law is not None:
+        base = np.asarray(law.loss(n, toks))
+        ratio = r["loss"] / float(law.loss(n, tok))
+        curve = base * ratio * np.exp(0.002 * rng.standard_normal(points))
+        curve[-1] = r["loss"]
+    else:
+        curve = np.full(points, r["loss"])
+    rows = []
+    for k, (t, lo) in enumerate(zip(toks, curve)):
+        rec = {"step": (k + 1) * 10, "tokens": int(t), "flops": 6.6 * n * t, "lr": 1e-3,
+               "train_loss": round(float(lo), 5)}
+        if k == points - 1:
+            rec["eval_loss"] = round(float(lo), 5)
+        rows.append(rec)
+    return rows
 
 
 def write_results_folder(
@@ -93,51 +130,18 @@ def write_results_folder(
     """
     root = Path(root)
     runs = root / "runs"
-    runs.mkdir(parents=True, exist_ok=True)
     rng = np.random.default_rng(seed)
-    rows = list(table.rows())
-    for i, r in enumerate(rows):
-        rid = r["run_id"]
-        d = runs / rid
-        d.mkdir(exist_ok=True)
-        n, tok = r["n_total"], r["tokens"]
-        summary = {
-            "status": r["status"], "objective": r["objective"], "run_id": rid,
-            "n_params_total": int(round(n)), "n_params_nonembedding": int(round(r["n_nonembedding"])),
-            "tokens": int(round(tok)), "flops_6nd": 6.0 * round(n) * round(tok),
-            "flops": 6.6 * n * tok, "flops_per_token": 6.6 * n,
-            "final_eval_loss": round(r["loss"], 6),
-            "final_eval_bpb": None if np.isnan(r["bpb"]) else round(r["bpb"], 6),
-            "epochs": r["epochs"], "steps": curve_points * 10, "seed": int(r["seed"]),
-            "wall_s": 1.0, "tokenizer": r["tokenizer"],
-            "bytes_per_token": None if np.isnan(r["bytes_per_token"]) else r["bytes_per_token"],
-            "versions": {"analysis.synthetic": "1"},
-        }
-        _atomic_write(d / "summary.json", json.dumps(summary, indent=1))
-        _atomic_write(d / "config.json", json.dumps({"objective": r["objective"], "n": n, "tokens": tok}))
-        toks = np.logspace(np.log10(tok) - 1.5, np.log10(tok), curve_points)
-        if law is not None:
-            base = np.asarray(law.loss(n, toks))
-            ratio = r["loss"] / float(law.loss(n, tok))
-            curve = base * ratio * np.exp(0.002 * rng.standard_normal(curve_points))
-            curve[-1] = r["loss"]
-        else:
-            curve = np.full(curve_points, r["loss"])
-        lines = []
-        for k, (t, lo) in enumerate(zip(toks, curve)):
-            rec = {"step": (k + 1) * 10, "tokens": int(t), "flops": 6.6 * n * t, "lr": 1e-3,
-                   "train_loss": round(float(lo), 5)}
-            if k == curve_points - 1:
-                rec["eval_loss"] = round(float(lo), 5)
-            lines.append(json.dumps(rec))
-        text = "\n".join(lines) + "\n"
+    for i, r in enumerate(table.rows()):
+        d = runs / r["run_id"]
+        write_summary(d, _summary(r, curve_points * 10))
+        atomic_write_json(d / "config.json",
+                          {"objective": r["objective"], "n": r["n_total"], "tokens": r["tokens"]})
+        write_jsonl(d / "metrics.jsonl", _curve(r, law, curve_points, rng))
         if half_written_line and i == 0:
-            text += '{"step": 999, "tokens": 12'  # a crash mid-write
-        _atomic_write(d / "metrics.jsonl", text)
+            with open(d / "metrics.jsonl", "a") as f:
+                f.write('{"step": 999, "tokens": 12')  # a crash mid-append
     for status in extra_statuses:
-        d = runs / f"{status}-run"
-        d.mkdir(exist_ok=True)
-        _atomic_write(d / "summary.json", json.dumps({
-            "status": status, "objective": "clm", "run_id": f"{status}-run",
-            "n_params_total": 1000, "tokens": 1000, "final_eval_loss": None}))
+        write_summary(runs / f"{status}-run", RunSummary(
+            status=status, objective="clm", run_id=f"{status}-run", n_params_total=1000,
+            tokens=1000, final_eval_loss=None))
     return root

@@ -17,11 +17,10 @@ import jax
 import numpy as np
 
 from scaling.model.config import ModelConfig
-from scaling.model.transformer import build_model
 from scaling.objectives import Specials, get_objective
 from scaling.objectives.config import MLMConfig, SpanConfig
 from scaling.train.config import OptimConfig
-from scaling.train.step import make_optimizer, make_train_step, split_model
+from scaling.train.state import build_train_state
 
 
 def main() -> None:
@@ -44,10 +43,9 @@ def main() -> None:
                                          n_heads=a.n_heads, seq_len=a.seq_len, vocab_size=vocab,
                                          dtype=a.dtype))
     W = obj.window_len(model)
-    graphdef, params = split_model(build_model(model, 0))
-    tx = make_optimizer(OptimConfig(lr=3e-4, warmup_steps=1, schedule="constant"), 10**6)
-    opt_state = tx.init(params)
-    step_fn = make_train_step(graphdef, obj, tx, sp, seed=0)
+    ts = build_train_state(model, obj, OptimConfig(lr=3e-4, warmup_steps=1, schedule="constant"),
+                           10**6, sp, seed=0)
+    params, opt_state, step_fn = ts.state["params"], ts.state["opt_state"], ts.step_fn
 
     rng = np.random.default_rng(1)
     lo = sp.n_reserved

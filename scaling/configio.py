@@ -12,10 +12,9 @@ import json
 import types
 import typing
 from pathlib import Path
-from typing import Any, Literal, Union, get_args, get_origin
+from typing import Any, Literal, NamedTuple, Union, get_args, get_origin
 
-import yaml
-
+from analysis.contract import load_yaml_text
 from scaling.errors import ConfigError
 
 
@@ -27,14 +26,15 @@ def doc(text: str, default: Any = dataclasses.MISSING, **kw) -> Any:
 
 
 def load_yaml(path: str | Path) -> dict:
-    """Safe-load a YAML mapping; errors name the file."""
+    """Safe-load a YAML mapping (YAML 1.2 floats: `3e-4` is a number); errors name the file."""
     path = Path(path)
     if not path.is_file():
         raise ConfigError("file not found", file=str(path), fix="check the path")
     try:
-        data = yaml.safe_load(path.read_text())
-    except yaml.YAMLError as e:
-        raise ConfigError(f"not valid YAML: {e}", file=str(path)) from None
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as e:
+        raise ConfigError(f"unreadable ({e})", file=str(path)) from None
+    data = load_yaml_text(text, str(path))
     if data is None:
         data = {}
     if not isinstance(data, dict):
@@ -43,12 +43,19 @@ def load_yaml(path: str | Path) -> dict:
 
 
 def parse_override(text: str, file: str = "--set") -> tuple[list[str], Any]:
-    """'train.lr=3e-4' -> (['train', 'lr'], 0.0003); the value is read as a YAML scalar."""
-    if "=" not in text:
-        raise ConfigError(f"'{text}' is not key=value", file=file, fix="write e.g. --set train.lr=3e-4")
-    key, _, raw = text.partition("=")
-    value = yaml.safe_load(raw) if raw.strip() else ""
-    return key.strip().split("."), value
+    """'optim.lr=3e-4' -> (['optim', 'lr'], 0.0003); the value is read as a YAML scalar."""
+    key, eq, raw = text.partition("=")
+    keys = key.strip().split(".")
+    if not eq or not all(k.strip() for k in keys):
+        raise ConfigError(f"'{text}' is not key=value", file=file,
+                          fix="write e.g. --set optim.lr=3e-4")
+    keys = [k.strip() for k in keys]
+    try:
+        value = load_yaml_text(raw, file) if raw.strip() else ""
+    except ConfigError as e:
+        raise ConfigError(e.detail, file=file, key=".".join(keys),
+                          fix="quote a string value, e.g. --set 'data.source=\"a: b\"'") from None
+    return keys, value
 
 
 def apply_overrides(data: dict, overrides: list[str], file: str = "--set") -> dict:
@@ -113,11 +120,6 @@ def _coerce(value: Any, tp: Any, key: str, file: str) -> Any:
             raise ConfigError(f"expected an integer, got {value!r}", file=file, key=key)
         return int(value)
     if tp is float:
-        if isinstance(value, str):  # YAML 1.1 reads '3e-4' (no dot) as a string
-            try:
-                return float(value)
-            except ValueError:
-                pass
         if isinstance(value, bool) or not isinstance(value, (int, float)):
             raise ConfigError(f"expected a number, got {value!r}", file=file, key=key)
         return float(value)
@@ -179,15 +181,95 @@ def to_dict(obj: Any) -> Any:
     return obj
 
 
-def describe(cls: type, prefix: str = "") -> list[tuple[str, str, str]]:
-    """(key, type, doc) for every field, nested sections flattened: for `--help` and the README."""
-    rows = []
+class FieldDoc(NamedTuple):
+    """One documented config key: dotted key, type, default (as YAML would write it), doc."""
+
+    key: str
+    type: str
+    default: str
+    doc: str
+
+
+def type_label(tp: Any) -> str:
+    """A config type as a user writes it: int, float, list[float], clm | mlm, SizeRule | null."""
+    origin = get_origin(tp)
+    if tp is type(None):
+        return "null"
+    if origin is Literal:
+        return " | ".join(repr(a) if a == "" else str(a) for a in get_args(tp))
+    if origin in (Union, types.UnionType):
+        return " | ".join(type_label(a) for a in get_args(tp))
+    if origin in (tuple, list):
+        args = [a for a in get_args(tp) if a is not Ellipsis] or [Any]
+        return f"list[{type_label(args[0])}]"
+    if tp is dict or origin is dict:
+        return "mapping"
+    if tp is Any:
+        return "any"
+    return getattr(tp, "__name__", str(tp))
+
+
+def yaml_value(v: Any) -> str:
+    """A default as it would be written in a YAML file: true, 0.003, 2_000_000, [clm], ''."""
+    if v is None:
+        return "null"
+    if isinstance(v, bool):
+        return "true" if v else "false"
+    if isinstance(v, int):
+        return f"{v:_}" if abs(v) >= 10_000 else str(v)
+    if isinstance(v, float):
+        return repr(v)  # 0.003, 1e-08, 64.0: read back as the same float
+    if isinstance(v, str):
+        return v if v and v.strip() == v and v[0] not in "[{'\"&*!|>%@`#" else repr(v)
+    if isinstance(v, (list, tuple)):
+        return "[" + ", ".join(yaml_value(x) for x in v) + "]"
+    if isinstance(v, dict):
+        return "{" + ", ".join(f"{k}: {yaml_value(x)}" for k, x in v.items()) + "}"
+    return str(v)
+
+
+def nested_config(tp: Any) -> tuple[type | None, str]:
+    """(the dataclass a field holds, how its keys continue): X -> '.', X | None -> '.',
+    tuple[X, ...] -> '[].'; (None, '') for a plain value."""
+    if dataclasses.is_dataclass(tp):
+        return tp, "."
+    args = get_args(tp)
+    if get_origin(tp) in (Union, types.UnionType):
+        inner = [a for a in args if a is not type(None)]
+        if len(inner) == 1 and dataclasses.is_dataclass(inner[0]):
+            return inner[0], "."
+    if get_origin(tp) in (tuple, list) and args and dataclasses.is_dataclass(args[0]):
+        return args[0], "[]."
+    return None, ""
+
+
+def describe(cls: type, prefix: str = "") -> list[FieldDoc]:
+    """Every key of config class `cls` with its type, default and doc, nested sections
+    flattened into dotted keys (for `scaling config show` and the README).
+
+    A section (a nested dataclass) has no row of its own, its fields do; an optional section
+    (`SizeRule | None`) or a list of sections (`tuple[ExtraSeeds, ...]`) has a row for the key
+    itself, then rows for its fields (`recipe.lr.rule`, `extra_seeds[].seeds`). Defaults are
+    the field's own: a key left out of a section that is given takes this value.
+    """
+    rows: list[FieldDoc] = []
     hints = typing.get_type_hints(cls)
     for f in dataclasses.fields(cls):
+        if not f.init:
+            continue
         key = f"{prefix}.{f.name}" if prefix else f.name
         tp = hints[f.name]
-        if dataclasses.is_dataclass(tp):
+        inner, sep = nested_config(tp)
+        if inner is not None and sep == "." and dataclasses.is_dataclass(tp):
             rows += describe(tp, key)
+            continue
+        if f.default is not dataclasses.MISSING:
+            default = yaml_value(to_dict(f.default))
+        elif f.default_factory is not dataclasses.MISSING:
+            default = yaml_value(to_dict(f.default_factory()))
         else:
-            rows.append((key, _type_name(tp), f.metadata.get("doc", "")))
+            default = "required"
+        rows.append(FieldDoc(key, type_label(tp), default, f.metadata.get("doc", "")))
+        if inner is not None:
+            rows += describe(inner, key + sep[:-1])
     return rows

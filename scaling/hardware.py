@@ -27,6 +27,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from analysis.contract import atomic_write_json
 from scaling.errors import InputError
 
 GiB = 2**30
@@ -119,9 +120,8 @@ ALIASES: dict[str, str] = {
     "tpu-v4": "TPU v4", "tpu-v5e": "TPU v5e", "tpu-v5p": "TPU v5p",
 }
 
-_DTYPES = {"float32": "fp32", "fp32": "fp32", "f32": "fp32",
-           "bfloat16": "bf16", "bf16": "bf16", "float16": "fp16", "fp16": "fp16", "f16": "fp16",
-           "tf32": "tf32", "tensorfloat32": "tf32"}
+#: The peak table's column for each precision (names and aliases: budget/memory.py's table).
+_COLUMNS = {"float32": "fp32", "bfloat16": "bf16", "float16": "fp16", "tf32": "tf32"}
 
 
 @dataclass(frozen=True)
@@ -163,9 +163,15 @@ def resolve(name: str) -> Accelerator:
 
 
 def _column(dtype: str) -> str:
-    col = _DTYPES.get(dtype.lower())
+    from scaling.budget.memory import canonical_precision
+    if dtype.lower() in ("tf32", "tensorfloat32"):
+        return "tf32"
+    try:
+        col = _COLUMNS.get(canonical_precision(dtype))
+    except InputError:
+        col = None
     if col is None:
-        raise ValueError(f"unknown dtype '{dtype}'; use one of {sorted(set(_DTYPES))}")
+        raise ValueError(f"unknown dtype '{dtype}'; use one of {', '.join(_COLUMNS)}")
     return col
 
 
@@ -232,9 +238,8 @@ def device_memory_bytes(device: Any = None) -> int | None:
 
 def cache_path() -> Path:
     """Where the measured CPU peak is cached: $SCALING_CACHE/cpu_peak.json or ~/.cache/scaling/."""
-    root = os.environ.get("SCALING_CACHE") or os.path.join(os.path.expanduser("~"), ".cache",
-                                                           "scaling")
-    return Path(root) / "cpu_peak.json"
+    from scaling.data.config import default_cache_dir
+    return default_cache_dir() / "cpu_peak.json"
 
 
 def cpu_key() -> str:
@@ -302,11 +307,8 @@ def cpu_peak(**measure_kw: Any) -> tuple[float, str]:
         return float(hit["flops"]), f"measured fp32 matmul peak of {key} (cached in {path})"
     flops = measure_cpu_matmul(**measure_kw)
     cache[key] = {"flops": flops, "measured_at": time.strftime("%Y-%m-%dT%H:%M:%S")}
-    try:  # atomic: write a temporary file, then rename
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_suffix(f".tmp{os.getpid()}")
-        tmp.write_text(json.dumps(cache, indent=1, sort_keys=True))
-        tmp.replace(path)
+    try:
+        atomic_write_json(path, cache, indent=1)
     except OSError:
         pass  # an unwritable cache only costs a re-measurement next time
     return flops, f"measured fp32 matmul peak of {key} (just now)"

@@ -66,7 +66,7 @@ def test_bad_input_exit_2_nothing_written(tmp_path, capsys, case):
         argv = ["fit", str(tmp_path / "x.csv"), "--approach", "1"]
     assert main(argv) == 2
     err = capsys.readouterr().err
-    assert "error:" in err and "Fix:" in err
+    assert "error:" in err and "(fix: " in err
     assert not list(tmp_path.rglob("fits")) and not list(tmp_path.rglob("*-fits"))
 
 

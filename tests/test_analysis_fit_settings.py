@@ -8,7 +8,7 @@ import pytest
 
 from analysis import fit_settings
 from analysis.cli import main
-from analysis.errors import AnalysisInputError
+from analysis import AnalysisInputError
 
 FIX = Path(__file__).parent / "fixtures" / "analysis"
 
@@ -39,7 +39,7 @@ def test_bad_file_names_file_and_key(tmp_path, text, key):
     (tmp_path / "fit.yaml").write_text(text)
     with pytest.raises(AnalysisInputError) as e:
         fit_settings.read(tmp_path)
-    assert "fit.yaml" in str(e.value) and "Fix:" in str(e.value)
+    assert "fit.yaml" in str(e.value) and "(fix: " in str(e.value)
     if key:
         assert repr(key) in str(e.value)
 

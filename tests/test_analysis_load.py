@@ -55,7 +55,7 @@ def test_bad_csv_names_file_and_column(tmp_path, text, col):
     with pytest.raises(AnalysisInputError) as exc:
         analysis.from_csv(p)
     msg = str(exc.value)
-    assert "bad.csv" in msg and repr(col) in msg and "Fix:" in msg
+    assert "bad.csv" in msg and repr(col) in msg and "(fix: " in msg
 
 
 def test_corrupt_summary_is_an_input_error(tmp_path):

@@ -1,6 +1,6 @@
 import pytest
 
-from scaling.configio import apply_overrides, describe, from_dict, load_yaml
+from scaling.configio import apply_overrides, describe, from_dict, load_yaml, parse_override
 from scaling.errors import ConfigError
 from scaling.train.config import RunConfig, load_run_config
 
@@ -50,4 +50,55 @@ def test_numbers_written_without_dot(tmp_path):
 def test_every_field_is_documented():
     rows = describe(RunConfig)
     assert len(rows) > 40
-    assert all(doc for _, _, doc in rows), [k for k, _, d in rows if not d]
+    assert all(r.doc for r in rows), [r.key for r in rows if not r.doc]
+
+
+def test_describe_has_types_and_defaults():
+    rows = {r.key: r for r in describe(RunConfig)}
+    assert rows["optim.lr"][1:3] == ("float", "0.003")
+    assert rows["train.batch_size"][1:3] == ("int", "16")
+    assert rows["objective"].type == "clm | mlm | span"
+    assert rows["data.synthetic_bytes"].default == "2_000_000"
+    assert rows["train.trackers"][1:3] == ("list[jsonl | tensorboard | wandb]", "[jsonl]")
+
+
+def test_describe_sweep_optional_and_list_sections():
+    from scaling.sweep.config import SweepConfig
+    rows = {r.key: r for r in describe(SweepConfig)}
+    assert rows["name"].default == "required" and rows["grid.params"].default == "required"
+    assert rows["recipe.lr"].type == "SizeRule | null" and "recipe.lr.exponent" in rows
+    assert rows["extra_seeds[].seeds"].type == "list[int]"
+
+
+@pytest.mark.parametrize("text,value", [
+    ("optim.lr=3e-4", 3e-4), ("train.tokens=4e6", 4e6), ("train.tokens=1_000_000", 1_000_000),
+    ("data.source=stdlib", "stdlib"), ("train.trackers=[jsonl, wandb]", ["jsonl", "wandb"]),
+    ("train.init_from=", ""),
+])
+def test_override_values_are_yaml_12(text, value):
+    assert parse_override(text)[1] == value
+
+
+def test_integral_float_is_an_integer(tmp_path):
+    p = tmp_path / "c.yaml"
+    p.write_text("train: {tokens: 1e6}\n")
+    cfg = load_run_config(str(p), ["train.tokens=4e6"])
+    assert cfg.train.tokens == 4_000_000 and type(cfg.train.tokens) is int
+    with pytest.raises(ConfigError, match="expected an integer") as e:
+        load_run_config(str(p), ["train.tokens=4.5e0"])
+    assert e.value.key == "train.tokens"
+
+
+@pytest.mark.parametrize("text", ["optim.lr", "=3", "optim..lr=3", "optim.lr=[1, 2"])
+def test_bad_override_is_an_input_error(text):
+    with pytest.raises(ConfigError) as e:
+        apply_overrides({}, [text])
+    assert "--set" in str(e.value)
+
+
+def test_yaml_syntax_error_names_file_and_line(tmp_path):
+    p = tmp_path / "bad.yaml"
+    p.write_text("name: x\nmodel: {d_model: 64\n")
+    with pytest.raises(ConfigError, match="not valid YAML") as e:
+        load_yaml(p)
+    assert e.value.file == str(p) and e.value.line

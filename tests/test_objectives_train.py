@@ -11,7 +11,8 @@ from conftest import ROOT, tiny_run, write_config
 from scaling.configio import from_dict
 from scaling.errors import ConfigError
 from scaling.train.config import RunConfig, load_run_config
-from scaling.train.loop import plan_run, train
+from scaling.train.loop import train
+from scaling.train.record import resolve_run
 from test_resume import losses, start
 
 
@@ -31,21 +32,21 @@ def test_loss_falls_and_tokens_counted(tmp_path, objective):
         "train.steps": 60, "optim.lr": 2e-3, "train.eval_every": 20,
         "train.checkpoint_every": 60}))
     s = train(cfg, tmp_path / "run", progress=False)
-    assert s["status"] == "done" and s["objective"] == objective
+    assert s.status == "done" and s.objective == objective
     ev = eval_curve(tmp_path / "run")
     assert [k for k, _ in ev] == [20, 40, 60]
     assert ev[0][1] > ev[1][1] > ev[2][1] and ev[2][1] < ev[0][1] - 0.5, ev
-    assert ev[2][1] < math.log(s["model"]["vocab_size"]) - 2.0, ev
-    assert s["final_eval_loss"] == ev[-1][1]
-    assert s["final_eval_bpb"] is not None and math.isfinite(s["final_eval_bpb"])
+    assert ev[2][1] < math.log(s.model["vocab_size"]) - 2.0, ev
+    assert s.final_eval_loss == ev[-1][1]
+    assert s.final_eval_bpb is not None and math.isfinite(s.final_eval_bpb)
     ex = 60 * 8
     if objective == "mlm":  # seq_len 32: every raw token the encoder reads counts in D
-        assert s["model"]["arch"] == "encoder"
-        assert (s["tokens"], s["tokens_encoder"], s["tokens_decoder"]) == (ex * 32, ex * 32, 0)
+        assert s.model["arch"] == "encoder"
+        assert (s.tokens, s.tokens_encoder, s.tokens_decoder) == (ex * 32, ex * 32, 0)
     else:  # encoder 32 <- T = 34 raw tokens, n = 5 noise in s = 2 spans, targets 8
-        assert s["model"]["arch"] == "encoder_decoder" and s["model"]["dec_seq_len"] == 8
-        assert (s["tokens"], s["tokens_encoder"], s["tokens_decoder"]) == (ex * 34, ex * 32, ex * 8)
-    assert s["flops_6nd"] == 6 * s["n_params_total"] * s["tokens"]
+        assert s.model["arch"] == "encoder_decoder" and s.model["dec_seq_len"] == 8
+        assert (s.tokens, s.tokens_encoder, s.tokens_decoder) == (ex * 34, ex * 32, ex * 8)
+    assert s.flops_6nd == 6 * s.n_params_total * s.tokens
 
 
 def test_span_refuses_too_few_sentinels(tmp_path):
@@ -65,7 +66,7 @@ def test_span_refuses_too_few_sentinels(tmp_path):
 def test_sample_configs_plan(name, objective, arch):
     cfg = load_run_config(str(ROOT / "configs" / f"{name}.yaml"))
     assert cfg.name == name and cfg.objective == objective
-    plan = plan_run(cfg, 4 + cfg.data.n_sentinels + 256)
+    plan = resolve_run(cfg, 4 + cfg.data.n_sentinels + 256)
     assert plan.model.arch == arch
     assert 0.7e6 < plan.n_total < 1.5e6  # about 1M parameters
     assert plan.steps * cfg.train.batch_size * plan.tokens_per_example <= cfg.train.tokens
@@ -99,4 +100,4 @@ def test_sigkill_then_resume_is_bit_identical(tmp_path, objective):
     assert (out / "checkpoints").exists()
     resumed = train(cfg, out, progress=False)
     assert losses(out) == losses(tmp_path / "ref")
-    assert resumed["final_eval_loss"] == ref["final_eval_loss"] and resumed["status"] == "done"
+    assert resumed.final_eval_loss == ref.final_eval_loss and resumed.status == "done"

@@ -14,7 +14,7 @@ import pytest
 
 from scaling.sweep.config import load_sweep
 from scaling.sweep.grid import expand
-from scaling.sweep.runner import _vocab_from_config
+from scaling.sweep.runner import vocab_from_config
 
 ROOT = Path(__file__).parents[1]
 REF = ROOT / "results" / "cpu_reference"
@@ -25,21 +25,21 @@ FILES = sorted(p for p in (ROOT / "sweeps" / "cpu_reference").glob("*.yaml")
 @pytest.mark.parametrize("path", sorted((ROOT / "sweeps").rglob("*.yaml")), ids=lambda p: p.name)
 def test_every_shipped_sweep_file_expands(path):
     sweep = load_sweep(path)
-    assert expand(sweep, _vocab_from_config(sweep), file=str(path))
+    assert expand(sweep, vocab_from_config(sweep), file=str(path))
 
 
 def test_reference_results_are_the_sweep_files_points():
     expected = {}
     for path in FILES:
         sweep = load_sweep(path)
-        points = expand(sweep, _vocab_from_config(sweep), file=str(path))
+        points = expand(sweep, vocab_from_config(sweep), file=str(path))
         assert sweep.out_dir.parent == Path("results/cpu_reference")
         for p in points:
             # the recipe of README "Results": one small batch of 4 x 128 tokens (span: 128 encoder
             # tokens from 141 raw ones), >= 1000 steps (a BPE and a span run: 982, 984)
-            assert p.batch_size == 4 and p.model.seq_len == 128
-            assert p.tokens_per_example == (141 if p.objective == "span" else 128)
-            assert p.steps >= 982, (path.name, p.run_id)
+            assert p.run.batch_size == 4 and p.run.model.seq_len == 128
+            assert p.run.tokens_per_example == (141 if p.cfg.objective == "span" else 128)
+            assert p.run.steps >= 982, (path.name, p.run_id)
             expected[p.run_id] = (sweep.out_dir.name, p)
     found = {d.name: d for d in REF.glob("*/runs/*") if d.is_dir()}
     assert set(found) == set(expected), "results/cpu_reference differs from its sweep files"
@@ -47,8 +47,8 @@ def test_reference_results_are_the_sweep_files_points():
         d = found[run_id]
         assert d.parent.parent.name == folder
         s = json.loads((d / "summary.json").read_text())
-        assert s["status"] == "done" and s["tokens"] == p.tokens
-        assert s["n_params_total"] == p.n_total and s["epochs"] < 1.0  # no data repeated
+        assert s["status"] == "done" and s["tokens"] == p.run.tokens
+        assert s["n_params_total"] == p.run.n_total and s["epochs"] < 1.0  # no data repeated
 
 
 def test_committed_isoflop_fits_reproduce():

@@ -14,14 +14,14 @@ def test_tokens_grid_rounds_to_whole_steps():
     sw = sweep_from_dict(tiny_sweep(**{"grid.tokens": [5000, 10240]}))
     pts = grid.expand(sw, VOCAB)
     assert [p.index for p in pts] == [0, 1, 2, 3]
-    assert [(p.model.d_model, p.model.n_layers) for p in pts] == [(16, 1), (16, 1), (32, 2),
+    assert [(p.run.model.d_model, p.run.model.n_layers) for p in pts] == [(16, 1), (16, 1), (32, 2),
                                                                   (32, 2)]
     p = pts[0]
-    assert p.n_total == p.model.n_params_total() == 8112
-    assert p.steps == round(5000 / 256) == 20 and p.tokens == 20 * 256
+    assert p.run.n_total == p.run.model.n_params_total() == 8112
+    assert p.run.steps == round(5000 / 256) == 20 and p.run.tokens == 20 * 256
     assert p.tokens_target == 5000 and p.cfg.train.steps == 20 and p.cfg.train.tokens == 0
-    assert p.flops_6nd == 6 * 8112 * 5120
-    assert p.flops_exact == pytest.approx(p.model.flops_per_token() * p.tokens)
+    assert p.run.flops_6nd == 6 * 8112 * 5120
+    assert p.run.flops == pytest.approx(p.run.model.flops_per_token() * p.run.tokens)
     assert p.cfg.optim.lr == pytest.approx(3e-3 * (8112 / 30000) ** -0.3)
     assert len({q.run_id for q in pts}) == 4 and p.run_id.startswith("clm_n8.11k_d5.12k_s0_")
 
@@ -32,17 +32,17 @@ def test_isoflop_uses_actual_n_and_records_both_c():
     pts = grid.expand(sw, VOCAB)
     assert len(pts) == 6
     for p in pts:
-        d = p.axis_value / (6 * p.n_total)
+        d = p.axis_value / (6 * p.run.n_total)
         assert p.tokens_target == pytest.approx(d)
-        assert p.steps == round(d / (8 * 32))
+        assert p.run.steps == round(d / (8 * 32))
         assert p.flops_nominal == p.axis_value
-        assert abs(p.flops_6nd - p.axis_value) <= 6 * p.n_total * 8 * 32 / 2 + 1
-        rec = p.record()
-        assert rec["flops_nominal"] == p.axis_value and rec["flops_6nd"] == p.flops_6nd
+        assert abs(p.run.flops_6nd - p.axis_value) <= 6 * p.run.n_total * 8 * 32 / 2 + 1
+        rec = p.to_dict()
+        assert rec["flops_nominal"] == p.axis_value and rec["flops_6nd"] == p.run.flops_6nd
     ne = sweep_from_dict(tiny_sweep(grid={"params": [35000], "flops": [1e10],
                                           "count": "nonembedding"}))
     q = grid.expand(ne, VOCAB)[0]
-    assert q.steps == round(1e10 / (6 * q.n_nonembedding) / 256)
+    assert q.run.steps == round(1e10 / (6 * q.run.n_nonembedding) / 256)
 
 
 def test_tokens_per_param_and_extra_seeds():
@@ -50,9 +50,9 @@ def test_tokens_per_param_and_extra_seeds():
                                     extra_seeds=[{"params": 35000, "tokens_per_param": 1.0,
                                                   "seeds": [1, 2]}]))
     pts = grid.expand(sw, VOCAB)
-    assert [(p.params_target, p.seed) for p in pts] == [(8000, 0), (35000, 0), (35000, 1),
+    assert [(p.params_target, p.cfg.seed) for p in pts] == [(8000, 0), (35000, 0), (35000, 1),
                                                         (35000, 2)]
-    assert pts[1].steps == round(pts[1].n_total / 256)
+    assert pts[1].run.steps == round(pts[1].run.n_total / 256)
     assert pts[1].run_id != pts[2].run_id
 
 
@@ -78,5 +78,5 @@ def test_keep_tokens_per_param_drops_points_far_from_the_optimum():
     sw = sweep_from_dict(tiny_sweep(grid={"params": [8000, 35000, 100000], "flops": [1e10],
                                           "keep_tokens_per_param": [1, 10]}))
     pts = grid.expand(sw, VOCAB)
-    assert pts and all(1 <= p.tokens_target / p.n_total <= 10 for p in pts)
+    assert pts and all(1 <= p.tokens_target / p.run.n_total <= 10 for p in pts)
     assert len(pts) < 3 and [p.index for p in pts] == list(range(len(pts)))

@@ -19,8 +19,8 @@ def test_plan_rows_and_table():
     plan = planner.make_plan(sw, grid.expand(sw, VOCAB), dev(), corpus=CORPUS)
     assert not plan.refused and len(plan.rows) == 4
     r = plan.rows[3]
-    assert r.seconds == pytest.approx(r.point.flops_exact / (1e11 * 0.5))
-    assert r.epochs == pytest.approx(r.point.tokens / 190_000)
+    assert r.seconds == pytest.approx(r.point.run.flops / (1e11 * 0.5))
+    assert r.epochs == pytest.approx(r.point.run.tokens / 190_000)
     text = planner.format_plan(plan)
     for col in ("N_ne", "C=6ND", "C_exact", "memory", "epochs", "time", "total: 4 points"):
         assert col in text
@@ -30,7 +30,7 @@ def test_plan_rows_and_table():
 def test_refuses_points_that_do_not_fit_or_have_zero_steps():
     sw = sweep_from_dict(tiny_sweep(**{"grid.tokens": [100, 10240]}))
     pts = grid.expand(sw, VOCAB)
-    need = max(planner.training_memory(p.model, 8, "float32").total for p in pts)
+    need = max(planner.training_memory(p.run.model, 8, "float32").total for p in pts)
     plan = planner.make_plan(sw, pts, dev(memory=need - 1), corpus=CORPUS)
     reasons = {r.point.index: " ".join(r.refused) for r in plan.rows}
     assert "zero steps" in reasons[0] and "zero steps" in reasons[2]
@@ -54,5 +54,5 @@ def test_measure_times_a_few_real_steps():
     plan = planner.make_plan(sw, grid.expand(sw, VOCAB), dev(), measure=True, corpus=CORPUS)
     r = plan.rows[0]
     assert r.measured_tokens_per_s > 0
-    assert r.seconds == pytest.approx(r.point.tokens / r.measured_tokens_per_s)
+    assert r.seconds == pytest.approx(r.point.run.tokens / r.measured_tokens_per_s)
     assert "measured tokens/s" in planner.format_plan(plan)

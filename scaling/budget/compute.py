@@ -9,8 +9,13 @@ from __future__ import annotations
 
 import math
 
-#: FLOPs in one PF/s-day.
-PF_DAY = 8.64e19
+from analysis.contract import PF_DAY, tokens_for_flops
+from analysis.contract import flops_6nd as _flops_6nd
+
+#: Assumed model-FLOPs utilisation on accelerators when not measured: a typical figure for small
+#: dense transformers (Chowdhery et al. 2022 report 46% for PaLM 540B; models of 1e7-1e9
+#: parameters usually reach less). The planner, `scaling plan` and the calculator share it.
+DEFAULT_MFU_ACCEL = 0.35
 #: Seconds in a day.
 DAY_S = 86_400.0
 #: Chinchilla's rule of thumb: compute-optimal training tokens per parameter.
@@ -26,17 +31,17 @@ def _pos(name: str, x: float) -> float:
 
 def flops_6nd(n_params: float, tokens: float) -> float:
     """Training compute C = 6 N D FLOPs."""
-    return 6.0 * _pos("n_params", n_params) * _pos("tokens", tokens)
+    return _flops_6nd(_pos("n_params", n_params), _pos("tokens", tokens))
 
 
 def tokens_for_budget(flops: float, n_params: float) -> float:
     """D = C / (6 N): tokens that budget C buys for a model of N parameters."""
-    return _pos("flops", flops) / (6.0 * _pos("n_params", n_params))
+    return tokens_for_flops(_pos("flops", flops), _pos("n_params", n_params))
 
 
 def params_for_budget(flops: float, tokens: float) -> float:
     """N = C / (6 D): the model size that budget C allows for D tokens."""
-    return _pos("flops", flops) / (6.0 * _pos("tokens", tokens))
+    return tokens_for_flops(_pos("flops", flops), _pos("tokens", tokens))
 
 
 def pf_days(flops: float) -> float:
@@ -56,7 +61,8 @@ def _mfu(mfu: float) -> float:
     return mfu
 
 
-def device_days(flops: float, peak_flops: float, mfu: float = 0.4, n_devices: int = 1) -> float:
+def device_days(flops: float, peak_flops: float, mfu: float = DEFAULT_MFU_ACCEL,
+                n_devices: int = 1) -> float:
     """Wall-clock days to spend `flops` on `n_devices` devices of `peak_flops` at `mfu`.
 
     With n_devices = 1 this is GPU-days = C / (peak x MFU x 86,400); device-days in total are

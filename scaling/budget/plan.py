@@ -22,6 +22,7 @@ from typing import Any
 
 import numpy as np
 
+from analysis.contract import cli_main
 from scaling.budget import compute as cu
 from scaling.budget.memory import (fits, fmt_bytes, hold_memory, rule_of_thumb_training_memory,
                                    training_memory)
@@ -61,14 +62,9 @@ def load_law(name: str) -> Any:
     """analysis.get_law, with its input errors turned into InputError (exit 2)."""
     import analysis
 
-    errors: tuple[type[BaseException], ...] = (InputError,)
-    for mod in (analysis, getattr(analysis, "laws", None), getattr(analysis, "errors", None)):
-        err = getattr(mod, "AnalysisInputError", None)
-        if isinstance(err, type):
-            errors += (err,)
     try:
         return analysis.get_law(name)
-    except errors as e:
+    except InputError as e:
         raise InputError(f"law '{name}': {e}", key="--law") from None
 
 
@@ -301,13 +297,9 @@ def format_hardware() -> str:
 
 # ---- CLI ---------------------------------------------------------------------------------------
 
-class _UsageError(Exception):
-    pass
-
-
 class _Parser(argparse.ArgumentParser):
-    def error(self, message: str):  # return 2 from main instead of sys.exit inside argparse
-        raise _UsageError(message)
+    def error(self, message: str):  # bad flags are bad input: one `error:` line, exit 2
+        raise InputError(message, fix="see scaling plan --help")
 
 
 def _number(text: str) -> float:
@@ -351,8 +343,12 @@ def main(argv: list[str] | None = None) -> int:
         if argv[i] in _NUMERIC and argv[i + 1].startswith("-"):
             argv[i:i + 2] = [f"{argv[i]}={argv[i + 1]}", ""]
     argv = [a for a in argv if a != ""]
-    try:
-        a = build_parser().parse_args(argv)
+
+    def run() -> int:
+        try:
+            a = build_parser().parse_args(argv)
+        except SystemExit as e:  # --help
+            return int(e.code or 0)
         if a.list_hardware:
             print(format_hardware())
             return 0
@@ -363,13 +359,10 @@ def main(argv: list[str] | None = None) -> int:
         d = plan(flops=a.flops, pf_days=a.pf_days, params=a.params, gpu=a.gpu, gpus=a.gpus,
                  days=a.days, mfu=a.mfu, law=a.law, vocab=a.vocab, seq_len=a.seq_len,
                  batch_size=a.batch_size)
-    except (_UsageError, InputError) as e:
-        print(f"scaling plan: error: {e}", file=sys.stderr)
-        return 2
-    except SystemExit as e:  # --help
-        return int(e.code or 0)
-    print(json.dumps(d, indent=2) if a.json else format_plan(d))
-    return 0
+        print(json.dumps(d, indent=2) if a.json else format_plan(d))
+        return 0
+
+    return cli_main(run)
 
 
 if __name__ == "__main__":

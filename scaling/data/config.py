@@ -42,12 +42,7 @@ class DataConfig:
         return N_SPECIAL + self.n_sentinels
 
     def resolved_cache_dir(self) -> Path:
-        if self.cache_dir:
-            return Path(self.cache_dir).expanduser()
-        env = os.environ.get("SCALING_CACHE")
-        if env:
-            return Path(env).expanduser()
-        return Path.home() / ".cache" / "scaling"
+        return Path(self.cache_dir).expanduser() if self.cache_dir else default_cache_dir()
 
     def validate(self) -> None:
         if not self.source:
@@ -83,3 +78,10 @@ class DataConfig:
 
     def replace(self, **kw) -> "DataConfig":
         return dataclasses.replace(self, **kw)
+
+
+def default_cache_dir() -> Path:
+    """The suite's cache folder (token caches, the measured CPU peak, compiled steps):
+    $SCALING_CACHE, else ~/.cache/scaling."""
+    env = os.environ.get("SCALING_CACHE")
+    return Path(env).expanduser() if env else Path.home() / ".cache" / "scaling"

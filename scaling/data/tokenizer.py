@@ -61,9 +61,6 @@ class Tokenizer:
     def spec(self) -> dict:
         raise NotImplementedError
 
-    def is_special(self, ids: np.ndarray) -> np.ndarray:
-        return np.asarray(ids) < self.n_reserved
-
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self.name}, vocab_size={self.vocab_size})"
 

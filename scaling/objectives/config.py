@@ -2,9 +2,13 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Literal
 
 from scaling.configio import doc
 from scaling.errors import ConfigError
+
+#: The pre-training objectives (scaling/objectives/__init__.py `get_objective` builds them).
+ObjectiveName = Literal["clm", "mlm", "span"]
 
 
 @dataclass(frozen=True)

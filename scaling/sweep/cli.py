@@ -18,6 +18,7 @@ import sys
 import time
 from pathlib import Path
 
+from analysis.contract import cli_main
 from scaling.errors import ConfigError, InputError
 
 
@@ -78,7 +79,7 @@ def _sweep(argv: list[str]) -> int:
     if a.device and a.measure:
         raise ConfigError("--measure times the local device; drop it with --device",
                           key="--measure")
-    points = grid.expand(sweep, runner._vocab_from_config(sweep), file=a.file)
+    points = grid.expand(sweep, runner.vocab_from_config(sweep), file=a.file)
     plan = planner.make_plan(sweep, points, device, measure=a.measure)
     if a.dry_run or a.device:
         print(planner.format_plan(plan))
@@ -197,16 +198,12 @@ def main(argv: list[str] | None = None) -> int:
     if not argv or argv[0] not in ("sweep", "status"):
         print("usage: scaling sweep FILE ... | scaling status RESULTS", file=sys.stderr)
         return 2
-    try:
-        return _sweep(argv[1:]) if argv[0] == "sweep" else _status(argv[1:])
-    except InputError as e:
-        print(f"error: {e}", file=sys.stderr)
-        return e.exit_code
-    except SystemExit as e:  # argparse: --help (0) or a usage error (2)
-        return int(e.code or 0)
-    except KeyboardInterrupt:
-        print("interrupted; run the same command again to resume", file=sys.stderr)
-        return 130
+    def run() -> int:
+        try:
+            return _sweep(argv[1:]) if argv[0] == "sweep" else _status(argv[1:])
+        except SystemExit as e:  # argparse: --help (0) or a usage error (2)
+            return int(e.code or 0)
+    return cli_main(run)
 
 
 if __name__ == "__main__":

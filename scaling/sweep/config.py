@@ -25,9 +25,9 @@ from typing import Literal
 from scaling.configio import apply_overrides, doc, from_dict, load_yaml, to_dict
 from scaling.errors import ConfigError
 from scaling.model.shapes import ShapeRule
+from scaling.objectives.config import ObjectiveName
 from scaling.train.config import RunConfig
 
-OBJECTIVES = ("clm", "mlm", "span")
 #: base keys that the sweep itself sets, per point: refused in `base`.
 _SET_BY_SWEEP = {"name": "the sweep's `name`", "objective": "`objectives`", "seed": "`seeds`"}
 _SET_BY_GRID = ("tokens", "steps")
@@ -189,7 +189,7 @@ class SweepConfig:
 
     name: str = doc("sweep name; results go to results/<name>")
     grid: GridConfig = doc("the grid of sizes and tokens (or budgets)")
-    objectives: tuple[Literal["clm", "mlm", "span"], ...] = doc("pre-training objectives",
+    objectives: tuple[ObjectiveName, ...] = doc("pre-training objectives",
                                                                 ("clm",))
     base: dict = doc("a partial RunConfig (data, model, optim, train cadence) shared by every "
                      "point; only what differs from the defaults", default_factory=dict)
@@ -254,11 +254,6 @@ def _normalise(raw: dict) -> dict:
             v = recipe.get(k)
             if isinstance(v, (int, float)) and not isinstance(v, bool):
                 recipe[k] = {"rule": "constant", "value": v}
-            elif isinstance(v, str):
-                try:
-                    recipe[k] = {"rule": "constant", "value": float(v)}
-                except ValueError:
-                    pass
     return raw
 
 

@@ -15,84 +15,65 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass
 
+from analysis.contract import tokens_for_flops
 from scaling.errors import ConfigError
-from scaling.model.config import ModelConfig
 from scaling.sweep import recipe as rec
 from scaling.sweep.config import SweepConfig
 from scaling.train.config import RunConfig
+from scaling.train.record import RunRecord, resolve_run
 
 
 @dataclass(frozen=True)
 class Point:
-    """One run of the sweep, resolved."""
+    """One run of the sweep: its run record plus where it sits in the grid."""
 
     index: int
-    objective: str
-    seed: int
+    run: RunRecord                # the resolved run (config with train.steps set, N, D, FLOPs)
     params_target: float          # nominal N from grid.params
     axis: str                     # tokens | tokens_per_param | flops
     axis_value: float             # the nominal value on that axis
-    cfg: RunConfig                # the full run config (train.steps set)
-    model: ModelConfig            # resolved (vocab, arch)
-    n_total: int
-    n_nonembedding: int
-    steps: int
-    batch_size: int
-    tokens_per_example: int       # raw corpus tokens per example (counted in D)
-    window: int                   # corpus tokens read per example
     tokens_target: float          # the D the grid asked for, before rounding to whole steps
-    flops_per_example: float      # exact training FLOPs (ModelConfig.flops_per_token)
-    run_id: str
+    count: str = "total"          # which N the grid uses (grid.count)
 
     @property
-    def tokens(self) -> int:
-        return self.steps * self.batch_size * self.tokens_per_example
+    def cfg(self) -> RunConfig:
+        return self.run.cfg
+
+    @property
+    def run_id(self) -> str:
+        return self.run.run_id
 
     @property
     def n(self) -> int:
         """The N that the grid uses (total unless grid.count says otherwise)."""
-        return self.n_total if self.cfg_count == "total" else self.n_nonembedding
-
-    cfg_count: str = "total"
-
-    @property
-    def flops_6nd(self) -> float:
-        return 6.0 * self.n_total * self.tokens
-
-    @property
-    def flops_exact(self) -> float:
-        return self.steps * self.batch_size * self.flops_per_example
+        return self.run.n_total if self.count == "total" else self.run.n_nonembedding
 
     @property
     def flops_nominal(self) -> float | None:
         return self.axis_value if self.axis == "flops" else None
 
-    @property
-    def tokens_per_param(self) -> float:
-        return self.tokens / self.n_total
-
-    def record(self) -> dict:
+    def to_dict(self) -> dict:
         """What results/<sweep>/points.json and runs/<id>/point.json hold for this point."""
+        r, m, o = self.run, self.run.model, self.run.cfg.optim
         return {
-            "index": self.index, "run_id": self.run_id, "objective": self.objective,
-            "seed": self.seed, "params_target": self.params_target, "axis": self.axis,
-            "axis_value": self.axis_value, "n_params_total": self.n_total,
-            "n_params_nonembedding": self.n_nonembedding, "n_count": self.cfg_count,
-            "d_model": self.model.d_model, "n_layers": self.model.n_layers,
-            "n_heads": self.model.n_heads, "steps": self.steps, "batch_size": self.batch_size,
-            "seq_len": self.model.seq_len, "tokens_target": self.tokens_target,
-            "tokens": self.tokens, "flops_nominal": self.flops_nominal,
-            "flops_6nd": self.flops_6nd, "flops": self.flops_exact,
-            "lr": self.cfg.optim.lr, "b2": self.cfg.optim.b2,
-            "warmup_steps": self.cfg.optim.warmup_steps, "schedule": self.cfg.optim.schedule,
+            "index": self.index, "run_id": r.run_id, "objective": r.cfg.objective,
+            "seed": r.cfg.seed, "params_target": self.params_target, "axis": self.axis,
+            "axis_value": self.axis_value, "n_params_total": r.n_total,
+            "n_params_nonembedding": r.n_nonembedding, "n_count": self.count,
+            "d_model": m.d_model, "n_layers": m.n_layers, "n_heads": m.n_heads,
+            "steps": r.steps, "batch_size": r.batch_size, "seq_len": m.seq_len,
+            "tokens_target": self.tokens_target, "tokens": r.tokens,
+            "flops_nominal": self.flops_nominal, "flops_6nd": r.flops_6nd, "flops": r.flops,
+            "lr": o.lr, "b2": o.b2, "warmup_steps": o.warmup_steps, "schedule": o.schedule,
         }
 
 
-def _plan(cfg: RunConfig, vocab_size: int, key: str):
-    from scaling.train.loop import plan_run  # jax-heavy: only when expanding
+def _resolve(cfg: RunConfig, vocab_size: int, key: str) -> RunRecord:
     try:
-        return plan_run(cfg, vocab_size)
+        return resolve_run(cfg, vocab_size)
     except (ImportError, ValueError) as e:
+        if isinstance(e, ConfigError):
+            raise
         raise ConfigError(f"objective '{cfg.objective}' is not available here ({e})",
                           key=key) from None
 
@@ -110,9 +91,7 @@ def expand(sweep: SweepConfig, vocab_size: int, file: str | None = None) -> list
     try:
         return _expand(sweep, vocab_size)
     except ConfigError as e:
-        if file and e.file in (None, "<config>"):
-            raise ConfigError(e.detail, file=file, key=e.key, fix=e.fix) from None
-        raise
+        raise e.located(file) from None
 
 
 def _expand(sweep: SweepConfig, vocab_size: int) -> list[Point]:
@@ -121,7 +100,7 @@ def _expand(sweep: SweepConfig, vocab_size: int) -> list[Point]:
     seen: dict[str, str] = {}
     for oi, objective in enumerate(sweep.objectives):
         base = sweep.base_run(objective)
-        probe = _plan(base, vocab_size, f"objectives[{oi}]")
+        probe = _resolve(base, vocab_size, f"objectives[{oi}]")
         arch_model = probe.model  # arch and vocab resolved for this objective
         for pi, p in enumerate(grid.params):
             model = sweep.shape.for_params(p, arch_model)
@@ -138,7 +117,7 @@ def _expand(sweep: SweepConfig, vocab_size: int) -> list[Point]:
                 elif grid.axis == "tokens_per_param":
                     d_target = x * n
                 else:
-                    d_target = x / (6.0 * n)
+                    d_target = tokens_for_flops(x, n)
                 keep = grid.keep_tokens_per_param
                 if keep and not keep[0] <= d_target / n <= keep[1]:
                     continue
@@ -146,24 +125,20 @@ def _expand(sweep: SweepConfig, vocab_size: int) -> list[Point]:
                 warm = rec.warmup_steps(recipe, n, per_step, steps)
                 for seed in _seeds(sweep, p, x):
                     cfg = rec.apply(dataclasses.replace(sized, seed=seed), h, max(steps, 1), warm)
-                    plan = _plan(cfg, vocab_size, f"objectives[{oi}]")
-                    assert plan.n_total == n_total, "shape rule and plan disagree on N"
+                    run = _resolve(cfg, vocab_size, f"objectives[{oi}]")
+                    assert run.n_total == n_total, "shape rule and record disagree on N"
                     where = f"grid.params[{pi}] x grid.{grid.axis}[{xi}] seed {seed}"
-                    if plan.run_id in seen and steps > 0:
-                        raise ConfigError(f"{where} gives the same run as {seen[plan.run_id]} "
+                    if run.run_id in seen and steps > 0:
+                        raise ConfigError(f"{where} gives the same run as {seen[run.run_id]} "
                                           f"(shape d{model.d_model} L{model.n_layers})",
                                           key=f"grid.params[{pi}]",
                                           fix="space the sizes further apart or lower "
                                               "shape.width_step")
-                    seen[plan.run_id] = where
-                    points.append(Point(
-                        index=-1, objective=objective, seed=seed, params_target=p,
-                        axis=grid.axis, axis_value=x, cfg=cfg, model=plan.model,
-                        n_total=n_total, n_nonembedding=n_nonemb, steps=steps,
-                        batch_size=h.batch_size, tokens_per_example=plan.tokens_per_example,
-                        window=plan.window, tokens_target=d_target,
-                        flops_per_example=plan.flops_per_example, run_id=plan.run_id,
-                        cfg_count=grid.count))
+                    seen[run.run_id] = where
+                    if steps != run.steps:  # zero steps: kept (with 1) for the planner to refuse
+                        run = dataclasses.replace(run, steps=steps)
+                    points.append(Point(index=-1, run=run, params_target=p, axis=grid.axis,
+                                        axis_value=x, tokens_target=d_target, count=grid.count))
     # already in (objective, size, axis, seed) order of the file; number them
     return [dataclasses.replace(pt, index=i) for i, pt in enumerate(points)]
 

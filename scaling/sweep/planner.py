@@ -17,16 +17,15 @@ import os
 import time
 from dataclasses import dataclass, field
 
-from scaling.budget.compute import PF_DAY
+from analysis.contract import PF_DAY, fmt_si
+from scaling.budget.compute import DEFAULT_MFU_ACCEL
 from scaling.budget.memory import fits, fmt_bytes, training_memory
 from scaling.errors import ConfigError
 from scaling.sweep.config import SweepConfig
 from scaling.sweep.grid import Point
 
-#: Assumed model-FLOPs utilisation when not measured. Accelerators: a typical figure for small
-#: dense transformers (Chowdhery et al. 2022 report 46% for PaLM 540B; models of 1e7-1e9 parameters
-#: usually reach less). CPU: measured here on tiny models (d 32-128) with the suite's train loop.
-DEFAULT_MFU_ACCEL = 0.35
+#: Assumed MFU on CPU when not measured: measured here on tiny models (d 32-128) with the suite's
+#: train loop (accelerators: DEFAULT_MFU_ACCEL of scaling/budget/compute.py).
 DEFAULT_MFU_CPU = 0.15
 
 
@@ -130,8 +129,8 @@ class SweepPlan:
         bad = self.refused
         if not bad:
             return
-        lines = [f"point {r.point.index} ({r.point.objective}, N {r.point.n_total:,}, "
-                 f"D {r.point.tokens:,}, seed {r.point.seed}): {'; '.join(r.refused)}"
+        lines = [f"point {r.point.index} ({r.point.cfg.objective}, N {r.point.run.n_total:,}, "
+                 f"D {r.point.run.tokens:,}, seed {r.point.cfg.seed}): {'; '.join(r.refused)}"
                  for r in bad]
         raise ConfigError(f"{len(bad)} of {len(self.rows)} points refused before running:\n  "
                           + "\n  ".join(lines), file=file, key="grid",
@@ -173,45 +172,41 @@ def corpus_tokens(data_cfg) -> tuple[float | None, str]:
 def _span_sentinels_needed(point: Point, sweep: SweepConfig) -> int:
     """Spans per example for span corruption: the objective's own length rule."""
     from scaling.objectives.span import SpanCorruption
-    return SpanCorruption(point.cfg.span).lengths(point.model)[2]
+    return SpanCorruption(point.cfg.span).lengths(point.run.model)[2]
 
 
 # ---- measured throughput ----
 
 def measure_throughput(point: Point, steps: int = 4) -> float:
-    """Tokens/s of a few timed train steps of this point's shape on the local devices."""
+    """Tokens/s (counted in D) of a few timed train steps of this point's shape on the local
+    devices, with the train state a run builds (random tokens stand in for the corpus)."""
     import jax
     import numpy as np
 
     from scaling.data.tokenizer import ByteTokenizer
-    from scaling.model.transformer import build_model
     from scaling.objectives.base import Specials
     from scaling.train import sharding
-    from scaling.train.loop import objective_for
-    from scaling.train.step import make_optimizer, make_train_step, split_model
+    from scaling.train.state import build_train_state
 
-    cfg, model = point.cfg, point.model
+    run = point.run
     mesh = sharding.data_mesh()
-    tok = ByteTokenizer(cfg.data.n_sentinels)
-    sp = Specials.from_tokenizer(tok)
-    sp = Specials(model.vocab_size, sp.pad_id, sp.bos_id, sp.eos_id, sp.mask_id,
+    sp = Specials.from_tokenizer(ByteTokenizer(run.cfg.data.n_sentinels))
+    sp = Specials(run.model.vocab_size, sp.pad_id, sp.bos_id, sp.eos_id, sp.mask_id,
                   sp.first_sentinel, sp.n_sentinels, sp.n_reserved)
-    graphdef, params = split_model(build_model(model, cfg.seed))
-    tx = make_optimizer(cfg.optim, max(point.steps, 2))
-    state = sharding.put_replicated({"p": params, "o": tx.init(params)}, mesh)
-    params, opt = state["p"], state["o"]
-    step_fn = make_train_step(graphdef, objective_for(cfg), tx, sp, cfg.seed)
+    ts = build_train_state(run.model, run.objective(), run.cfg.optim, max(run.steps, 2), sp,
+                           run.cfg.seed)
+    ts.put(mesh)
+    params, opt = ts.state["params"], ts.state["opt_state"]
     rng = np.random.default_rng(0)
-    B = point.batch_size
-    win = sharding.put_batch(rng.integers(sp.n_reserved, model.vocab_size, (B, point.window),
-                                          dtype=np.int32), mesh)
-    params, opt, m = step_fn(params, opt, win, 0)  # compile
+    win = sharding.put_batch(rng.integers(sp.n_reserved, run.model.vocab_size,
+                                          (run.batch_size, run.window), dtype=np.int32), mesh)
+    params, opt, m = ts.step_fn(params, opt, win, 0)  # compile
     jax.block_until_ready(m)
     t0 = time.perf_counter()
     for k in range(1, steps + 1):
-        params, opt, m = step_fn(params, opt, win, k)
+        params, opt, m = ts.step_fn(params, opt, win, k)
     jax.block_until_ready(m)
-    return steps * B * point.tokens_per_example / (time.perf_counter() - t0)
+    return run.tokens_at(steps) / (time.perf_counter() - t0)
 
 
 # ---- the plan ----
@@ -226,52 +221,41 @@ def make_plan(sweep: SweepConfig, points: list[Point], device: Device, *, measur
     measured: dict[tuple, float] = {}
     rows = []
     for pt in points:
-        per_device = max(1, pt.batch_size // device.n_devices)
+        per_device = max(1, pt.run.batch_size // device.n_devices)
         refused = []
-        mem = training_memory(pt.model, per_device, precision)
-        ok, reason = fits(pt.model, per_device, precision, device.memory_bytes)
+        mem = training_memory(pt.run.model, per_device, precision)
+        ok, reason = fits(pt.run.model, per_device, precision, device.memory_bytes)
         if not ok:
             refused.append(f"{reason} ({device.memory_source})")
-        if pt.steps < 1:
+        if pt.run.steps < 1:
             refused.append(f"zero steps: D {pt.tokens_target:,.0f} tokens is less than one "
-                           f"batch of {pt.batch_size * pt.tokens_per_example:,} tokens")
-        if pt.batch_size % device.n_devices:
-            refused.append(f"batch {pt.batch_size} does not split over {device.n_devices} "
+                           f"batch of {pt.run.batch_size * pt.run.tokens_per_example:,} tokens")
+        if pt.run.batch_size % device.n_devices:
+            refused.append(f"batch {pt.run.batch_size} does not split over {device.n_devices} "
                            "devices")
-        if pt.objective == "span":
+        if pt.cfg.objective == "span":
             need = _span_sentinels_needed(pt, sweep)
             if pt.cfg.data.n_sentinels < need:
                 refused.append(f"span corruption needs {need} sentinels per example, "
                                f"data.n_sentinels is {pt.cfg.data.n_sentinels}")
         rate = None
         if measure and not refused:
-            key = (pt.objective, pt.model, pt.batch_size)
+            key = (pt.cfg.objective, pt.run.model, pt.run.batch_size)
             if key not in measured:
                 measured[key] = measure_throughput(pt)
             rate = measured[key]
         if rate:
-            seconds = pt.tokens / rate
+            seconds = pt.run.tokens / rate
         elif device.peak:
-            seconds = pt.flops_exact / (device.peak * device.mfu * device.n_devices)
+            seconds = pt.run.flops / (device.peak * device.mfu * device.n_devices)
         else:
             seconds = None
-        epochs = pt.tokens / n_corpus if n_corpus else None
+        epochs = pt.run.tokens / n_corpus if n_corpus else None
         rows.append(Row(pt, mem.total, ok, reason, seconds, epochs, refused, rate))
     return SweepPlan(sweep, device, rows, n_corpus, note, precision)
 
 
 # ---- printing ----
-
-def _si(x: float | None, unit: str = "") -> str:
-    if x is None:
-        return "n/a"
-    for s, scale in (("E", 1e18), ("P", 1e15), ("T", 1e12), ("G", 1e9), ("M", 1e6), ("k", 1e3),
-                     ("", 1.0)):
-        if abs(x) >= scale:
-            v = f"{x / scale:.3g}"
-            return (v if "e" not in v else f"{x / scale:.0f}") + s + unit
-    return f"{x:.3g}{unit}"
-
 
 def fmt_time(s: float | None) -> str:
     if s is None:
@@ -294,11 +278,11 @@ def format_plan(plan: SweepPlan) -> str:
     body = []
     for r in plan.rows:
         p = r.point
-        row = [str(p.index), p.objective, str(p.seed), str(p.model.n_layers),
-               str(p.model.d_model), str(p.model.n_heads), _si(p.n_total), _si(p.n_nonembedding),
-               _si(p.tokens), f"{p.tokens_per_param:.1f}", f"{p.flops_6nd:.3g}"]
+        row = [str(p.index), p.cfg.objective, str(p.cfg.seed), str(p.run.model.n_layers),
+               str(p.run.model.d_model), str(p.run.model.n_heads), fmt_si(p.run.n_total), fmt_si(p.run.n_nonembedding),
+               fmt_si(p.run.tokens), f"{(p.run.tokens / p.run.n_total):.1f}", f"{p.run.flops_6nd:.3g}"]
         row += [f"{p.flops_nominal:.3g}"] if isoflop else []
-        row += [f"{p.flops_exact:.3g}", str(p.steps), str(p.batch_size), f"{p.cfg.optim.lr:.3g}",
+        row += [f"{p.run.flops:.3g}", str(p.run.steps), str(p.run.batch_size), f"{p.cfg.optim.lr:.3g}",
                 fmt_bytes(r.memory), "n/a" if r.epochs is None else f"{r.epochs:.2f}",
                 fmt_time(r.seconds),
                 ("REFUSED: " + "; ".join(r.refused)) if r.refused else
@@ -311,13 +295,13 @@ def format_plan(plan: SweepPlan) -> str:
     lines = [f"sweep {plan.sweep.name}: {len(plan.rows)} points, objectives "
              f"{', '.join(plan.sweep.objectives)}, grid {plan.sweep.grid.axis}, "
              f"out {plan.sweep.out_dir}",
-             f"device {d.name}: peak {_si(d.peak, 'FLOP/s')} ({plan.precision}; "
+             f"device {d.name}: peak {fmt_si(d.peak, 'FLOP/s')} ({plan.precision}; "
              f"{d.peak_source.split(':')[0]}), memory {fmt_bytes(d.memory_bytes)} per device "
              f"({d.memory_source}), MFU {d.mfu:g} {d.mfu_source}",
              f"corpus: {plan.corpus_note}", "", fmt(head), fmt(["-" * w for w in widths])]
     lines += [fmt(b) for b in body]
-    tot_c = sum(r.point.flops_6nd for r in plan.rows)
-    tot_x = sum(r.point.flops_exact for r in plan.rows)
+    tot_c = sum(r.point.run.flops_6nd for r in plan.rows)
+    tot_x = sum(r.point.run.flops for r in plan.rows)
     secs = [r.seconds for r in plan.rows if r.seconds is not None]
     tot_t = sum(secs) if len(secs) == len(plan.rows) else None
     lines += ["", f"total: {len(plan.rows)} points, C = 6ND {tot_c:.3g} FLOPs "

@@ -20,6 +20,7 @@ import traceback
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from analysis.contract import atomic_write_json
 from scaling.sweep import grid as grid_mod
 from scaling.sweep.config import SweepConfig
 from scaling.sweep.planner import Device, SweepPlan, local_device, make_plan
@@ -39,7 +40,7 @@ class Outcome:
         return not self.failed
 
 
-def _vocab_from_config(sweep: SweepConfig) -> int:
+def vocab_from_config(sweep: SweepConfig) -> int:
     """The tokenizer's vocabulary from the config alone (BPE: the requested size)."""
     from scaling.data.tokenizer import ByteTokenizer
 
@@ -51,7 +52,7 @@ def _vocab_from_config(sweep: SweepConfig) -> int:
 def prepare(sweep: SweepConfig, file: str | None = None, device: Device | None = None,
             measure: bool = False, vocab_size: int | None = None) -> SweepPlan:
     """Expand and plan the sweep (nothing written); raises ConfigError on a refused point."""
-    points = grid_mod.expand(sweep, vocab_size or _vocab_from_config(sweep), file=file)
+    points = grid_mod.expand(sweep, vocab_size or vocab_from_config(sweep), file=file)
     device = device or local_device(sweep.base_run().model.dtype)
     plan = make_plan(sweep, points, device, measure=measure)
     plan.check(file)
@@ -77,12 +78,12 @@ def run_sweep(sweep: SweepConfig, *, file: str | None = None, shard: tuple[int, 
     sharding.maybe_initialize_distributed()
     ds = load_dataset(sweep.base_run().data, progress=not quiet)
     vocab = ds.tokenizer.vocab_size
-    if vocab != _vocab_from_config(sweep):  # BPE may stop short of the requested size
+    if vocab != vocab_from_config(sweep):  # BPE may stop short of the requested size
         plan = prepare(sweep, file, device=plan.device, vocab_size=vocab)
     points = [r.point for r in plan.rows]
     root = Path(out) if out else sweep.out_dir
     store = Store(root, stale_s=sweep.claims.stale_s, heartbeat_s=sweep.claims.heartbeat_s)
-    store.write_sweep(sweep.resolved(), [p.record() for p in points])
+    store.write_sweep(sweep.resolved(), [p.to_dict() for p in points])
     mine = grid_mod.shard(points, *shard)
     info = worker_info(worker)
     _log(quiet, f"{sweep.name}: {len(mine)} of {len(points)} points in shard {shard[0]}/"
@@ -105,10 +106,9 @@ def run_sweep(sweep: SweepConfig, *, file: str | None = None, shard: tuple[int, 
             if store.status(rid).status in FINISHED:  # finished between the check and the claim
                 outcome.skipped_finished.append(rid)
                 continue
-            from scaling.io import atomic_write_json
-            atomic_write_json(store.run_dir(rid) / "point.json", pt.record())
-            _log(quiet, f"point {pt.index} {rid}: training (N {pt.n_total:,}, D {pt.tokens:,}, "
-                        f"{pt.steps} steps)")
+            atomic_write_json(store.run_dir(rid) / "point.json", pt.to_dict())
+            _log(quiet, f"point {pt.index} {rid}: training (N {pt.run.n_total:,}, "
+                        f"D {pt.run.tokens:,}, {pt.run.steps} steps)")
             t0 = time.time()
             try:
                 summary = train(pt.cfg, store.run_dir(rid), progress=not quiet, dataset=ds)
@@ -124,10 +124,9 @@ def run_sweep(sweep: SweepConfig, *, file: str | None = None, shard: tuple[int, 
                             "invocation")
                 outcome.failed.append(rid)
                 continue
-            status = summary.get("status")
-            (outcome.diverged if status == "diverged" else outcome.trained).append(rid)
-            _log(quiet, f"point {pt.index} {rid}: {status} in {time.time() - t0:.0f}s, eval loss "
-                        f"{summary.get('final_eval_loss')}")
+            (outcome.diverged if summary.status == "diverged" else outcome.trained).append(rid)
+            _log(quiet, f"point {pt.index} {rid}: {summary.status} in {time.time() - t0:.0f}s, "
+                        f"eval loss {summary.final_eval_loss}")
         finally:
             claim.release()
     _log(quiet, f"{sweep.name}: trained {len(outcome.trained)}, diverged "

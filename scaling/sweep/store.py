@@ -34,7 +34,7 @@ from pathlib import Path
 
 import yaml
 
-from scaling.io import atomic_write_json, atomic_write_text, read_jsonl
+from analysis.contract import atomic_write_json, atomic_write_text, read_jsonl, read_summary
 
 FINISHED = ("done", "diverged")
 _CLAIM = re.compile(r"^claim\.(\d+)$")
@@ -87,16 +87,6 @@ def _age(path: Path) -> float | None:
         return time.time() - path.stat().st_mtime
     except FileNotFoundError:
         return None
-
-
-def _summary(run_dir: Path) -> dict | None:
-    p = run_dir / "summary.json"
-    try:
-        return json.loads(p.read_text())
-    except FileNotFoundError:
-        return None
-    except json.JSONDecodeError:
-        return {"status": "failed", "error": "corrupt summary.json"}
 
 
 @dataclass
@@ -185,9 +175,9 @@ class Store:
 
     def status(self, run_id: str) -> PointStatus:
         d = self.run_dir(run_id)
-        s = _summary(d)
-        if s is not None and s.get("status") in ("done", "diverged", "failed"):
-            return PointStatus(s["status"], s.get("error") or "")
+        s = read_summary(d)
+        if s is not None and s.status in ("done", "diverged", "failed"):
+            return PointStatus(s.status, s.error or "")
         claims = _claims(d)
         if not claims:
             return PointStatus("pending")
@@ -252,7 +242,6 @@ class Progress:
     loss: float | None = None
     eval_loss: float | None = None
     tokens_per_s: float | None = None
-    tokens_left: int = 0
     flops_left: float = 0.0
     flops_per_s: float | None = None
 
@@ -271,8 +260,6 @@ def progress(run_dir: Path, point: dict) -> Progress:
         pr.eval_loss = evals[-1] if evals else None
         rates = [r["tokens_per_s"] for r in rows[-5:] if r.get("tokens_per_s")]
         pr.tokens_per_s = sum(rates) / len(rates) if rates else None
-    per_step = point.get("batch_size", 0) * point.get("seq_len", 0)
-    pr.tokens_left = max(pr.steps - pr.step, 0) * per_step
     if pr.steps:
         pr.flops_left = float(point.get("flops") or 0.0) * max(pr.steps - pr.step, 0) / pr.steps
     if pr.tokens_per_s and point.get("flops") and point.get("tokens"):

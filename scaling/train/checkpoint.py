@@ -18,10 +18,11 @@ logging.getLogger("absl").setLevel(logging.WARNING)
 
 
 class Checkpointer:
-    def __init__(self, directory: str | Path, keep: int = 2):
+    def __init__(self, directory: str | Path, keep: int = 2, *, read_only: bool = False):
         self.directory = Path(directory).absolute()
-        opts = ocp.CheckpointManagerOptions(max_to_keep=keep, enable_async_checkpointing=True,
-                                            create=True)
+        opts = (ocp.CheckpointManagerOptions(read_only=True) if read_only else
+                ocp.CheckpointManagerOptions(max_to_keep=keep, enable_async_checkpointing=True,
+                                             create=True))
         self.mgr = ocp.CheckpointManager(self.directory, options=opts)
 
     def latest_step(self) -> int | None:
@@ -40,16 +41,3 @@ class Checkpointer:
     def close(self) -> None:
         self.mgr.wait_until_finished()
         self.mgr.close()
-
-
-def latest_checkpoint(directory: str | Path) -> int | None:
-    """The latest finished step in a checkpoint folder, without keeping a manager open."""
-    directory = Path(directory)
-    if not directory.is_dir():
-        return None
-    mgr = ocp.CheckpointManager(directory.absolute(),
-                                options=ocp.CheckpointManagerOptions(read_only=True))
-    try:
-        return mgr.latest_step()
-    finally:
-        mgr.close()

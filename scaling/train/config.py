@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import math
 from dataclasses import dataclass
 from typing import Literal
 
@@ -11,7 +10,7 @@ from scaling.configio import doc, from_dict, load_yaml, apply_overrides, to_dict
 from scaling.data.config import DataConfig
 from scaling.errors import ConfigError
 from scaling.model.config import ModelConfig
-from scaling.objectives.config import MLMConfig, SpanConfig
+from scaling.objectives.config import MLMConfig, ObjectiveName, SpanConfig
 
 
 @dataclass(frozen=True)
@@ -61,6 +60,10 @@ class TrainConfig:
     keep_checkpoints: int = doc("checkpoints kept on disk", 2)
     init_from: str = doc("start from another run's checkpoint dir (step taken from it), e.g. a "
                          "WSD cooldown branch; '' = fresh init", "")
+    trackers: tuple[Literal["jsonl", "tensorboard", "wandb"], ...] = doc(
+        "where metrics rows go besides metrics.jsonl (always written): tensorboard (event files "
+        "in the run folder), wandb (WANDB_MODE/WANDB_PROJECT apply); not part of run identity",
+        ("jsonl",))
 
     def validate(self) -> None:
         if (self.tokens > 0) == (self.steps > 0):
@@ -79,7 +82,7 @@ class RunConfig:
     """One training run."""
 
     name: str = doc("run family name (the results folder)", "run")
-    objective: Literal["clm", "mlm", "span"] = doc("pre-training objective", "clm")
+    objective: ObjectiveName = doc("pre-training objective", "clm")
     seed: int = doc("seed for initialisation, data order and masking noise", 0)
     data: DataConfig = doc("corpus and tokenizer", default_factory=DataConfig)
     model: ModelConfig = doc("model shape", default_factory=ModelConfig)
@@ -96,30 +99,19 @@ class RunConfig:
     def to_dict(self) -> dict:
         return to_dict(self)
 
+    def identity(self) -> dict:
+        """The config without what cannot change the run's numbers (where its metrics also go):
+        run ids hash this, and a run folder accepts any config with the same identity."""
+        d = self.to_dict()
+        d["train"].pop("trackers", None)
+        return d
+
     def short_hash(self) -> str:
-        """A hash of the whole resolved config, for run identity."""
-        blob = json.dumps(self.to_dict(), sort_keys=True).encode()
+        """A hash of the whole resolved config (its identity), for run identity."""
+        blob = json.dumps(self.identity(), sort_keys=True).encode()
         return hashlib.sha256(blob).hexdigest()[:8]
 
 
 def load_run_config(path: str, overrides: list[str] = ()) -> RunConfig:
     data = apply_overrides(load_yaml(path), list(overrides))
     return from_dict(RunConfig, data, file=str(path))
-
-
-def human(n: float) -> str:
-    """12_500_000 -> '12.5M' (for run ids)."""
-    for unit, scale in (("T", 1e12), ("G", 1e9), ("M", 1e6), ("k", 1e3)):
-        if n >= scale * 0.9995:  # 999,900 reads '1M', not '1e+03k'
-            return f"{n / scale:.3g}{unit}"
-    return f"{int(n)}"
-
-
-def steps_for(cfg: RunConfig, tokens_per_example: int) -> int:
-    """The run's step count; with `train.tokens`, the steps that consume at most that many."""
-    if cfg.train.steps:
-        return cfg.train.steps
-    steps = cfg.train.tokens // (cfg.train.batch_size * tokens_per_example)
-    if steps < 1:
-        raise ConfigError(f"{cfg.train.tokens} tokens is less than one batch", key="train.tokens")
-    return steps
