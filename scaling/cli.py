@@ -1,7 +1,7 @@
-"""The `scaling` command: train, sweep, status, plan, fit, plot.
+"""The `scaling` command: train, sweep, status, plan, fit, plot, config.
 
 Bad input (config, corpus, results) prints one message naming the file, the key and the fix,
-and exits with code 2 before anything is written.
+and exits with code 2 before anything is written (`analysis.contract.cli_main`).
 """
 from __future__ import annotations
 
@@ -9,7 +9,30 @@ import argparse
 import sys
 import warnings
 
-from scaling.errors import InputError
+from analysis.contract import cli_main
+
+#: `scaling --help`: each line is run through the config loader by tests/test_cli_examples.py.
+EXAMPLES = """\
+examples:
+  scaling train configs/sample_1m.yaml                  # ~1M-parameter GPT, minutes on a CPU
+  scaling train configs/sample_1m.yaml --set optim.lr=1e-3 --set train.tokens=4e6
+  scaling sweep sweeps/quickstart.yaml --dry-run        # the plan: shapes, N, D, C, memory, time
+  scaling status results/quickstart
+  scaling fit results/quickstart                        # approaches 2 and 3, with intervals
+  scaling plot results/quickstart --out figures/
+  scaling plan --flops 1e21
+  scaling config show optim                             # every key, its type, default and doc
+"""
+
+TRAIN_EXAMPLES = """\
+examples:
+  scaling train configs/sample_1m.yaml
+  scaling train configs/sample_1m.yaml --set optim.lr=1e-3 --set train.tokens=4e6 --out /tmp/run
+  scaling train configs/sample_mlm.yaml --set mlm.select_rate=0.2 --quiet
+  scaling train configs/sample_span.yaml --set span.mean_span=5 --set train.tokens=1e6
+
+Every key and its default: scaling config show [SECTION]. Rerun the same command to resume.
+"""
 
 
 def _train(args) -> int:
@@ -17,7 +40,13 @@ def _train(args) -> int:
     cfg = load_run_config(args.config, args.set or [])
     from scaling.train.loop import train  # heavy imports only after the config is valid
     summary = train(cfg, args.out, progress=not args.quiet)
-    return 0 if summary.get("status") == "done" else 1
+    return 0 if summary.status == "done" else 1
+
+
+def _config_show(args) -> int:
+    from scaling.config_show import show  # the config classes only: no JAX
+    print(show(args.section))
+    return 0
 
 
 def _delegate(module: str, name: str):
@@ -28,14 +57,18 @@ def _delegate(module: str, name: str):
 
 
 def build_parser() -> argparse.ArgumentParser:
+    raw = argparse.RawDescriptionHelpFormatter
     p = argparse.ArgumentParser(prog="scaling", description="Scaling-law experiments: train "
-                                "models, run sweeps, fit laws, plan budgets.")
+                                "models, run sweeps, fit laws, plan budgets.", epilog=EXAMPLES,
+                                formatter_class=raw)
     sub = p.add_subparsers(dest="command", required=True)
 
-    t = sub.add_parser("train", help="train one model from a run config (resumes by itself)")
+    t = sub.add_parser("train", help="train one model from a run config (resumes by itself)",
+                       description="Train one model from a run config; rerun to resume.",
+                       epilog=TRAIN_EXAMPLES, formatter_class=raw)
     t.add_argument("config", help="run config YAML")
     t.add_argument("--set", action="append", metavar="KEY=VALUE",
-                   help="override a config key, e.g. --set train.lr=3e-4 (repeatable)")
+                   help="override a config key, e.g. --set optim.lr=3e-4 (repeatable)")
     t.add_argument("--out", help="run folder (default results/<name>/runs/<run-id>)")
     t.add_argument("--quiet", action="store_true", help="no progress bar")
     t.set_defaults(func=_train)
@@ -46,6 +79,20 @@ def build_parser() -> argparse.ArgumentParser:
                         ("fit", "fit scaling laws to results or a CSV"),
                         ("plot", "regenerate every figure from stored results")):
         sub.add_parser(name, help=f"{help_} (scaling {name} --help)", add_help=False)
+
+    c = sub.add_parser("config", help="document the run config and sweep file keys",
+                       description="Document the config files' keys.")
+    csub = c.add_subparsers(dest="action", required=True)
+    show = csub.add_parser(
+        "show", help="every key with its type, default and doc",
+        description="Print every key of the run config (and, under sweep., of the sweep file) "
+                    "with its type, default and one-line doc.",
+        epilog="examples:\n  scaling config show\n  scaling config show train\n"
+               "  scaling config show optim.lr\n  scaling config show sweep.grid\n",
+        formatter_class=raw)
+    show.add_argument("section", nargs="?", help="a section (data, model, optim, train, mlm, "
+                      "span, sweep, sweep.grid, ...) or a dotted key prefix; default: all")
+    show.set_defaults(func=_config_show)
     return p
 
 
@@ -63,14 +110,7 @@ def main(argv: list[str] | None = None) -> int:
     else:
         args = build_parser().parse_args(argv)
     warnings.simplefilter("default")
-    try:
-        return int(args.func(args) or 0)
-    except InputError as e:
-        print(f"error: {e}", file=sys.stderr)
-        return e.exit_code
-    except KeyboardInterrupt:
-        print("interrupted; run the same command again to resume", file=sys.stderr)
-        return 130
+    return cli_main(lambda: args.func(args))
 
 
 if __name__ == "__main__":
