@@ -100,11 +100,9 @@ class RunConfig:
         return to_dict(self)
 
     def identity(self) -> dict:
-        """The config without what cannot change the run's numbers (where its metrics also go):
-        run ids hash this, and a run folder accepts any config with the same identity."""
-        d = self.to_dict()
-        d["train"].pop("trackers", None)
-        return d
+        """What makes this run this run (`config_identity`): run ids hash it, and a run folder
+        accepts any config with the same identity."""
+        return config_identity(self.to_dict())
 
     def short_hash(self) -> str:
         """A hash of the whole resolved config (its identity), for run identity."""
@@ -115,3 +113,24 @@ class RunConfig:
 def load_run_config(path: str, overrides: list[str] = ()) -> RunConfig:
     data = apply_overrides(load_yaml(path), list(overrides))
     return from_dict(RunConfig, data, file=str(path))
+
+
+#: Keys that cannot change a run's numbers (where its metrics go): never part of its identity.
+NOT_IDENTITY = (("train", "trackers"),)
+#: Keys added after results were committed, with their defaults: at the default they are left
+#: out of the identity, so the run ids (hashes) of earlier runs stay what they were.
+IDENTITY_SINCE_V2: dict[tuple[str, ...], object] = {}
+
+
+def config_identity(d: dict) -> dict:
+    """A resolved config (as a dict, e.g. a config.json) reduced to the run's identity."""
+    d = json.loads(json.dumps(d))
+    for path in NOT_IDENTITY:
+        d.get(path[0], {}).pop(path[1], None)
+    for path, default in IDENTITY_SINCE_V2.items():
+        node = d
+        for k in path[:-1]:
+            node = node.get(k, {})
+        if node.get(path[-1], default) == default:
+            node.pop(path[-1], None)
+    return d

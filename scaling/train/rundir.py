@@ -6,13 +6,7 @@ from pathlib import Path
 
 from analysis.contract import atomic_write_json
 from scaling.errors import InputError
-from scaling.train.config import RunConfig
-
-
-def _identity(d: dict) -> dict:
-    d = json.loads(json.dumps(d))
-    d.get("train", {}).pop("trackers", None)
-    return d
+from scaling.train.config import RunConfig, config_identity
 
 
 def claim_config(run_dir: Path, cfg: RunConfig) -> None:
@@ -35,7 +29,7 @@ def claim_config(run_dir: Path, cfg: RunConfig) -> None:
     except (OSError, UnicodeDecodeError, json.JSONDecodeError):
         raise InputError("config.json is unreadable: whose results are here cannot be checked",
                          file=str(p), fix=fix) from None
-    if not isinstance(theirs, dict) or _identity(theirs) != cfg.identity():
+    if not isinstance(theirs, dict) or config_identity(theirs) != cfg.identity():
         raise InputError("this run folder holds a different run's config", file=str(p), fix=fix)
     if theirs != mine:
         atomic_write_json(p, mine)
