@@ -22,10 +22,15 @@ $(STAMP): pyproject.toml
 
 venv: $(STAMP)
 
+# The quick start: a 10-run IsoFLOP sweep (two workers share the two cores through the sweep's
+# claims), its figures, then the headline: D/N at the largest budget beside Chinchilla's ~20.
+QUICKSTART_FIT := --approach 2,3 --bootstrap 200
 quickstart: $(STAMP)
-	$(BIN)/scaling sweep sweeps/quickstart.yaml
-	$(BIN)/scaling fit results/quickstart
-	$(BIN)/scaling plot results/quickstart --out results/quickstart/figures
+	$(BIN)/scaling sweep sweeps/quickstart.yaml --quiet --worker w2 & \
+	  $(BIN)/scaling sweep sweeps/quickstart.yaml --quiet --worker w1 || exit $$?; \
+	  wait || exit $$?
+	$(BIN)/scaling plot results/quickstart --out results/quickstart/figures $(QUICKSTART_FIT)
+	$(BIN)/scaling fit results/quickstart $(QUICKSTART_FIT) --brief
 
 test: $(STAMP)
 	$(BIN)/python -m pytest tests

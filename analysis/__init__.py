@@ -8,21 +8,28 @@ laptop can fit results that came from a cluster:
     fit = analysis.fit_parametric(runs, bootstrap=1000) # approach 3 (one objective/tokenizer)
     iso = analysis.isoflop(runs)                        # approach 2
     env = analysis.envelope_fit(runs)                   # approach 1 (needs training curves)
-    fit.law.tokens_per_param(1e22); fit.plot()
+    fit.law.tokens_per_param(1e22); fit.verdict; fit.plot()
+    analysis.fit_all(runs, analysis.FitOptions(bootstrap=200))   # what `scaling fit` does
 """
 
+from analysis.api import fit_all
 from analysis.approach1 import EnvelopeFit, envelope_fit
 from analysis.approach2 import IsoFlopFit, isoflop
 from analysis.contract import InputError
+from analysis.fit_settings import FitOptions
+from analysis.holdout import Holdout, holdout
+from analysis.identify import Verdict
 from analysis.laws import REFERENCE_LAWS, KaplanLaw, ParametricLaw, get_law
-from analysis.load import AnalysisWarning, RunTable, from_csv, load
+from analysis.csv_table import from_csv
+from analysis.load import AnalysisWarning, RunTable, load
 from analysis.parametric import ParametricFit, fit_parametric
 
 #: The results contract's one input-error type, under its old name (notebooks use it).
 AnalysisInputError = InputError
 
 __all__ = [
-    "AnalysisInputError", "AnalysisWarning", "EnvelopeFit", "InputError", "IsoFlopFit", "KaplanLaw",
-    "ParametricFit", "ParametricLaw", "REFERENCE_LAWS", "RunTable", "envelope_fit",
-    "fit_parametric", "from_csv", "get_law", "isoflop", "load",
+    "AnalysisInputError", "AnalysisWarning", "EnvelopeFit", "FitOptions", "Holdout", "InputError",
+    "IsoFlopFit", "KaplanLaw", "ParametricFit", "ParametricLaw", "REFERENCE_LAWS", "RunTable",
+    "Verdict", "envelope_fit", "fit_all", "fit_parametric", "from_csv", "get_law", "holdout",
+    "isoflop", "load",
 ]

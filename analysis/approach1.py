@@ -15,15 +15,20 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from analysis.approach2 import PowerLaw, fit_power_law
-from analysis.bootstrap import DEFAULT_BUDGETS, interval, resample_indices
+from analysis.approach2 import PowerAllocation, PowerLaw, fit_power_law
+from analysis.bootstrap import interval, resample_indices
 from analysis.contract import InputError, flops_6nd, tokens_for_flops
+from analysis.fit_settings import reporting_budgets
+from analysis.identify import Verdict, not_assessed
 from analysis.load import RunTable
+from analysis.result import FitResult
 
 
-@dataclass(frozen=True)
-class EnvelopeFit:
+@dataclass(frozen=True, repr=False)
+class EnvelopeFit(FitResult):
     """Result of approach 1 (frozen)."""
+
+    approach = 1
 
     group: tuple[str, str]
     params: str
@@ -39,25 +44,21 @@ class EnvelopeFit:
     level: float = 0.8
     intervals: dict[str, Any] | None = None
     allocation: tuple[dict[str, Any], ...] = ()
+    bytes_per_token: float | None = None
+    verdict: Verdict = not_assessed("approach 1 has no identifiability diagnostics")
 
     @property
-    def a(self) -> float:
-        return self.n_law.exponent
-
-    @property
-    def b(self) -> float:
-        return self.d_law.exponent
+    def law(self) -> PowerAllocation:
+        return PowerAllocation(self.n_law, self.d_law)
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-serialisable summary (fits/approach1-*.json)."""
         return {
-            "approach": 1, "group": {"objective": self.group[0], "tokenizer": self.group[1]},
-            "params": self.params, "a": self.a, "b": self.b,
+            **self._common_dict(),
             "n_law": {"k": self.n_law.k, "exponent": self.n_law.exponent},
             "d_law": {"k": self.d_law.k, "exponent": self.d_law.exponent},
             "envelope": {"flops": list(self.flops), "loss": list(self.loss), "n_opt": list(self.n_opt)},
-            "bootstrap": self.bootstrap, "level": self.level, "intervals": self.intervals,
-            "allocation": [dict(r) for r in self.allocation],
+            **self._tail_dict(),
         }
 
     def plot(self, ax: Any = None) -> Any:
@@ -100,13 +101,10 @@ def _envelope(curves: Sequence[tuple[float, np.ndarray, np.ndarray]], grid: np.n
 
 def envelope_fit(runs: RunTable, params: str = "total", metric: str = "train_loss",
                  n_grid: int = 200, skip_fraction: float = 0.1, bootstrap: int = 0,
-                 level: float = 0.8, seed: int = 0, budgets: Sequence[float] = DEFAULT_BUDGETS
+                 level: float = 0.8, seed: int = 0, budgets: Sequence[float] | str | None = "data"
                  ) -> EnvelopeFit:
     """Approach 1 on one group of runs that have training curves (a results folder)."""
-    groups = runs.groups()
-    if len(groups) != 1:
-        raise InputError(f"envelope_fit got groups {sorted(groups)}", fix="one group at a time")
-    (group,) = groups
+    group = runs.group  # one objective/tokenizer, else an InputError
     if not runs.has_curves:
         raise InputError("approach 1 needs training curves (metrics.jsonl)",
                          fix="load a results folder, or use --approach 2,3 for a CSV")
@@ -137,7 +135,7 @@ def envelope_fit(runs: RunTable, params: str = "total", metric: str = "train_los
                      "b": interval([s[1].exponent for s in samples], level),
                      "n_resamples_used": len(samples)}
     allocation = []
-    for c in budgets:
+    for c in reporting_budgets(budgets, runs, params):
         row: dict[str, Any] = {"flops": float(c), "n_opt": float(n_law(c)), "d_opt": float(d_law(c))}
         row["tokens_per_param"] = row["d_opt"] / row["n_opt"]
         if samples:

@@ -7,8 +7,11 @@ actual N and rounding move C slightly).  With ``params='nonembedding'`` the para
 N_nonembedding, D at its minimum comes from the curve's own log D against log N (a straight line;
 exact for total N, where D = C / 6N), and the budget is C = 6 N_opt D_opt with that count, so the
 power laws use the same convention as approach 3 (``RunTable.c``).
-A budget with fewer than 3 distinct sizes, or whose parabola opens downwards, is skipped with
-a warning; a minimum outside the sizes tried is kept but flagged (it is an extrapolation).
+Data without IsoFLOP budgets (fewer than 2 budgets with 3+ sizes, or most runs on none: an
+N x D grid) is refused with one InputError rather than fitted to accidental "budgets".  A
+budget with fewer than 3 distinct sizes, or whose parabola opens downwards, is skipped, all of
+a group's skips in one warning line; a minimum outside the sizes tried is kept but flagged (an
+extrapolation), and makes the verdict `weak`.
 Bootstrap: runs resampled with replacement *within each budget* (the IsoFLOP design fixes the
 budgets), parabolas and power laws refitted.
 """
@@ -21,9 +24,12 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from analysis.bootstrap import DEFAULT_BUDGETS, interval
+from analysis.bootstrap import interval
 from analysis.contract import InputError, flops_6nd, tokens_for_flops
+from analysis.fit_settings import reporting_budgets
+from analysis.identify import IDENTIFIED, WEAK, Verdict
 from analysis.load import AnalysisWarning, RunTable
+from analysis.result import FitResult
 
 
 @dataclass(frozen=True)
@@ -35,6 +41,32 @@ class PowerLaw:
 
     def __call__(self, x: Any) -> Any:
         return self.k * np.asarray(x, dtype=float) ** self.exponent
+
+
+@dataclass(frozen=True)
+class PowerAllocation:
+    """Approaches 1 and 2's law: N_opt = k C^a and D_opt = k_D C^b, with the methods of a
+    ParametricLaw's allocation (n_opt, d_opt, tokens_per_param, a, b)."""
+
+    n_law: PowerLaw
+    d_law: PowerLaw
+
+    @property
+    def a(self) -> float:
+        return self.n_law.exponent
+
+    @property
+    def b(self) -> float:
+        return self.d_law.exponent
+
+    def n_opt(self, C: Any) -> Any:
+        return self.n_law(C)
+
+    def d_opt(self, C: Any) -> Any:
+        return self.d_law(C)
+
+    def tokens_per_param(self, C: Any) -> Any:
+        return self.d_law(C) / self.n_law(C)
 
 
 def fit_power_law(x: np.ndarray, y: np.ndarray) -> PowerLaw:
@@ -64,13 +96,14 @@ def parabola_min(logn: np.ndarray, loss: np.ndarray, w: np.ndarray | None = None
     return float(-p[1] / (2 * p[0])), p
 
 
-@dataclass(frozen=True)
-class IsoFlopFit:
+@dataclass(frozen=True, repr=False)
+class IsoFlopFit(FitResult):
     """Result of approach 2 (frozen)."""
 
+    approach = 2
     group: tuple[str, str]
     params: str
-    budgets: tuple[float, ...]
+    flops: tuple[float, ...]
     """Budget C of each used curve: geometric mean of its runs' 6ND (total N), else 6 N_opt D_opt."""
     n_opt: tuple[float, ...]
     """Parabola minimum per budget."""
@@ -87,16 +120,11 @@ class IsoFlopFit:
     intervals: dict[str, Any] | None = None
     allocation: tuple[dict[str, Any], ...] = ()
     bytes_per_token: float | None = None
+    verdict: Verdict = Verdict(IDENTIFIED)
 
     @property
-    def a(self) -> float:
-        """Exponent of N_opt in C."""
-        return self.n_law.exponent
-
-    @property
-    def b(self) -> float:
-        """Exponent of D_opt in C."""
-        return self.d_law.exponent
+    def law(self) -> PowerAllocation:
+        return PowerAllocation(self.n_law, self.d_law)
 
     def n_opt_at(self, C: Any) -> Any:
         return self.n_law(C)
@@ -107,17 +135,14 @@ class IsoFlopFit:
     def to_dict(self) -> dict[str, Any]:
         """JSON-serialisable summary (fits/approach2-*.json)."""
         return {
-            "approach": 2, "group": {"objective": self.group[0], "tokenizer": self.group[1]},
-            "params": self.params, "a": self.a, "b": self.b,
+            **self._common_dict(),
             "n_law": {"k": self.n_law.k, "exponent": self.n_law.exponent},
             "d_law": {"k": self.d_law.k, "exponent": self.d_law.exponent},
             "minima": [{"flops": c, "n_opt": n, "d_opt": d, "extrapolated": e,
                         "parabola": list(p), "n": list(cv[0]), "loss": list(cv[1])}
-                       for c, n, d, e, p, cv in zip(self.budgets, self.n_opt, self.d_opt,
+                       for c, n, d, e, p, cv in zip(self.flops, self.n_opt, self.d_opt,
                                                     self.extrapolated, self.parabolas, self.curves)],
-            "bootstrap": self.bootstrap, "level": self.level, "intervals": self.intervals,
-            "allocation": [dict(r) for r in self.allocation],
-            "bytes_per_token": self.bytes_per_token,
+            **self._tail_dict(),
         }
 
     def plot(self, ax: Any = None) -> Any:
@@ -148,22 +173,39 @@ def _vertex(logn: np.ndarray, logd: np.ndarray, loss: np.ndarray, exact_c: float
     return float(n_opt), float(d_opt), p
 
 
+def _require_isoflop(logn: np.ndarray, c_group: np.ndarray, labels: np.ndarray) -> None:
+    """Refuse data that has no IsoFLOP budgets instead of inventing them from coincidences."""
+    sizes = {lab: len(np.unique(np.round(logn[labels == lab], 6))) for lab in np.unique(labels)}
+    good = [lab for lab, k in sizes.items() if k >= 3]
+    on_curves = int(np.isin(labels, good).sum())
+    if len(good) >= 2 and on_curves * 2 >= len(labels):
+        return
+    raise InputError(
+        f"no IsoFLOP budgets: {len(sizes)} distinct C values among {len(labels)} runs, "
+        f"{len(good)} with 3+ sizes holding {on_curves} runs (approach 2 needs 2+ budgets "
+        "of 3+ sizes holding most runs)", key="approach",
+        fix="run an IsoFLOP sweep (grid: flops: [...] x params: [...]) or use --approach 3")
+
+
 def _minima(logn: np.ndarray, logd: np.ndarray, loss: np.ndarray, c_group: np.ndarray,
-            labels: np.ndarray, total: bool, warn: bool) -> list[tuple]:
-    """Per budget: (C, N_opt, D_opt, extrapolated, parabola, mask)."""
-    out = []
+            labels: np.ndarray, total: bool, warn: str | None) -> list[tuple]:
+    """Per budget: (C, N_opt, D_opt, extrapolated, parabola, mask); skipped budgets are named
+    in one warning line (`warn`: the group's name; None: silent)."""
+    out, skipped = [], []
     for lab in np.unique(labels):
         m = labels == lab
         cb = float(np.exp(np.mean(np.log(c_group[m]))))
         res = _vertex(logn[m], logd[m], loss[m], cb if total else None)
         if res is None:
-            if warn:
-                warnings.warn(f"IsoFLOP budget {cb:.3g}: skipped (fewer than 3 sizes or the "
-                              "parabola opens downwards)", AnalysisWarning, stacklevel=3)
+            skipped.append(f"{cb:.2g}")
             continue
         n_opt, d_opt, p = res
         extrap = not (logn[m].min() <= np.log(n_opt) <= logn[m].max())
         out.append((flops_6nd(n_opt, d_opt), n_opt, d_opt, extrap, p, m))
+    if skipped and warn:
+        warnings.warn(f"approach 2, {warn}: skipped {len(skipped)} of {len(skipped) + len(out)} "
+                      f"IsoFLOP budgets (C {', '.join(skipped)}: fewer than 3 sizes or a parabola "
+                      "opening downwards)", AnalysisWarning, stacklevel=3)
     return out
 
 
@@ -199,20 +241,21 @@ def _bootstrap(mins: list[tuple], logn: np.ndarray, logd: np.ndarray, loss: np.n
 
 
 def isoflop(runs: RunTable, params: str = "total", tol_dex: float = 0.05, bootstrap: int = 0,
-            level: float = 0.8, seed: int = 0, budgets: Sequence[float] = DEFAULT_BUDGETS,
+            level: float = 0.8, seed: int = 0, budgets: Sequence[float] | str | None = "data",
             ) -> IsoFlopFit:
-    """Approach 2 on one group of runs (one objective/tokenizer)."""
-    groups = runs.groups()
-    if len(groups) != 1:
-        raise InputError(f"isoflop got groups {sorted(groups)}",
-                         fix="fit one objective/tokenizer at a time (runs.groups())")
-    (group,) = groups
+    """Approach 2 on one group of runs (one objective/tokenizer).
+
+    budgets: the allocation table's C values; 'data' (default): the runs' own range.
+    """
+    group = runs.group  # one objective/tokenizer, else an InputError
     n = runs.n(params)
     total = params == "total"
     c_group = flops_6nd(runs.n("total"), runs["tokens"])
     logn, logd, loss = np.log(n), np.log(runs["tokens"]), runs["loss"]
     labels = group_budgets(c_group, tol_dex)
-    mins = _minima(logn, logd, loss, c_group, labels, total, warn=True)
+    _require_isoflop(logn, c_group, labels)
+    budgets = reporting_budgets(budgets, runs, params)
+    mins = _minima(logn, logd, loss, c_group, labels, total, warn=f"{group[0]}/{group[1]}")
     if len(mins) < 2:
         raise InputError(
             f"approach 2 needs at least 2 IsoFLOP budgets with 3+ sizes each, found {len(mins)}",
@@ -239,11 +282,14 @@ def isoflop(runs: RunTable, params: str = "total", tol_dex: float = 0.05, bootst
             for j, key in enumerate(("n_opt", "d_opt", "tokens_per_param")):
                 row[key + "_interval"] = interval(s[:, j], level)
         allocation.append(row)
+    extrap = [f"{m[0]:.2g}" for m in mins if m[3]]
+    verdict = Verdict(WEAK, (f"minimum outside the sizes tried at C {', '.join(extrap)}",)) \
+        if extrap else Verdict(IDENTIFIED)
     return IsoFlopFit(
-        group=group, params=params, budgets=tuple(map(float, cb)), n_opt=tuple(map(float, nb)),
+        group=group, params=params, flops=tuple(map(float, cb)), n_opt=tuple(map(float, nb)),
         d_opt=tuple(map(float, db)), extrapolated=tuple(bool(m[3]) for m in mins),
         parabolas=tuple(tuple(map(float, m[4])) for m in mins),
         curves=tuple((tuple(map(float, n[m[5]])), tuple(map(float, loss[m[5]]))) for m in mins),
         n_law=n_law, d_law=d_law, bootstrap=bootstrap, level=level, intervals=intervals,
-        allocation=tuple(allocation), bytes_per_token=bpt_val,
+        allocation=tuple(allocation), bytes_per_token=bpt_val, verdict=verdict,
     )

@@ -49,8 +49,12 @@ def _parser() -> argparse.ArgumentParser:
                        help="approach 3: drop runs with |residual| > K robust sd, then refit")
         s.add_argument("--out", default=None, required=(name == "plot"),
                        help="output folder (fit: default RESULTS/fits)")
+        s.add_argument("--holdout", choices=("largest",),
+                       help="fit on every budget but the largest and predict it (approaches 2, 3)")
         if name == "fit":
             s.add_argument("--json", action="store_true", help="print JSON instead of a table")
+            s.add_argument("--brief", action="store_true",
+                           help="print only the headline: D/N at the largest budget")
     return p
 
 
@@ -67,63 +71,44 @@ def _approaches(arg: str | None, is_csv: bool) -> tuple[list[int], bool]:
     return out, True
 
 
-def _budgets(arg: str, group: Any, params: str) -> tuple[float, ...]:
-    """The allocation table's budgets: the runs' own C range by default (no extrapolation)."""
+def _budgets(arg: str) -> str | tuple[float, ...]:
+    """--budgets: 'data' (the runs' own C range, no extrapolation) or a comma list of FLOPs."""
     if arg == "data":
-        import numpy as np
-        c = np.sort(group.c(params))
-        lo, hi = float(c[0]), float(c[-1])
-        return tuple(float(f"{x:.2g}") for x in (lo, (lo * hi) ** 0.5, hi))
+        return arg
     try:
         out = tuple(float(x) for x in arg.split(","))
     except ValueError:
         raise InputError(f"{arg!r} is not a comma list of numbers", key="--budgets",
                          fix="e.g. --budgets 1e18,1e22") from None
-    if not out or any(not x > 0 for x in out):
-        raise InputError(f"{arg!r}: budgets must be > 0", key="--budgets", fix="e.g. 1e18,1e22")
+    if not out or any(not (x > 0 and math.isfinite(x)) for x in out):
+        raise InputError(f"{arg!r}: budgets must be finite and > 0", key="--budgets",
+                         fix="e.g. 1e18,1e22")
     return out
 
 
-def _param_counts(params: str, cmd: str) -> list[str]:
-    """The N counts to fit: 'both' is total and non-embedding for fit, total for plot."""
-    if params != "both":
-        return [params]
-    return ["total"] if cmd == "plot" else ["total", "nonembedding"]
+def options_of(args: argparse.Namespace) -> Any:
+    """The one FitOptions from the resolved flags (fit.yaml and defaults filled in)."""
+    from analysis.fit_settings import FitOptions
+
+    approaches, _ = _approaches(args.approach, Path(args.source).suffix.lower() == ".csv")
+    return FitOptions(approach=approaches, bootstrap=args.bootstrap, params=args.params,
+                      seed=args.seed, level=args.level, delta=args.delta,
+                      budgets=_budgets(args.budgets), outlier_mad=args.outlier_mad,
+                      holdout=args.holdout)
 
 
 def run_fits(args: argparse.Namespace) -> tuple[Any, list[tuple[str, Any]]]:
     """Load and fit; returns (runs, [(file stem, fit)])."""
-    from analysis import approach1, approach2, fit_settings, parametric
-    from analysis.load import AnalysisWarning, load
+    from analysis import fit_settings
+    from analysis.api import fit_all
+    from analysis.load import load
 
     source = Path(args.source)
-    is_csv = source.suffix.lower() == ".csv"
     fit_settings.resolve(args, source)
-    approaches, explicit = _approaches(args.approach, is_csv)
+    approaches, explicit = _approaches(args.approach, source.suffix.lower() == ".csv")
+    options = options_of(args)
     runs = load(source)
-    fits: list[tuple[str, Any]] = []
-    for params in _param_counts(args.params, args.cmd):
-        suffix = "" if params == "total" else f"-{params}"
-        for (obj, tok), group in runs.groups().items():
-            budgets = _budgets(args.budgets, group, params)
-            for k in approaches:
-                common = dict(params=params, bootstrap=args.bootstrap, level=args.level,
-                              seed=args.seed, budgets=budgets)
-                try:
-                    if k == 1:
-                        fit = approach1.envelope_fit(group, **common)
-                    elif k == 2:
-                        fit = approach2.isoflop(group, **common)
-                    else:
-                        fit = parametric.fit_parametric(group, delta=args.delta,
-                                                        outlier_mad=args.outlier_mad, **common)
-                except InputError as exc:
-                    if explicit:
-                        raise
-                    warnings.warn(f"approach {k} skipped for {obj}/{tok} ({params} N): {exc}",
-                                  AnalysisWarning)
-                    continue
-                fits.append((f"approach{k}-{obj}-{tok}{suffix}", fit))
+    fits = fit_all(runs, options, args.cmd, approaches, explicit)
     if not fits:
         raise InputError("no approach could be fitted", file=str(source),
                          fix="see the warnings above")
@@ -146,7 +131,7 @@ def format_table(fits: Sequence[tuple[str, Any]]) -> str:
         ivs = d.get("intervals") or {}
         if "a" in ivs:
             head += f"  ({int(d['level'] * 100)}% a in [{ivs['a'][0]:.4f}, {ivs['a'][1]:.4f}])"
-        lines.append(head)
+        lines.append(head + f"  [{fit.verdict.short()}]")
         if d["approach"] == 3:
             law = d["law"]
             lines.append(f"  L = {law['E']:.4g} + {law['A']:.4g}/N^{law['alpha']:.4f} + "
@@ -154,12 +139,13 @@ def format_table(fits: Sequence[tuple[str, Any]]) -> str:
                          f"{d['n_runs']} runs, {d['n_starts_at_best']}/{d['n_starts']} starts at best)")
             if d["dropped"]:
                 lines.append(f"  dropped as outliers: {', '.join(d['dropped'])}")
-        rows = d.get("budgets") or d.get("allocation") or []
         lines.append(f"  {'C (FLOPs)':>10}  {'N_opt':>24}  {'D_opt':>24}  {'D/N':>22}  bytes/param")
-        for r in rows:
+        hide = fit.verdict.status == "not identified"  # no allocation headline from such a fit
+        for r in d["allocation"]:
             bpp = r.get("bytes_per_param")
             lines.append(f"  {r['flops']:>10.3g}  {_fmt_iv(r, 'n_opt'):>24}  {_fmt_iv(r, 'd_opt'):>24}  "
-                         f"{_fmt_iv(r, 'tokens_per_param'):>22}  {'' if bpp is None else f'{bpp:.3g}'}")
+                         f"{'-' if hide else _fmt_iv(r, 'tokens_per_param'):>22}  "
+                         f"{'' if bpp is None or hide else f'{bpp:.3g}'}")
     return "\n".join(lines)
 
 
@@ -183,12 +169,51 @@ def _fit_dir(args: argparse.Namespace) -> Path:
     return src / "fits"
 
 
+def _holdouts(args: argparse.Namespace, runs: Any, fits: Sequence[tuple[str, Any]]) -> list:
+    """The held-out check of every group for approaches 2 and 3 (--holdout largest)."""
+    from analysis.api import param_counts
+    from analysis.holdout import holdout
+
+    done = {(f.name, f.approach) for _, f in fits if f.approach in (2, 3)}
+    opts = options_of(args)
+    out = []
+    for key, group in runs.groups().items():
+        for k in (2, 3):
+            if (key, k) in done:
+                try:
+                    out.append(holdout(group, k, opts, param_counts(args.params)[0]))
+                except InputError as exc:
+                    warnings.warn(f"held-out check skipped for {key}, approach {k}: {exc.detail}")
+    return out
+
+
 def cmd_fit(args: argparse.Namespace) -> int:
-    _, fits = run_fits(args)
+    runs, fits = run_fits(args)
     out = _fit_dir(args)
+    if args.holdout:  # writes holdout.json and its figure only: the fits on all data stay as they are
+        from analysis.holdout import format_holdout
+
+        checks = _holdouts(args, runs, fits)
+        atomic_write_text(out / "holdout.json", json.dumps(_clean([h.to_dict() for h in checks]),
+                                                           indent=1))
+        print("\n\n".join(format_holdout(h) for h in checks))
+        if checks:
+            import matplotlib
+
+            matplotlib.use("Agg")
+            from analysis import plots
+
+            paths = plots.save(plots.figure(plots.plot_holdout, checks), out, "holdout")
+            print(f"wrote {out / 'holdout.json'} and {paths[0]}")
+        return 0
     payload = {stem: fit.to_dict() for stem, fit in fits}
     for stem, d in payload.items():  # key order as fitted (not sorted): committed fits stay stable
         atomic_write_text(out / f"{stem}.json", json.dumps(_clean(d), indent=1))
+    if args.brief:
+        from analysis.brief import format_brief
+
+        print(format_brief(fits, Path(args.source)))
+        return 0
     if args.json:
         print(json.dumps(_clean(payload), indent=1))
     else:
@@ -204,7 +229,11 @@ def cmd_fit(args: argparse.Namespace) -> int:
 
 
 def cmd_plot(args: argparse.Namespace) -> int:
+    import matplotlib
+
+    matplotlib.use("Agg")  # the CLI draws to files only; analysis.plots never picks a backend
     from analysis import plots
+    from analysis.api import param_counts
 
     runs, fits = run_fits(args)
     out = Path(args.out)
@@ -232,13 +261,17 @@ def cmd_plot(args: argparse.Namespace) -> int:
         for unit in ("token", "byte"):
             fig = plots.figure(plots.plot_ratio, ratio_fits, unit=unit)
             written += plots.save(fig, out, f"{unit}s_per_param-all")
-    (params,) = _param_counts(args.params, "plot")
-    for (obj, tok), group in runs.groups().items():
+    (params,) = param_counts(args.params, "plot")
+    for key, group in runs.groups().items():
         if group.has_curves:
             written += plots.save(plots.figure(plots.plot_curves, group, params=params),
-                                  out, f"curves-{obj}-{tok}")
+                                  out, f"curves-{key.replace('/', '-', 1)}")
     print(f"wrote {len(written)} figure file(s) to {out}")
     return 0
+
+
+def _one_line_warning(message: Any, category: Any, *_: Any, **__: Any) -> str:
+    return f"warning: {message}\n"
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -248,4 +281,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         args = parser.parse_args(list(sys.argv[1:] if argv is None else argv))
     except SystemExit as exc:  # argparse already printed the usage error
         return int(exc.code or 0) and 2
-    return cli_main(lambda: cmd_fit(args) if args.cmd == "fit" else cmd_plot(args))
+    shown = warnings.formatwarning
+    warnings.formatwarning = _one_line_warning  # one line per warning, no source echo
+    try:
+        return cli_main(lambda: cmd_fit(args) if args.cmd == "fit" else cmd_plot(args))
+    finally:
+        warnings.formatwarning = shown

@@ -1,4 +1,9 @@
-"""Fit settings: command-line flags, else RESULTS/fit.yaml, else the defaults.
+"""Fit settings, one options object (`FitOptions`) for the CLI, fit.yaml and notebooks.
+
+Command-line flags win, else RESULTS/fit.yaml, else the defaults; every value goes through the
+same checks (`_check`) wherever it comes from, so `--level 2` and `level: 2` in fit.yaml give the
+same one-line error.  Budgets default to the data's range ('data': the smallest, middle and
+largest C of the group's runs, no extrapolation) in the CLI and in the notebook functions alike.
 
 A results folder may hold ``fit.yaml`` with the settings its committed fits were made with
 (``bootstrap: 1000``, ``params: both``, ...), so that a bare ``scaling fit RESULTS`` reproduces
@@ -9,9 +14,12 @@ file, the key and the fix (exit code 2).
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from pathlib import Path
-from typing import Any
+from typing import Any, Sequence
+
+import numpy as np
 
 from analysis.contract import InputError, load_yaml_text
 
@@ -20,8 +28,10 @@ FILE = "fit.yaml"
 #: Built-in defaults (the CLI flags' documented defaults).
 DEFAULTS: dict[str, Any] = {
     "approach": None, "bootstrap": 0, "params": "total", "seed": 0, "level": 0.8,
-    "delta": 1e-3, "budgets": "data", "outlier_mad": None,
+    "delta": 1e-3, "budgets": "data", "outlier_mad": None, "holdout": None,
 }
+#: What each setting holds, for the errors' fixes.
+_FLAG = {k: "--" + k.replace("_", "-") for k in DEFAULTS}
 _PARAMS = ("total", "nonembedding", "both")
 
 
@@ -49,6 +59,8 @@ def _check(key: str, v: Any) -> tuple[Any, str | None]:
         return f, None if f is not None and f > 0 else "must be a number > 0, e.g. 1e-3"
     if key == "outlier_mad":
         return f, None if v is None or (f is not None and f > 0) else "must be a number > 0 or null"
+    if key == "holdout":
+        return v, None if v in (None, "largest") else "must be 'largest' (or left out)"
     if key == "approach":
         if isinstance(v, list) and v and all(_int(x) for x in v):
             return ",".join(map(str, v)), None
@@ -95,9 +107,75 @@ def read(folder: Path) -> dict[str, Any]:
 
 
 def resolve(args: Any, source: Path) -> Any:
-    """Fill every setting left as None on `args` from source/fit.yaml, then the defaults."""
+    """Fill every setting left as None on `args` from source/fit.yaml, then the defaults, and
+    check the command line's own values as fit.yaml's are checked (exit 2 naming the flag)."""
     stored = read(source) if Path(source).is_dir() else {}
     for key, default in DEFAULTS.items():
-        if getattr(args, key, None) is None:
+        given = getattr(args, key, None)
+        if given is None:
             setattr(args, key, stored.get(key, default))
+        elif key not in ("approach", "budgets"):  # comma lists: parsed and checked by the CLI
+            value, problem = _check(key, given)
+            if problem:
+                raise InputError(f"{problem}, got {given!r}", key=_FLAG[key],
+                                 fix="correct the value or leave the flag out")
     return args
+
+
+@dataclasses.dataclass(frozen=True)
+class FitOptions:
+    """The fit settings (fit.yaml's keys, the CLI's flags), checked on construction.
+
+    budgets: 'data' (the group's own C range) or a sequence of FLOPs.  In a notebook:
+    ``analysis.fit_all(runs, FitOptions(bootstrap=200))`` or ``FitOptions.from_folder(path)``.
+    """
+
+    approach: Sequence[int] | None = None
+    bootstrap: int = 0
+    params: str = "total"
+    seed: int = 0
+    level: float = 0.8
+    delta: float = 1e-3
+    budgets: Any = "data"
+    outlier_mad: float | None = None
+    holdout: str | None = None
+
+    def __post_init__(self) -> None:
+        for f in dataclasses.fields(self):
+            v = getattr(self, f.name)
+            v = list(v) if f.name in ("approach", "budgets") and isinstance(v, tuple) else v
+            if f.name == "approach" and v is None:
+                continue
+            _, problem = _check(f.name, v)
+            if problem:
+                raise InputError(f"{problem}, got {v!r}", key=f.name,
+                                 fix="correct the value or leave it out")
+
+    @classmethod
+    def from_folder(cls, folder: str | Path, **overrides: Any) -> "FitOptions":
+        """The settings in folder/fit.yaml, with `overrides` on top."""
+        stored = read(Path(folder)) if Path(folder).is_dir() else {}
+        if isinstance(stored.get("approach"), str):
+            stored["approach"] = [int(a) for a in stored["approach"].split(",")]
+        if isinstance(stored.get("budgets"), str) and stored["budgets"] != "data":
+            stored["budgets"] = [float(b) for b in stored["budgets"].split(",")]
+        return cls(**{**stored, **overrides})
+
+    def fit_kwargs(self, runs: Any, params: str) -> dict[str, Any]:
+        """Keyword arguments every approach's function takes, budgets resolved for `runs`."""
+        return dict(params=params, bootstrap=self.bootstrap, level=self.level, seed=self.seed,
+                    budgets=reporting_budgets(self.budgets, runs, params))
+
+
+def data_budgets(runs: Any, params: str = "total") -> tuple[float, ...]:
+    """The runs' own C range: smallest, geometric middle and largest C (2 significant digits)."""
+    c = np.sort(runs.c(params))
+    lo, hi = float(c[0]), float(c[-1])
+    return tuple(float(f"{x:.2g}") for x in (lo, (lo * hi) ** 0.5, hi))
+
+
+def reporting_budgets(budgets: Any, runs: Any, params: str) -> tuple[float, ...]:
+    """'data' or None -> data_budgets(runs); a sequence of FLOPs as given."""
+    if budgets is None or (isinstance(budgets, str) and budgets == "data"):
+        return data_budgets(runs, params)
+    return tuple(float(b) for b in budgets)

@@ -9,7 +9,6 @@ CLI turns it into exit code 2).
 
 from __future__ import annotations
 
-import csv
 import math
 import warnings
 from dataclasses import dataclass
@@ -55,9 +54,13 @@ class RunTable:
 
     ``flops`` is always 6 N D with the *total* parameter count (Chinchilla's C); fits that use
     non-embedding N compute C = 6 N_nonembedding D through ``n(params)`` / ``c(params)``.
+    Columns may be given under COLUMNS' names or the CSV's aliases (N, D, C, L, ...); any other
+    name, a missing N / D (or C) / loss, or a value there that is not a positive number is an
+    InputError.
     """
 
     def __init__(self, columns: Mapping[str, Any], run_dirs: Sequence[str | None] | None = None):
+        columns = _canonical(columns)
         n = len(columns["loss"])
         self._cols: dict[str, np.ndarray] = {}
         for name in COLUMNS:
@@ -74,8 +77,9 @@ class RunTable:
             self._cols[name] = arr
         if columns.get("run_id") is None:
             self._cols["run_id"] = np.array([f"row{i}" for i in range(n)], dtype=object)
-        if columns.get("flops") is None or np.isnan(self._cols["flops"]).all():
-            self._cols["flops"] = flops_6nd(self._cols["n_total"], self._cols["tokens"])
+        _check_required(self._cols)
+        # C = 6 N D with total N, whatever a caller passed (a CSV's C gave D above)
+        self._cols["flops"] = flops_6nd(self._cols["n_total"], self._cols["tokens"])
         self._run_dirs = list(run_dirs) if run_dirs is not None else [None] * n
         self._curve_cache: dict[str, Curve] = {}
 
@@ -87,8 +91,24 @@ class RunTable:
         return self._cols[name]
 
     def __repr__(self) -> str:
-        groups = ", ".join(f"{o}/{t}: {len(g)}" for (o, t), g in self.groups().items())
+        groups = ", ".join(f"{k}: {len(g)}" for k, g in self.groups().items())
         return f"RunTable({len(self)} runs; {groups})"
+
+    def to_pandas(self) -> Any:
+        """The table as a pandas DataFrame, one row per run (pandas: the dev extra)."""
+        from analysis.result import require_pandas
+
+        return require_pandas().DataFrame({k: self._cols[k] for k in COLUMNS})
+
+    @property
+    def group(self) -> tuple[str, str]:
+        """(objective, tokenizer) of a table holding one group; an InputError otherwise."""
+        keys = sorted(set(zip(self._cols["objective"], self._cols["tokenizer"])))
+        if len(keys) != 1:
+            raise InputError(f"{len(keys)} groups ({', '.join(f'{o}/{t}' for o, t in keys)}); "
+                             "a fit takes one objective/tokenizer at a time",
+                             fix="loop over runs.groups().items()")
+        return keys[0]
 
     @property
     def columns(self) -> tuple[str, ...]:
@@ -123,12 +143,13 @@ class RunTable:
         sub._curve_cache = self._curve_cache
         return sub
 
-    def groups(self) -> dict[tuple[str, str], "RunTable"]:
-        """Runs split by (objective, tokenizer): tokens per parameter is reported per group."""
+    def groups(self) -> dict[str, "RunTable"]:
+        """Runs split by objective and tokenizer, keyed "objective/tokenizer" (as the repr prints
+        them): tokens per parameter is reported per group."""
         keys = list(zip(self._cols["objective"], self._cols["tokenizer"]))
-        out: dict[tuple[str, str], RunTable] = {}
+        out: dict[str, RunTable] = {}
         for key in sorted(set(keys)):
-            out[key] = self.subset(np.array([k == key for k in keys], dtype=bool))
+            out[f"{key[0]}/{key[1]}"] = self.subset(np.array([k == key for k in keys], dtype=bool))
         return out
 
     @property
@@ -155,6 +176,38 @@ class RunTable:
     def all_curves(self) -> dict[str, Curve]:
         """Every run's curve, keyed by run id."""
         return {rid: self.curves(rid) for rid in self._cols["run_id"]}
+
+
+def _canonical(columns: Mapping[str, Any]) -> dict[str, Any]:
+    """Columns under COLUMNS' names (aliases mapped); unknown names are an InputError."""
+    alias = {a: col for col, names in _ALIASES.items() for a in names}
+    out: dict[str, Any] = {}
+    for name, values in columns.items():
+        col = name if name in COLUMNS else alias.get(name)
+        if col is None:
+            raise InputError("unknown column", key=str(name),
+                             fix=f"use {', '.join(COLUMNS)} (or N, D, C, loss)")
+        if col in out:
+            raise InputError(f"given twice (as {col!r})", key=str(name), fix="give it once")
+        out[col] = values
+    if out.get("tokens") is None and out.get("flops") is not None and out.get("n_total") is not None:
+        out["tokens"] = tokens_for_flops(np.asarray(out["flops"], dtype=float),
+                                         np.asarray(out["n_total"], dtype=float))
+    for col in ("n_total", "tokens", "loss"):
+        if out.get(col) is None:
+            raise InputError("missing column", key=col,
+                             fix="give N (n_total), D (tokens) or C (flops), and loss")
+    return out
+
+
+def _check_required(cols: dict[str, np.ndarray]) -> None:
+    """Every run needs a positive, finite N, D and loss (NaN is not a run)."""
+    for col in ("n_total", "tokens", "loss"):
+        bad = np.flatnonzero(~(np.isfinite(cols[col]) & (cols[col] > 0)))
+        if bad.size:
+            raise InputError(f"{bad.size} of {len(cols[col])} values are not positive finite "
+                             f"numbers (first: row {bad[0]}, {cols[col][bad[0]]!r})", key=col,
+                             fix="drop those runs, or give their N, D and loss")
 
 
 def read_metrics(path: Path, run_id: str = "") -> Curve:
@@ -235,7 +288,7 @@ def _read_folder(p: Path, rows: list[dict[str, Any]], run_dirs: list[str | None]
             excluded.append(f"{d.name} (no summary.json: still running?)")
         elif s.status != "done":
             excluded.append(f"{d.name} ({s.status})")
-        else:
+        elif s.role != "trunk":  # a trunk of cooldown branches is not a point; its branches are
             rows.append(_row(d, s))
             run_dirs.append(str(d))
 
@@ -254,6 +307,8 @@ def load(paths: str | Path | Iterable[str | Path]) -> RunTable:
     csv_tables: list[RunTable] = []
     for p in map(Path, paths):
         if p.suffix.lower() == ".csv":
+            from analysis.csv_table import from_csv
+
             csv_tables.append(from_csv(p))
         else:
             _read_folder(p, rows, run_dirs, excluded)
@@ -299,77 +354,3 @@ _ALIASES = {
     "epochs": ("epochs",),
     "bytes_per_token": ("bytes_per_token",),
 }
-
-
-def from_csv(path: str | Path) -> RunTable:
-    """Runs from a CSV with columns N (or n_params), D (or tokens) or C (flops), and loss.
-
-    When only C is given, D = C / (6 N).  Optional: run_id, objective, tokenizer, bpb, seed,
-    n_params_nonembedding, bytes_per_token.  Bad input raises InputError naming the
-    file, the column and the fix.
-    """
-    path = Path(path)
-    try:
-        with path.open(newline="") as f:
-            reader = csv.DictReader(f)
-            header = [h.strip() for h in (reader.fieldnames or [])]
-            records = [{(k or "").strip(): v for k, v in r.items()} for r in reader]
-    except OSError as exc:
-        raise InputError(f"cannot read CSV ({exc})", file=str(path), fix="check the path") from exc
-    lower = {h.lower(): h for h in header}
-
-    def find(col: str) -> str | None:
-        for alias in _ALIASES[col]:
-            if alias in header:
-                return alias
-            if alias.lower() in lower and alias not in ("D", "C", "N", "L"):
-                return lower[alias.lower()]
-        return None
-
-    src = {col: find(col) for col in _ALIASES}
-    fix = "give columns N (or n_params), D (or tokens) or C (or flops), and loss"
-    if src["n_total"] is None:
-        raise InputError(f"missing column (header: {header})", file=str(path), key="N", fix=fix)
-    if src["loss"] is None:
-        raise InputError(f"missing column (header: {header})", file=str(path), key="loss", fix=fix)
-    if src["tokens"] is None and src["flops"] is None:
-        raise InputError(f"missing column D/tokens and C/flops (header: {header})", file=str(path),
-                         key="D", fix=fix)
-    if not records:
-        raise InputError("no data rows", file=str(path), fix="add one row per run")
-
-    cols = _csv_values(path, records, src)
-    n = np.asarray(cols["n_total"], dtype=float)
-    if "tokens" not in cols:
-        cols["tokens"] = list(tokens_for_flops(np.asarray(cols["flops"], dtype=float), n))
-    for col in ("n_total", "tokens", "loss"):
-        arr = np.asarray(cols[col], dtype=float)
-        bad = np.flatnonzero(~(arr > 0))
-        if bad.size:
-            raise InputError("missing, zero, negative or non-numeric value", file=str(path),
-                             line=int(bad[0]) + 2, key=src[col] or col,
-                             fix="every row needs positive N, D (or C) and loss")
-    cols.pop("flops", None)  # always recomputed as 6 N D with total N
-    return RunTable(cols, None)
-
-
-def _csv_values(path: Path, records: list[dict[str, Any]], src: dict[str, str | None]
-                ) -> dict[str, list[Any]]:
-    """Each found column's values (strings or floats; an empty cell is NaN); row 1 is the header."""
-    cols: dict[str, list[Any]] = {}
-    for col, name in src.items():
-        if name is None:
-            continue
-        values: list[Any] = []
-        for lineno, rec in enumerate(records, start=2):
-            raw = (rec.get(name) or "").strip()
-            if col in _STR_COLUMNS:
-                values.append(raw)
-                continue
-            try:
-                values.append(float(raw) if raw else math.nan)
-            except ValueError:
-                raise InputError(f"not a number: {raw!r}", file=str(path), line=lineno, key=name,
-                                 fix="write plain numbers such as 1.2e8") from None
-        cols[col] = values
-    return cols

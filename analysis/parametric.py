@@ -21,16 +21,20 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from analysis import optim
-from analysis.bootstrap import DEFAULT_BUDGETS, interval, resample_counts
+from analysis import identify, optim
+from analysis.bootstrap import interval, resample_counts
 from analysis.contract import InputError
+from analysis.fit_settings import reporting_budgets
 from analysis.laws import ParametricLaw
 from analysis.load import RunTable
+from analysis.result import FitResult
 
 
-@dataclass(frozen=True)
-class ParametricFit:
+@dataclass(frozen=True, repr=False)
+class ParametricFit(FitResult):
     """Result of approach 3 (frozen): the law, the fit's diagnostics and bootstrap intervals."""
+
+    approach = 3
 
     law: ParametricLaw
     """Fitted law (with .interval and .samples when bootstrapped)."""
@@ -55,23 +59,19 @@ class ParametricFit:
     level: float = 0.8
     intervals: dict[str, list[float]] | None = None
     """Bootstrap intervals for E, A, B, alpha, beta, a, b."""
-    budgets: tuple[dict[str, Any], ...] = ()
+    allocation: tuple[dict[str, Any], ...] = ()
     """law.optimal(C) (with intervals) at the reporting budgets."""
     bytes_per_token: float | None = None
     notes: tuple[str, ...] = field(default=())
+    verdict: identify.Verdict = identify.Verdict(identify.IDENTIFIED)
+    """Identifiability (analysis/identify.py): a `not identified` fit has no D/N headline."""
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-serialisable summary (what fits/approach3-*.json holds)."""
         return {
-            "approach": 3,
-            "group": {"objective": self.group[0], "tokenizer": self.group[1]},
-            "params": self.params, "delta": self.delta, "objective_value": self.objective,
-            "law": self.law.to_dict(), "a": self.law.a, "b": self.law.b,
-            "n_runs": len(self.run_ids), "dropped": list(self.dropped),
-            "n_starts": self.n_starts, "n_starts_at_best": self.n_at_best,
-            "bootstrap": self.bootstrap, "level": self.level, "intervals": self.intervals,
-            "budgets": [dict(b) for b in self.budgets],
-            "bytes_per_token": self.bytes_per_token,
+            **self._common_dict(), "delta": self.delta, "objective_value": self.objective,
+            "law": self.law.to_dict(), "n_runs": len(self.run_ids), "dropped": list(self.dropped),
+            "n_starts": self.n_starts, "n_starts_at_best": self.n_at_best, **self._tail_dict(),
             "runs": {"run_id": list(self.run_ids), "n": list(self.n), "d": list(self.d),
                      "loss": list(self.loss), "residual": list(self.residuals)},
             "notes": list(self.notes),
@@ -123,7 +123,8 @@ def minimize_grid(x: np.ndarray, y: np.ndarray, log_loss: np.ndarray, delta: flo
     j = int(np.argmin([r[1] for r in results]))
     theta, fbest = results[j]
     n_at_best = int(np.sum(f64 <= fbest * (1 + 1e-6) + 1e-12))
-    return theta, fbest, {"grid_rows": best, "grid": grid, "n_at_best": n_at_best}
+    return theta, fbest, {"grid_rows": best, "grid": grid, "n_at_best": n_at_best,
+                          "starts": identify.start_agreement(th, f64, fbest)}
 
 
 def _outliers(theta: np.ndarray, x: np.ndarray, y: np.ndarray, ll: np.ndarray,
@@ -160,7 +161,7 @@ def _budget_row(law: ParametricLaw, c: float, bytes_per_token: float | None) -> 
 def fit_parametric(
     runs: RunTable, params: str = "total", delta: float = 1e-3, grid: np.ndarray | None = None,
     bootstrap: int = 0, level: float = 0.8, seed: int = 0,
-    budgets: Sequence[float] = DEFAULT_BUDGETS, exclude: Sequence[str] = (),
+    budgets: Sequence[float] | str | None = "data", exclude: Sequence[str] = (),
     outlier_mad: float | None = None, bootstrap_starts: int = 4,
 ) -> ParametricFit:
     """Approach 3 on one group of runs (one objective and tokenizer).
@@ -169,12 +170,9 @@ def fit_parametric(
     outlier_mad: if set, after a first fit drop runs whose |residual| exceeds that many
     robust standard deviations (1.4826 MAD) and refit; dropped runs are listed.
     bootstrap: number of resamples of runs (0: none); intervals at ``level``.
+    budgets: the allocation table's C values; 'data' (default): the runs' own range.
     """
-    groups = runs.groups()
-    if len(groups) != 1:
-        raise InputError(f"fit_parametric got {len(groups)} groups {sorted(groups)}; fit one "
-                         "objective/tokenizer at a time", fix="loop over runs.groups().items()")
-    (group,) = groups
+    group = runs.group  # one objective/tokenizer, else an InputError
     keep = ~np.isin(runs["run_id"], list(exclude))
     runs = runs.subset(keep)
     if len(runs) < 6:
@@ -199,14 +197,19 @@ def fit_parametric(
         law, intervals = _with_intervals(law, samples, level)
     bpt = runs["bytes_per_token"]
     bpt_val = float(np.nanmedian(bpt)) if np.isfinite(bpt).any() else None
-    table = [_budget_row(law, c, bpt_val) for c in budgets]
+    table = [_budget_row(law, c, bpt_val) for c in reporting_budgets(budgets, runs, params)]
+    resid = optim.residuals(theta, x, y, ll)
+    c_top = max(r["flops"] for r in table) if table else float(np.max(runs.c(params)))
+    top = float(law.n_opt(c_top))
+    verdict = identify.assess(law, theta, x, y, ll, resid, diag["starts"], intervals, top)
     return ParametricFit(
         law=law, objective=float(fbest), delta=delta, params=params, group=group,
         run_ids=tuple(runs["run_id"]), n=tuple(map(float, np.exp(x))),
         d=tuple(map(float, runs["tokens"])), loss=tuple(map(float, runs["loss"])),
-        residuals=tuple(map(float, optim.residuals(theta, x, y, ll))), dropped=dropped,
+        residuals=tuple(map(float, resid)), dropped=dropped,
         n_starts=len(diag["grid"]), n_at_best=diag["n_at_best"], bootstrap=bootstrap,
-        level=level, intervals=intervals, budgets=tuple(table), bytes_per_token=bpt_val,
+        level=level, intervals=intervals, allocation=tuple(table), bytes_per_token=bpt_val,
+        verdict=verdict,
         notes=(f"bootstrap refits warm-start from the full-data optimum plus "
                f"{bootstrap_starts - 1} grid starts that reached the best distinct optima",)
         if bootstrap else (),
@@ -220,7 +223,8 @@ def bootstrap_thetas(x: np.ndarray, y: np.ndarray, log_loss: np.ndarray, delta: 
     k = len(starts)
     rows = np.repeat(np.arange(n_boot), k)
     theta0 = np.tile(starts, (n_boot, 1))
-    th, f, _ = optim.batched_lbfgs(theta0, x, y, log_loss, delta, weights=counts[rows])
+    th, f, _ = optim.batched_lbfgs(theta0, x, y, log_loss, delta, weights=counts[rows],
+                                   progress=f"bootstrap ({n_boot} resamples x {k} starts)")
     f = np.where(np.isfinite(f), f, np.inf).reshape(n_boot, k)
     best = th.reshape(n_boot, k, 5)[np.arange(n_boot), np.argmin(f, axis=1)]
     # float64 polish of each resample's best row, again batched.

@@ -1,7 +1,10 @@
 """Publication plots, one style for all (``STYLE``), saved as PNG and PDF.
 
-Agg backend: no display is needed (clusters, CI).  Every function takes an optional ``ax`` and
-returns it; ``save`` writes NAME.png and NAME.pdf atomically.
+This module never chooses a matplotlib backend (a notebook keeps its inline figures; the CLI
+selects Agg itself).  Every function takes an optional ``ax`` and returns it; ``save`` writes
+NAME.png and NAME.pdf atomically and closes the figure.  Figures use constrained layout, so a
+figure saved anywhere keeps its axis labels.  An approach-3 fit that is not identified is
+drawn grey and dashed, labelled so (analysis/identify.py).
 """
 
 from __future__ import annotations
@@ -10,12 +13,10 @@ from pathlib import Path
 from typing import Any, Sequence
 
 import matplotlib
+import matplotlib.pyplot as plt
+import numpy as np
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-
-from analysis.contract import atomic_path, flops_6nd, tokens_for_flops  # noqa: E402
+from analysis.contract import atomic_path, flops_6nd, tokens_for_flops
 
 #: The one style every figure uses.
 STYLE: dict[str, Any] = {
@@ -24,6 +25,7 @@ STYLE: dict[str, Any] = {
     "legend.fontsize": 7, "legend.frameon": False, "axes.spines.top": False,
     "axes.spines.right": False, "axes.grid": True, "grid.alpha": 0.25, "lines.linewidth": 1.2,
     "lines.markersize": 4, "image.cmap": "viridis", "pdf.fonttype": 42,
+    "figure.constrained_layout.use": True,
 }
 CMAP = "viridis"
 
@@ -60,7 +62,7 @@ def plot_isoflop(fit: Any, ax: Any = None) -> Any:
     """Approach 2: loss against N per budget, the parabolas and their minima."""
     with plt.rc_context(STYLE):
         ax = _ax(ax)
-        for col, c, (ns, ls), p, n_opt in zip(_colors(fit.budgets), fit.budgets, fit.curves,
+        for col, c, (ns, ls), p, n_opt in zip(_colors(fit.flops), fit.flops, fit.curves,
                                                fit.parabolas, fit.n_opt):
             ax.scatter(ns, ls, color=col, s=10, zorder=3)
             xs = np.linspace(np.log(min(ns)), np.log(max(ns)), 100)
@@ -84,18 +86,18 @@ def plot_allocation(fits: Any, ax: Any = None, which: str = "n") -> Any:
         ax = _ax(ax)
         cs_all = []
         for i, fit in enumerate(fits):
-            color = f"C{i}"
+            color, ls = _look(fit, f"C{i}")
             label = _label(fit)
-            if hasattr(fit, "law"):  # approach 3
-                cs = np.array([b["flops"] for b in fit.budgets])
+            if fit.approach == 3:
+                cs = np.array([b["flops"] for b in fit.allocation])
                 key = "n_opt" if which == "n" else "d_opt"
-                vals = np.array([b[key] for b in fit.budgets])
-                ax.plot(cs, vals, color=color, label=label)
-                if all(key + "_interval" in b for b in fit.budgets):
-                    iv = np.array([b[key + "_interval"] for b in fit.budgets])
+                vals = np.array([b[key] for b in fit.allocation])
+                ax.plot(cs, vals, color=color, ls=ls, label=label)
+                if all(key + "_interval" in b for b in fit.allocation):
+                    iv = np.array([b[key + "_interval"] for b in fit.allocation])
                     ax.fill_between(cs, iv[:, 0], iv[:, 1], color=color, alpha=0.2)
             else:
-                pts = np.array(fit.budgets if hasattr(fit, "parabolas") else fit.flops)
+                pts = np.array(fit.flops)
                 n_pts = np.array(fit.n_opt)
                 y = n_pts if which == "n" else tokens_for_flops(pts, n_pts)
                 ax.scatter(pts, y, color=color, s=10, zorder=3)
@@ -127,14 +129,16 @@ def plot_ratio(fits: Sequence[Any], ax: Any = None, unit: str = "token") -> Any:
         for i, g in enumerate(groups):
             for fit in (f for f in fits if tuple(f.group) == g):
                 scale = 1.0 if unit == "token" else fit.bytes_per_token
-                if scale is None or not (hasattr(fit, "law") or hasattr(fit, "parabolas")):
+                if scale is None or fit.approach not in (2, 3):
                     continue  # no bytes per token, or an approach-1 fit
-                if hasattr(fit, "law"):
-                    cs = np.array([b["flops"] for b in fit.budgets])
-                    r = np.array([b["tokens_per_param"] for b in fit.budgets]) * scale
-                    ax.plot(cs, r, color=f"C{i}", ls="--", label=f"{g[0]}/{g[1]} approach 3")
+                if fit.approach == 3:
+                    cs = np.array([b["flops"] for b in fit.allocation])
+                    r = np.array([b["tokens_per_param"] for b in fit.allocation]) * scale
+                    color, _ = _look(fit, f"C{i}")
+                    bad = " (not identified)" if fit.verdict.status == "not identified" else ""
+                    ax.plot(cs, r, color=color, ls="--", label=f"{fit.name} approach 3{bad}")
                 else:
-                    c = np.array(fit.budgets)
+                    c = np.array(fit.flops)
                     ratio = np.asarray(fit.d_opt) / np.asarray(fit.n_opt)
                     ax.scatter(c, ratio * scale, color=f"C{i}", s=12, zorder=3)
                     cs = np.geomspace(c.min(), c.max(), 50)
@@ -151,8 +155,13 @@ def plot_ratio(fits: Sequence[Any], ax: Any = None, unit: str = "token") -> Any:
 
 
 def _label(fit: Any) -> str:
-    kind = "approach 3" if hasattr(fit, "law") else ("approach 2" if hasattr(fit, "parabolas") else "approach 1")
-    return f"{kind} ({fit.group[0]}/{fit.group[1]})"
+    bad = " (not identified)" if fit.verdict.status == "not identified" else ""
+    return f"approach {fit.approach} ({fit.name}){bad}"
+
+
+def _look(fit: Any, color: str) -> tuple[str, str]:
+    """(colour, line style): grey and dotted for a fit that is not identified."""
+    return ("0.6", ":") if fit.verdict.status == "not identified" else (color, "-")
 
 
 def plot_contours(fit: Any, ax: Any = None) -> Any:
@@ -174,7 +183,8 @@ def plot_contours(fit: Any, ax: Any = None) -> Any:
         ax.set_yscale("log")
         ax.set_xlabel("compute C = 6ND (FLOPs)")
         ax.set_ylabel(f"parameters N ({fit.params})")
-        ax.set_title(f"L = {law.E:.3g} + {law.A:.3g}/N^{law.alpha:.3f} + {law.B:.3g}/D^{law.beta:.3f}")
+        ax.set_title(f"L = {law.E:.3g} + {law.A:.3g}/N^{law.alpha:.3f} + {law.B:.3g}/D^{law.beta:.3f}"
+                     f"\n{fit.name}: {fit.verdict.status}")
         ax.legend(loc="upper left")
     return ax
 
@@ -211,6 +221,30 @@ def plot_curves(runs: Any, ax: Any = None, params: str = "total", metric: str = 
         ax.set_xscale("log")
         ax.set_xlabel("compute C = 6 N tokens (FLOPs)")
         ax.set_ylabel(f"{metric.replace('_', ' ')} (nats/token)")
+    return ax
+
+
+def plot_holdout(checks: Sequence[Any], ax: Any = None) -> Any:
+    """Held-out check: predicted against measured loss of every held-out run (intervals as
+    error bars), one colour per group, circles approach 2, squares approach 3."""
+    with plt.rc_context(STYLE):
+        ax = _ax(ax)
+        groups = sorted({h.group for h in checks})
+        lo, hi = np.inf, -np.inf
+        for h in checks:
+            m = np.array([r["measured"] for r in h.runs])
+            p = np.array([r["predicted"] for r in h.runs])
+            iv = [r["interval"] for r in h.runs]
+            err = None if any(v is None for v in iv) else np.abs(np.array(iv).T - p)
+            ax.errorbar(m, p, yerr=err, fmt="o" if h.approach == 2 else "s", ms=3, lw=0.6,
+                        color=f"C{groups.index(h.group)}",
+                        label=f"{h.group} approach {h.approach} (C {h.flops:.2g})")
+            lo, hi = min(lo, m.min(), p.min()), max(hi, m.max(), p.max())
+        ax.plot([lo, hi], [lo, hi], color="k", lw=0.6, ls=":", label="predicted = measured")
+        ax.set_xlabel("measured final eval loss (nats/token)")
+        ax.set_ylabel("predicted from the smaller budgets")
+        ax.set_title("held-out check: the largest budget predicted")
+        ax.legend(fontsize=6)
     return ax
 
 

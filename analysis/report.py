@@ -31,6 +31,7 @@ class ReportRow:
     bytes_per_token: float | None
     n_runs: int
     minima: str                         # approach 2: "interior/budgets"; approach 3: ""
+    verdict: str = ""                   # analysis/identify.py: identified | weak | not identified
 
     @property
     def bytes_per_param(self) -> float | None:
@@ -79,7 +80,8 @@ def row_of(fit: Any) -> ReportRow:
         b=float(d["b"]), b_iv=_iv(ivs.get("b")), flops=float(top["flops"]),
         tokens_per_param=float(top["tokens_per_param"]),
         tokens_per_param_iv=_iv(top.get("tokens_per_param_interval")),
-        bytes_per_token=d.get("bytes_per_token"), n_runs=n_runs, minima=minima_s)
+        bytes_per_token=d.get("bytes_per_token"), n_runs=n_runs, minima=minima_s,
+        verdict=(d.get("verdict") or {}).get("status", ""))
 
 
 def _fmt(x: float, digits: int) -> str:
@@ -98,16 +100,17 @@ def format_markdown(rows: Sequence[ReportRow]) -> str:
     levels = sorted({int(round(r.level * 100)) for r in rows if r.a_iv is not None})
     lvl = f" ({'/'.join(map(str, levels))}% bootstrap intervals)" if levels else ""
     head = ("| objective / tokenizer | N counted | approach | a (N_opt ~ C^a) | b (D_opt ~ C^b) "
-            "| at C | D/N tokens per param | bytes per param | runs | interior minima |")
+            "| at C | D/N tokens per param | bytes per param | runs | interior minima | verdict |")
     lines = [f"Compute-optimal allocation{lvl}:", "", head,
-             "|" + "|".join(["---"] * 10) + "|"]
+             "|" + "|".join(["---"] * 11) + "|"]
     for r in rows:
+        hide = r.verdict == "not identified"  # no D/N headline from a fit that is not identified
         lines.append(
             f"| {r.group} | {r.params} | {r.approach} | {_num(r.a, r.a_iv, 3)} | "
             f"{_num(r.b, r.b_iv, 3)} | {r.flops:.2g} | "
-            f"{_num(r.tokens_per_param, r.tokens_per_param_iv, 1)} | "
-            f"{_num(r.bytes_per_param, r.bytes_per_param_iv, 1)} | {r.n_runs} | "
-            f"{r.minima or '-'} |")
+            f"{'-' if hide else _num(r.tokens_per_param, r.tokens_per_param_iv, 1)} | "
+            f"{'-' if hide else _num(r.bytes_per_param, r.bytes_per_param_iv, 1)} | {r.n_runs} | "
+            f"{r.minima or '-'} | {r.verdict or '-'} |")
     return "\n".join(lines)
 
 

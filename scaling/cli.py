@@ -7,9 +7,10 @@ from __future__ import annotations
 
 import argparse
 import sys
+import traceback
 import warnings
 
-from analysis.contract import cli_main
+from analysis.contract import InputError, cli_main
 
 #: `scaling --help`: each line is run through the config loader by tests/test_cli_examples.py.
 EXAMPLES = """\
@@ -39,6 +40,8 @@ def _train(args) -> int:
     from scaling.train.config import load_run_config
     cfg = load_run_config(args.config, args.set or [])
     from scaling.train.loop import train  # heavy imports only after the config is valid
+    from scaling.train.sharding import initialize_distributed
+    initialize_distributed(args.coordinator, args.num_processes, args.process_id)
     summary = train(cfg, args.out, progress=not args.quiet)
     return 0 if summary.status == "done" else 1
 
@@ -56,6 +59,15 @@ def _delegate(module: str, name: str):
     return run
 
 
+def add_distributed_args(p: argparse.ArgumentParser) -> None:
+    """One run over several processes (jax.distributed); under SLURM they come from its
+    environment instead (SCALING_DISTRIBUTED=1)."""
+    p.add_argument("--coordinator", default="", metavar="HOST:PORT",
+                   help="process 0's address: train one run over --num-processes processes")
+    p.add_argument("--num-processes", type=int, default=0, help="processes in the job")
+    p.add_argument("--process-id", type=int, default=-1, help="this process's index (0 writes)")
+
+
 def build_parser() -> argparse.ArgumentParser:
     raw = argparse.RawDescriptionHelpFormatter
     p = argparse.ArgumentParser(prog="scaling", description="Scaling-law experiments: train "
@@ -71,13 +83,15 @@ def build_parser() -> argparse.ArgumentParser:
                    help="override a config key, e.g. --set optim.lr=3e-4 (repeatable)")
     t.add_argument("--out", help="run folder (default results/<name>/runs/<run-id>)")
     t.add_argument("--quiet", action="store_true", help="no progress bar")
+    add_distributed_args(t)
     t.set_defaults(func=_train)
 
     for name, help_ in (("sweep", "run (or --dry-run) a sweep file"),
                         ("status", "progress of a sweep's results folder"),
                         ("plan", "compute-optimal size, memory and time for a budget"),
                         ("fit", "fit scaling laws to results or a CSV"),
-                        ("plot", "regenerate every figure from stored results")):
+                        ("plot", "regenerate every figure from stored results"),
+                        ("data", "build (prepare) or list (info) token caches")):
         sub.add_parser(name, help=f"{help_} (scaling {name} --help)", add_help=False)
 
     c = sub.add_parser("config", help="document the run config and sweep file keys",
@@ -98,7 +112,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 DELEGATED = {"sweep": ("scaling.sweep.cli", "sweep"), "status": ("scaling.sweep.cli", "status"),
              "plan": ("scaling.budget.plan", ""), "fit": ("analysis.cli", "fit"),
-             "plot": ("analysis.cli", "plot")}
+             "plot": ("analysis.cli", "plot"), "data": ("scaling.data.cli", "")}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -110,7 +124,23 @@ def main(argv: list[str] | None = None) -> int:
     else:
         args = build_parser().parse_args(argv)
     warnings.simplefilter("default")
-    return cli_main(lambda: args.func(args))
+    return cli_main(reporting_bugs(lambda: args.func(args)))
+
+
+def reporting_bugs(fn):
+    """`fn`, with an unexpected internal error (a bug, not bad input: cli_main prints those in
+    one line) kept as its traceback plus one line asking to report it; exit code 1."""
+    def run() -> int | None:
+        try:
+            return fn()
+        except (InputError, KeyboardInterrupt, SystemExit):
+            raise
+        except Exception:
+            traceback.print_exc()
+            print("error: this is a bug in scaling, not in your input; please report it with "
+                  "the command and the traceback above", file=sys.stderr)
+            return 1
+    return run
 
 
 if __name__ == "__main__":

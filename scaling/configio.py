@@ -9,6 +9,7 @@ from __future__ import annotations
 import dataclasses
 import difflib
 import json
+import math
 import types
 import typing
 from pathlib import Path
@@ -26,17 +27,25 @@ def doc(text: str, default: Any = dataclasses.MISSING, **kw) -> Any:
 
 
 def load_yaml(path: str | Path) -> dict:
-    """Safe-load a YAML mapping (YAML 1.2 floats: `3e-4` is a number); errors name the file."""
+    """Safe-load a non-empty YAML mapping (analysis.contract.load_yaml_text: JSON data only,
+    no duplicate keys); every error names the file."""
     path = Path(path)
+    if path.is_dir():
+        raise ConfigError("is a folder, not a YAML file", file=str(path),
+                          fix="give the config file itself, e.g. configs/sample_1m.yaml")
     if not path.is_file():
         raise ConfigError("file not found", file=str(path), fix="check the path")
     try:
         text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as e:
-        raise ConfigError(f"unreadable ({e})", file=str(path)) from None
+    except UnicodeDecodeError as e:
+        raise ConfigError(f"not UTF-8 text (byte {e.start})", file=str(path),
+                          fix="save the file as UTF-8") from None
+    except OSError as e:
+        raise ConfigError(f"unreadable ({e.strerror or e})", file=str(path)) from None
     data = load_yaml_text(text, str(path))
-    if data is None:
-        data = {}
+    if data is None:  # an empty file would otherwise train every default without a word
+        raise ConfigError("the file is empty", file=str(path),
+                          fix="write the keys that differ from the defaults (scaling config show)")
     if not isinstance(data, dict):
         raise ConfigError("the top level must be a mapping of keys to values", file=str(path))
     return data
@@ -78,6 +87,22 @@ def _type_name(tp: Any) -> str:
     return getattr(tp, "__name__", str(tp))
 
 
+#: Integers a config may hold: int64, which numpy and the jitted step take; larger is refused,
+#: not wrapped or left to hang (each field's validate() says its own, tighter range).
+_INT_MAX = 2**63 - 1
+_FLOAT_MAX = 1.7e308  # an int beyond this cannot become a float (OverflowError, not a message)
+
+
+def _integer(value: Any, key: str, file: str) -> int:
+    """An int, or a float that is a whole number (`4e6`, as YAML 1.2 reads it); int64 range."""
+    if isinstance(value, bool) or not (isinstance(value, int) or (
+            isinstance(value, float) and math.isfinite(value) and value.is_integer())):
+        raise ConfigError(f"expected an integer, got {value!r}", file=file, key=key)
+    if abs(value) > _INT_MAX:
+        raise ConfigError("too large for an integer (at most 2**63 - 1)", file=file, key=key)
+    return int(value)
+
+
 def _coerce(value: Any, tp: Any, key: str, file: str) -> Any:
     origin = get_origin(tp)
     if origin in (Union, types.UnionType):
@@ -115,13 +140,12 @@ def _coerce(value: Any, tp: Any, key: str, file: str) -> Any:
             raise ConfigError(f"expected true or false, got {value!r}", file=file, key=key)
         return value
     if tp is int:
-        if isinstance(value, bool) or not (isinstance(value, int) or
-                                           (isinstance(value, float) and value.is_integer())):
-            raise ConfigError(f"expected an integer, got {value!r}", file=file, key=key)
-        return int(value)
+        return _integer(value, key, file)
     if tp is float:
         if isinstance(value, bool) or not isinstance(value, (int, float)):
             raise ConfigError(f"expected a number, got {value!r}", file=file, key=key)
+        if abs(value) > _FLOAT_MAX or not math.isfinite(value):
+            raise ConfigError(f"expected a finite number, got {value!r}", file=file, key=key)
         return float(value)
     if tp is str:
         if not isinstance(value, str):

@@ -19,7 +19,8 @@ def test_load_fixture_excludes_diverged_by_name():
     assert set(runs.columns) >= {"run_id", "objective", "tokenizer", "n_total", "n_nonembedding",
                                  "tokens", "flops", "loss", "bpb", "status", "epochs", "seed"}
     np.testing.assert_allclose(runs["flops"], 6 * runs["n_total"] * runs["tokens"])
-    assert list(runs.groups()) == [("clm", "byte")]
+    assert list(runs.groups()) == ["clm/byte"]  # the keys its repr prints
+    assert "clm/byte: 25" in repr(runs) and runs.groups()["clm/byte"].group == ("clm", "byte")
 
 
 def test_half_written_metrics_line_skipped_with_warning():

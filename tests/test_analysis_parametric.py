@@ -79,7 +79,7 @@ def test_bootstrap_intervals_cover_truth():
         lo, hi = fit.intervals[k]
         assert lo <= hi
     assert fit.law.interval["level"] == 0.8 and len(fit.law.samples) == 40
-    row = fit.budgets[1]
+    row = fit.allocation[1]
     assert row["tokens_per_param_interval"][0] <= row["tokens_per_param"] <= row["tokens_per_param_interval"][1]
 
 

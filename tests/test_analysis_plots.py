@@ -23,7 +23,7 @@ def _fake_parametric(runs):
     return ParametricFit(law=LAW, objective=0.0, delta=1e-3, params="total", group=("clm", "byte"),
                          run_ids=tuple(runs["run_id"]), n=tuple(n), d=tuple(d), loss=tuple(l),
                          residuals=tuple(np.log(LAW.loss(n, d)) - np.log(l)),
-                         budgets=tuple(LAW.optimal(c) for c in (1e17, 1e19, 1e21)))
+                         allocation=tuple(LAW.optimal(c) for c in (1e17, 1e19, 1e21)))
 
 
 def test_all_plots(tmp_path):

@@ -124,7 +124,7 @@ def test_file_comment_examples():
     "scaling train configs/sample_1m.yaml --set train.lr=3e-4",       # no such key
     "scaling train configs/sample_1m.yaml --set train.steps=100",     # tokens and steps
     "scaling train configs/missing.yaml",
-    "scaling sweep sweeps/quickstart.yaml --set grid.flops=[1e12]",   # tokens and flops
+    "scaling sweep sweeps/quickstart.yaml --set grid.tokens=[1e6]",   # tokens and flops
     "scaling sweep sweeps/quickstart.yaml --set recipe.lr.rule=cubic",
 ])
 def test_a_wrong_example_fails(bad):

@@ -27,7 +27,8 @@ def test_build_then_reuse_bpe(tmp_path, monkeypatch):
     assert a.meta["cache_hit"] is False
     entry = Path(a.meta["cache_dir"])
     assert entry.parent == tmp_path and entry.name == a.meta["cache_key"]
-    assert sorted(os.listdir(entry)) == ["meta.json", "tokenizer.json", "train.npy", "val.npy"]
+    assert sorted(os.listdir(entry)) == ["build.json", "meta.json", "tokenizer.json",
+                                         "train-00000.bin", "val-00000.bin"]
     assert isinstance(a.train, np.memmap) and a.train.dtype == np.uint16
     assert not a.train.flags.writeable
 
@@ -100,7 +101,7 @@ def test_entry_that_appears_meanwhile_wins(tmp_path):
 def test_damaged_entry_is_reported(tmp_path):
     cfg = DataConfig(cache_dir=str(tmp_path), **SMALL)
     ds = load_dataset(cfg)
-    (Path(ds.meta["cache_dir"]) / "val.npy").write_bytes(b"garbage")
+    (Path(ds.meta["cache_dir"]) / "val-00000.bin").write_bytes(b"garbage")
     from scaling.errors import InputError
     with pytest.raises(InputError, match="damaged") as e:
         load_dataset(cfg)

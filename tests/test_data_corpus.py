@@ -24,14 +24,14 @@ def test_stdlib_listing_and_meta():
 
 
 def test_stdlib_excludes_tests_and_site_packages(monkeypatch):
-    from scaling.data import corpus
-    _, names = corpus._stdlib_files(include_tests=False)
+    from scaling.data import sources
+    _, names = sources.stdlib_files(include_tests=False)
     assert names == sorted(names) and all(n.endswith(".py") for n in names)
     assert not any(n.startswith("test/") for n in names)
     assert not any("site-packages" in n for n in names)
     assert any(n.startswith("json/") for n in names)
     assert any("/test/" in n or "_test/" in n for n in names)  # only the top-level test/ goes
-    _, with_tests = corpus._stdlib_files(include_tests=True)
+    _, with_tests = sources.stdlib_files(include_tests=True)
     assert any(n.startswith("test/") for n in with_tests)
     assert set(names) < set(with_tests)
 

@@ -1,8 +1,8 @@
 """The memory calculator's terms against hand computation, and the seed notes' 1B figures."""
 import pytest
 
-from scaling.budget.memory import (activation_elements, fits, fmt_bytes, hold_memory,
-                                   rule_of_thumb_training_memory, training_memory)
+from scaling.budget.memory import (WORKSPACE_FACTOR, activation_elements, fits, fmt_bytes,
+                                   hold_memory, rule_of_thumb_training_memory, training_memory)
 from scaling.errors import InputError
 from scaling.model.config import ModelConfig
 from scaling.model.shapes import ShapeRule
@@ -27,7 +27,8 @@ def test_fp32_terms_by_hand():
     final_norm = B * 2 * T * d
     logits = B * T * V
     assert m.activations == 4 * (width_d + mlp + scores + final_norm + logits)
-    assert m.total == 16 * n + m.activations
+    assert m.workspace == int(WORKSPACE_FACTOR * m.activations)
+    assert m.total == 16 * n + m.activations + m.workspace
     assert m.bytes_per_param == 16
     assert m.rows()[-1] == ("total", m.total)
 
@@ -88,6 +89,21 @@ def test_fits_with_reason():
     ok, why = fits(SMALL, 1, "float32", 1e5)
     assert not ok and "does not fit" in why and "float32" in why
     need = training_memory(SMALL, 1, "float32")
-    ok_sharded, _ = fits(SMALL, 1, "float32", need.states / 4 + need.activations + 1, 4,
+    ok_sharded, _ = fits(SMALL, 1, "float32",
+                         need.states / 4 + need.activations + need.workspace + 1, 4,
                          sharded=True)
     assert ok_sharded and not fits(SMALL, 1, "float32", need.total - 1)[0]
+
+
+def test_microbatches_remat_and_fsdp_terms():
+    n = SMALL.n_params_total()
+    full = training_memory(SMALL, 8, "float32")
+    acc = training_memory(SMALL, 8, "float32", microbatches=4)
+    assert acc.activations == training_memory(SMALL, 2, "float32").activations
+    assert acc.accumulator == 4 * n and acc.total < full.total
+    block = training_memory(SMALL, 8, "float32", remat="block")
+    dots = training_memory(SMALL, 8, "float32", remat="dots")
+    assert block.activations < dots.activations < full.activations
+    sharded = training_memory(SMALL, 8, "float32", shards=8)
+    assert full.total - sharded.total == full.states - full.states // 8
+    assert any("sharded over 8" in label for label, _ in sharded.rows())

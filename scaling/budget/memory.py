@@ -20,8 +20,17 @@ dropout masks: Korthikanti et al. 2022's count without dropout), per layer and p
 plus the final norm's input and output (2 x d per token) and the logits B x T x V.
 Encoder-decoder adds, per decoder layer, 4 tensors of width d for cross-attention (input, LN
 output, Q, context), its K and V over the encoder tokens, and B x H x T_dec x T_enc probabilities.
-Temporaries (XLA's workspace, the fp32 softmax of the loss) are not counted: they are why the
-rule of thumb below is larger than the counted terms.
+On top of the saved tensors, XLA keeps temporaries (the fp32 scores beside the probabilities,
+GELU and norm intermediates, fusion buffers): measured with `scaling sweep --check-memory` on the
+peers' configs A/B/C (jax 0.10.2, XLA:CPU), the compiled step's temporaries were 1.85-1.95x the
+saved activations counted above, so the calculator adds WORKSPACE_FACTOR x activations.
+
+What a run's options change: `microbatches` k divides the activations by k and adds an fp32
+gradient accumulator (4 B/param); `remat` block keeps one residual-stream tensor per layer plus one
+layer's activations during its recomputation, dots also the linear layers' outputs; FSDP over n
+devices divides weights, gradients and Adam moments by n (activations stay per device). XLA:CPU's
+scheduler was measured to save nothing from remat (temporaries identical with and without), so
+the planner models it on accelerators only (`remat_saves`).
 
 Rule of thumb (seed notes): 1B parameters take 4 GB to hold at fp32 and about 80 GB to train,
 i.e. training ~ 20 x the memory of the held weights. The notes word it "about 20 bytes per
@@ -45,6 +54,11 @@ RULE_OF_THUMB_FACTOR = 20.0
 SAVED_D_TENSORS = 8
 #: Extra width-d tensors per decoder layer with cross-attention.
 SAVED_CROSS_D_TENSORS = 4
+#: XLA's temporaries beyond the saved activations, as a share of them (module docstring).
+WORKSPACE_FACTOR = 0.9
+#: Width-d tensors per layer that remat 'dots' keeps: block input, Q, K, V (one fused matmul),
+#: attention output projection, MLP output projection; plus the MLP's up projection (width d_ff).
+DOTS_SAVED_D_TENSORS = 5
 
 
 def canonical_precision(precision: str) -> str:
@@ -79,6 +93,11 @@ class MemoryBreakdown:
     optimizer: int  # Adam's two fp32 moments
     activations: int
     activation_terms: tuple[tuple[str, int], ...]  # the activations split by tensor kind
+    workspace: int = 0  # XLA's temporaries beyond the saved activations (WORKSPACE_FACTOR)
+    accumulator: int = 0  # fp32 gradient sum of gradient accumulation (microbatches > 1)
+    microbatches: int = 1
+    remat: str = "none"
+    shards: int = 1  # FSDP: devices the states are sharded over
 
     @property
     def states(self) -> int:
@@ -87,7 +106,8 @@ class MemoryBreakdown:
 
     @property
     def total(self) -> int:
-        return self.states + self.activations
+        """Per device: states (sharded over `shards`), accumulator, activations, workspace."""
+        return (self.states + self.accumulator) // self.shards + self.activations + self.workspace
 
     @property
     def bytes_per_param(self) -> float:
@@ -105,6 +125,13 @@ class MemoryBreakdown:
                  (f"activations (batch {self.batch_size}, {2 if mixed else 4} B/element)",
                   self.activations)]
         rows += [(f"  {name}", b) for name, b in self.activation_terms]
+        if self.accumulator:
+            rows.append((f"gradient accumulator (fp32, {self.microbatches} microbatches)",
+                         self.accumulator))
+        rows.append((f"XLA temporaries ({WORKSPACE_FACTOR:g} x activations)", self.workspace))
+        if self.shards > 1:
+            rows.append((f"states and accumulator sharded over {self.shards} devices (FSDP)",
+                         -(self.states + self.accumulator) * (self.shards - 1) // self.shards))
         rows.append(("total", self.total))
         return rows
 
@@ -113,10 +140,13 @@ class MemoryBreakdown:
                 "batch_size": self.batch_size, "weights": self.weights,
                 "master_weights": self.master_weights, "gradients": self.gradients,
                 "optimizer": self.optimizer, "activations": self.activations,
-                "activation_terms": dict(self.activation_terms), "total": self.total}
+                "activation_terms": dict(self.activation_terms), "workspace": self.workspace,
+                "accumulator": self.accumulator, "microbatches": self.microbatches,
+                "remat": self.remat, "shards": self.shards, "total": self.total}
 
 
-def activation_elements(cfg: ModelConfig, batch_size: int) -> dict[str, int]:
+def activation_elements(cfg: ModelConfig, batch_size: int,
+                        remat: str = "none") -> dict[str, int]:
     """Saved activation elements for a batch of `batch_size` sequences, by tensor kind."""
     d, L, H, V = cfg.d_model, cfg.n_layers, cfg.n_heads, cfg.vocab_size
     mlp_tensors = 3 if cfg.mlp == "swiglu" else 2
@@ -135,18 +165,32 @@ def activation_elements(cfg: ModelConfig, batch_size: int) -> dict[str, int]:
         scores = L * H * tokens * tokens
         norms = 2 * tokens
         logits_tokens = tokens
-    return {
+    layers = {
         "width-d tensors (residual, norms, Q, K, V, context)": B * width_d * d,
         f"MLP hidden ({mlp_tensors} x d_ff per layer)": B * L * mlp_tensors * tokens * cfg.ff,
         "attention probabilities (B x H x T x T per layer)": B * scores,
-        "final norm (2 x d per token)": B * norms * d,
-        "logits (B x T x V)": B * logits_tokens * V,
     }
+    if remat != "none":
+        layers = _remat_elements(cfg, B, tokens, sum(layers.values()), remat)
+    return {**layers, "final norm (2 x d per token)": B * norms * d,
+            "logits (B x T x V)": B * logits_tokens * V}
 
 
-def training_memory(cfg: ModelConfig, batch_size: int,
-                    precision: str = "float32") -> MemoryBreakdown:
-    """Memory to train `cfg` with Adam on one device at micro-batch `batch_size`, by term.
+def _remat_elements(cfg: ModelConfig, B: int, tokens: int, all_layers: int,
+                    remat: str) -> dict[str, int]:
+    """Under remat, what the layers keep: the block input (block) or also the linear layers'
+    outputs (dots) of every layer but the one being recomputed, which holds all of its own."""
+    up = cfg.ff * (2 if cfg.mlp == "swiglu" else 1)
+    keep = cfg.d_model if remat == "block" else DOTS_SAVED_D_TENSORS * cfg.d_model + up
+    return {f"remat {remat}: kept per layer": B * (cfg.n_layers - 1) * tokens * keep,
+            "remat: one layer recomputed at a time": all_layers // cfg.n_layers}
+
+
+def training_memory(cfg: ModelConfig, batch_size: int, precision: str = "float32", *,
+                    microbatches: int = 1, remat: str = "none",
+                    shards: int = 1) -> MemoryBreakdown:
+    """Memory to train `cfg` with Adam on one device at per-device batch `batch_size` (split
+    into `microbatches`, rematerialised as `remat`, states sharded over `shards`), by term.
 
     precision 'float32': everything fp32. 'bfloat16' / 'float16': mixed precision with fp32 master
     weights and fp32 Adam moments (module docstring). 'int8' is refused: it is for holding only.
@@ -159,7 +203,10 @@ def training_memory(cfg: ModelConfig, batch_size: int,
         raise InputError(f"batch size must be >= 1, got {batch_size}", key="batch_size")
     n = cfg.n_params_total()
     act_b = BYTES_PER_PARAM[p]
-    terms = tuple((k, v * act_b) for k, v in activation_elements(cfg, batch_size).items())
+    per_micro = max(1, batch_size // microbatches)
+    terms = tuple((k, v * act_b) for k, v in
+                  activation_elements(cfg, per_micro, remat).items())
+    activations = sum(v for _, v in terms)
     mixed = p != "float32"
     return MemoryBreakdown(
         precision=p, n_params=n, batch_size=batch_size,
@@ -167,24 +214,33 @@ def training_memory(cfg: ModelConfig, batch_size: int,
         master_weights=n * 4 if mixed else 0,
         gradients=n * (2 if mixed else 4),
         optimizer=n * 8,
-        activations=sum(v for _, v in terms),
+        activations=activations,
         activation_terms=terms,
+        workspace=int(WORKSPACE_FACTOR * activations),
+        accumulator=n * 4 if microbatches > 1 else 0,
+        microbatches=microbatches, remat=remat, shards=shards,
     )
 
 
 def fits(cfg: ModelConfig, batch_size: int, precision: str, device_bytes: float,
-         n_devices: int = 1, sharded: bool = False) -> tuple[bool, str]:
+         n_devices: int = 1, sharded: bool = False, *, microbatches: int = 1,
+         remat: str = "none") -> tuple[bool, str]:
     """Whether training `cfg` fits a device of `device_bytes`, and why (or why not).
 
     sharded=True assumes ZeRO-3 / FSDP over n_devices: weights, gradients and optimizer states
-    divide by n_devices, activations (per-device micro-batch) do not.
+    divide by n_devices, activations (per-device batch, over `microbatches`) do not.
     """
-    m = training_memory(cfg, batch_size, precision)
     k = n_devices if sharded else 1
-    need = m.states / k + m.activations
-    how = f"states {fmt_bytes(m.states / k)}" + (f" (sharded over {k})" if k > 1 else "")
-    detail = (f"{fmt_bytes(need)} needed ({how} + activations {fmt_bytes(m.activations)} at "
-              f"batch {batch_size}, {m.precision}) of {fmt_bytes(device_bytes)} per device")
+    m = training_memory(cfg, batch_size, precision, microbatches=microbatches, remat=remat,
+                        shards=k)
+    need = m.total
+    how = f"states {fmt_bytes((m.states + m.accumulator) / k)}" + (
+        f" (sharded over {k})" if k > 1 else "")
+    split = f" in {microbatches} microbatches" if microbatches > 1 else ""
+    detail = (f"{fmt_bytes(need)} needed ({how} + activations and temporaries "
+              f"{fmt_bytes(m.activations + m.workspace)} at batch {batch_size}{split}"
+              f"{', remat ' + remat if remat != 'none' else ''}, {m.precision}) of "
+              f"{fmt_bytes(device_bytes)} per device")
     if need <= device_bytes:
         return True, f"fits: {detail}"
     return False, f"does not fit: {detail}"

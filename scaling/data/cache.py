@@ -1,16 +1,29 @@
 """The token cache: tokenize once, memory-map forever after.
 
-Layout: <cache_dir>/<key>/{train.npy, val.npy, meta.json[, tokenizer.json]}, where
-key = sha256(corpus content hash, tokenizer config, split config, DATASET_VERSION)[:16].
+Layout: <cache_dir>/<key>/{meta.json, build.json, train-00000.bin, ..., val-00000.bin, ...
+[, tokenizer.json]}, where key = sha256(source manifest, tokenizer config, split config,
+DATASET_VERSION)[:16]. The manifest (sources.py) names the source's files with their sizes and
+mtimes (or a hub dataset's name, config and split), so finding an entry reads no corpus text.
+meta.json holds only what the content determines (two builds of one source write the same
+bytes); build.json holds the build's wall time, throughput and peak memory.
 
-Safe under concurrency: a builder holds an exclusive `fcntl.flock` on <cache_dir>/<key>.lock (a
-second process waits for it instead of duplicating the work), builds into a temporary folder inside
-cache_dir and renames it into place in one step, so a reader sees either no entry or a complete
-one. If the entry appeared meanwhile (a builder without the lock, e.g. on a filesystem where flock
-does nothing), the temporary build is discarded and the existing entry used.
+What invalidates an entry (a new key): any change of a source file's size or mtime, a file added
+or removed, another max_bytes / text_field / val_fraction / n_sentinels, another tokenizer (kind,
+vocabulary, sample bytes or seed, the bytes of a tokenizer.json), or a new DATASET_VERSION. A hub
+dataset that changes under one name and split is not noticed (delete its entry). The content is
+hashed at build time by two passes, and a source that changed between them is refused.
+
+Safe under concurrency and crashes: a builder holds an exclusive `fcntl.flock` on
+<cache_dir>/<key>.lock (a second process waits for it instead of duplicating the work), first
+removes the temporary folders that killed builders of this key left (no live builder can own
+them while it holds the lock), builds into a new temporary folder inside cache_dir and renames it
+into place in one step, so a reader sees either no entry or a complete one. If the entry appeared
+meanwhile (a builder without the lock, e.g. on a filesystem where flock does nothing), the
+temporary build is discarded and the existing entry used.
 """
 from __future__ import annotations
 
+import glob
 import hashlib
 import json
 import os
@@ -30,12 +43,16 @@ try:
 except ImportError:  # pragma: no cover - not POSIX: the atomic rename alone keeps entries whole
     fcntl = None
 
-DATASET_VERSION = 1  # bump when the cached arrays' content or format changes
+DATASET_VERSION = 2  # 2: sharded .bin streams, manifest keys; bump when the cached arrays' content or format changes
 META = "meta.json"
 
 
-def cache_key(content_hash: str, tokenizer_cfg: dict, split_cfg: dict) -> str:
-    blob = json.dumps({"corpus": content_hash, "tokenizer": tokenizer_cfg, "split": split_cfg,
+BUILD = "build.json"
+
+
+def cache_key(source_id, tokenizer_cfg: dict, split_cfg: dict) -> str:
+    """16 hex digits from the source's identity (its manifest), tokenizer and split."""
+    blob = json.dumps({"corpus": source_id, "tokenizer": tokenizer_cfg, "split": split_cfg,
                        "version": DATASET_VERSION}, sort_keys=True)
     return hashlib.sha256(blob.encode("utf-8")).hexdigest()[:16]
 
@@ -108,6 +125,7 @@ def open_or_build(root: Path, key: str, build: Callable[[Path], None], *,
         if is_complete(entry):  # another process built it while we waited
             log(f"token cache {key}: built by another process")
             return entry, False
+        remove_stale(root, key)
         if entry.exists():  # an incomplete entry can only come from outside tampering
             stale = Path(tempfile.mkdtemp(prefix=f".{key}.stale.", dir=root))
             os.rename(entry, stale / "old")
@@ -130,3 +148,39 @@ def open_or_build(root: Path, key: str, build: Callable[[Path], None], *,
         except BaseException:
             shutil.rmtree(tmp, ignore_errors=True)
             raise
+
+
+def remove_stale(root: Path, key: str) -> list[str]:
+    """Delete what killed builders of `key` left (call with the key's lock held)."""
+    gone = []
+    for p in sorted(glob.glob(str(Path(root) / f".{glob.escape(key)}.*"))):
+        if p.endswith(".tmp") or ".stale." in p:
+            shutil.rmtree(p, ignore_errors=True)
+            gone.append(p)
+    return gone
+
+
+def list_entries(root: Path) -> list[dict]:
+    """Every entry of a cache folder: complete ones with their meta, leftovers flagged."""
+    out = []
+    root = Path(root)
+    if not root.is_dir():
+        return out
+    for p in sorted(root.iterdir()):
+        if not p.is_dir():
+            continue
+        if is_complete(p):
+            try:
+                meta = json.loads((p / META).read_text(encoding="utf-8"))
+            except (OSError, json.JSONDecodeError):
+                meta = {}
+            try:
+                build = json.loads((p / BUILD).read_text(encoding="utf-8"))
+            except (OSError, json.JSONDecodeError):
+                build = {}
+            size = sum(f.stat().st_size for f in p.iterdir() if f.is_file())
+            out.append({"path": str(p), "key": p.name, "complete": True, "bytes_on_disk": size,
+                        "meta": meta, "build": build})
+        elif p.name.startswith("."):
+            out.append({"path": str(p), "key": p.name, "complete": False})
+    return out

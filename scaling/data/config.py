@@ -5,34 +5,48 @@ import dataclasses
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
-
 from scaling.configio import doc
 from scaling.errors import ConfigError
 
 N_SPECIAL = 4  # PAD, BOS, EOS, MASK; the sentinels follow them
 MAX_SYNTHETIC_STATES = 95  # printable ASCII characters incl. space (see synthetic.py)
+TOKENIZER_TRAIN_BYTES = 64_000_000  # covers the stdlib (<= 31.5 MB) whole: its BPE is unchanged
 
 
 @dataclass(frozen=True)
 class DataConfig:
     """A corpus, its tokenizer and its train/validation split (DESIGN.md, data flow)."""
 
-    source: str = doc("'stdlib', 'synthetic', a text file, folder or glob, or a .jsonl file",
+    source: str = doc("'stdlib', 'synthetic', a text / .jsonl[.gz|.zst] / .parquet file, folder or "
+                      "glob, 'hf:NAME' (hub or save_to_disk folder), or 'tokens:PATH' (.bin/.npy)",
                       "stdlib")
-    text_field: str = doc("field holding the text in JSONL sources", "text")
+    text_field: str = doc("field (JSONL) or column (parquet, hf) holding the text", "text")
     include_tests: bool = doc("stdlib: include the top-level test/ package (31.5 MB vs 14.4 MB)",
                               False)
     max_bytes: int = doc("0 = whole corpus; else keep documents (sorted) up to this many bytes",
                          0)
-    tokenizer: Literal["byte", "bpe"] = doc("byte-level ids or byte-level BPE trained on the "
-                                            "training split", "byte")
+    tokenizer: str = doc("'byte', 'bpe' (byte-level BPE trained on a sample of the training "
+                         "split) or 'file:PATH/tokenizer.json' (pretrained, reserved ids first)",
+                         "byte")
     vocab_size: int = doc("bpe: total vocabulary incl. reserved ids (ignored for byte)", 1024)
+    tokenizer_train_bytes: int = doc("bpe: train on at most this many bytes of training "
+                                     "documents (a seeded sample; all when the split is smaller)",
+                                     TOKENIZER_TRAIN_BYTES)
+    tokenizer_train_seed: int = doc("bpe: seed of the training-sample choice", 0)
+    hf_config: str = doc("hf: dataset config name ('' = none)", "")
+    hf_split: str = doc("hf: the split to read (a save_to_disk DatasetDict too)", "train")
+    hf_streaming: bool = doc("hf hub: stream instead of downloading (no fingerprint: the cache is "
+                             "keyed by name, config and split)", False)
+    tokens_vocab_size: int = doc("tokens: vocabulary of the stored ids; 0 = from NAME.json beside "
+                                 "the file", 0)
+    tokens_separator_id: int = doc("tokens: id that ends each document (-2 = from NAME.json, "
+                                   "-1 = none: the array is cut into pieces)", -2)
     n_sentinels: int = doc("reserved sentinel ids for span corruption", 64)
     val_fraction: float = doc("share of the corpus bytes held out for validation, as whole "
                               "documents chosen by hash of their name", 0.05)
     val_windows: int = doc("number of fixed validation windows", 64)
-    synthetic_bytes: int = doc("synthetic source: length of the generated text", 2_000_000)
+    synthetic_bytes: int = doc("synthetic source: length of the generated text, in [2, 1e10]",
+                               2_000_000)
     synthetic_states: int = doc("synthetic source: alphabet size of the Markov chain", 16)
     synthetic_seed: int = doc("synthetic source: seed of the transition matrix and the text", 0)
     cache_dir: str = doc("token cache folder; '' = $SCALING_CACHE or ~/.cache/scaling", "")
@@ -53,8 +67,16 @@ class DataConfig:
         if self.max_bytes < 0:
             raise ConfigError(f"must be >= 0, got {self.max_bytes}", key="max_bytes",
                               fix="0 means the whole corpus")
-        if self.tokenizer not in ("byte", "bpe"):
-            raise ConfigError(f"{self.tokenizer!r} is not 'byte' or 'bpe'", key="tokenizer")
+        if self.tokenizer not in ("byte", "bpe") and not (self.tokenizer.startswith("file:")
+                                                          and len(self.tokenizer) > 5):
+            raise ConfigError(f"{self.tokenizer!r} is not 'byte', 'bpe' or 'file:PATH'",
+                              key="tokenizer", fix="e.g. file:models/gpt2/tokenizer.json")
+        if self.tokenizer_train_bytes < 1_000:
+            raise ConfigError(f"must be >= 1000, got {self.tokenizer_train_bytes}",
+                              key="tokenizer_train_bytes", fix="e.g. 64_000_000")
+        if self.tokens_vocab_size < 0 or self.tokens_separator_id < -2:
+            raise ConfigError("must be >= 0 (vocab) and >= -2 (separator)",
+                              key="tokens_vocab_size/tokens_separator_id")
         if not 0 <= self.n_sentinels <= 4096:
             raise ConfigError(f"must be in [0, 4096], got {self.n_sentinels}", key="n_sentinels")
         if self.tokenizer == "bpe":
@@ -68,8 +90,9 @@ class DataConfig:
                               fix="e.g. 0.05")
         if self.val_windows < 1:
             raise ConfigError(f"must be >= 1, got {self.val_windows}", key="val_windows")
-        if self.synthetic_bytes < 2:
-            raise ConfigError(f"must be >= 2, got {self.synthetic_bytes}", key="synthetic_bytes")
+        if not 2 <= self.synthetic_bytes <= 10**10:  # beyond: generating it would not end
+            raise ConfigError(f"must be in [2, 1e10], got {self.synthetic_bytes}",
+                              key="synthetic_bytes")
         if not 2 <= self.synthetic_states <= MAX_SYNTHETIC_STATES:
             raise ConfigError(f"must be in [2, {MAX_SYNTHETIC_STATES}], got "
                               f"{self.synthetic_states}", key="synthetic_states")

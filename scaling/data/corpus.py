@@ -1,40 +1,31 @@
-"""Corpus sources -> a sorted list of named text documents, its content hash, and the split.
+"""Documents of a source, in order: the byte budget, one-document corpora, identity and split.
 
-Sources (DataConfig.source):
-- 'stdlib': the running interpreter's standard library .py files (sysconfig stdlib path), sorted
-  by relative path, without site-packages and (unless include_tests) the top-level test/ package;
-  files that are not valid UTF-8 are skipped and counted.
-- 'synthetic': Markov-chain text with a known entropy rate (synthetic.py).
-- a text file, a folder (recursive; hidden files and folders skipped; files that are not UTF-8
-  text are skipped and counted) or a glob ('data/**/*.txt'); any '.jsonl' file among them is read
-  as one document per line, the text in `text_field`.
+`stream_documents(source, cfg)` yields the source's documents (sources.py) with empty ones
+dropped, cut to `max_bytes` UTF-8 bytes in order (the last one cut), and a corpus of a single
+document cut into MAX_CHUNKS pieces at line ends so that it can be split. Memory: one document
+(plus the first, held until a second one shows that there is more than one).
 
-Document names are relative paths (plus ':line' for JSONL), so the content hash and the
-train/validation split do not depend on where the corpus lies on disk.
+The split (`split_mask`) is decided from each document's name hash and size alone, so the build
+streams: one pass learns (hash, size) per document (16 bytes each), the next writes each
+document's tokens to its side. `load_corpus` materialises everything (small corpora, tests).
 """
 from __future__ import annotations
 
-import glob as globlib
 import hashlib
-import json
-import os
-import platform
-import sysconfig
 from dataclasses import dataclass, field
-from pathlib import Path
+from typing import Iterator
 
-from scaling.data import synthetic
+import numpy as np
+
 from scaling.data.config import DataConfig
+from scaling.data.formats import SOURCE_KEY, SUPPORTED, Document
+from scaling.data.sources import open_source
 from scaling.errors import InputError
 
-SOURCE_KEY = "data.source"
 MAX_CHUNKS = 64  # a corpus of one document is cut into this many pieces so that it can be split
 
-
-@dataclass(frozen=True)
-class Document:
-    name: str
-    text: str
+__all__ = ["Document", "Corpus", "load_corpus", "stream_documents", "split_documents",
+           "split_mask", "chunk_document", "unit_hash", "ContentHash", "empty_error"]
 
 
 @dataclass
@@ -44,187 +35,100 @@ class Corpus:
     meta: dict = field(default_factory=dict)
 
 
-def _is_glob(s: str) -> bool:
-    return any(c in s for c in "*?[")
+class ContentHash:
+    """sha256 over (len(name), len(data), name, data) of every document, in order."""
+
+    def __init__(self):
+        self._h = hashlib.sha256()
+
+    def update(self, name: str, data: bytes) -> None:
+        nm = name.encode("utf-8")
+        self._h.update(f"{len(nm)}:{len(data)}:".encode())
+        self._h.update(nm)
+        self._h.update(data)
+
+    def hexdigest(self) -> str:
+        return self._h.hexdigest()
 
 
-def _decode(data: bytes) -> str | None:
-    """UTF-8 text, or None for binary / non-UTF-8 data."""
-    if b"\0" in data:
-        return None
-    try:
-        return data.decode("utf-8")
-    except UnicodeDecodeError:
-        return None
+def unit_hash(name: str) -> float:
+    return int.from_bytes(hashlib.sha256(name.encode("utf-8")).digest()[:8], "big") / 2.0**64
 
 
-def _stdlib_files(include_tests: bool) -> tuple[Path, list[str]]:
-    root = Path(sysconfig.get_paths()["stdlib"])
-    names = []
-    for dirpath, dirnames, filenames in os.walk(root):
-        rel_dir = Path(dirpath).relative_to(root)
-        parts = rel_dir.parts
-        dirnames[:] = [d for d in dirnames if d not in ("site-packages", "dist-packages",
-                                                        "__pycache__")
-                       and not (not parts and d == "test" and not include_tests)]
-        for f in filenames:
-            if f.endswith(".py"):
-                names.append((rel_dir / f).as_posix())
-    return root, sorted(names)
-
-
-def _tree_files(root: Path) -> list[str]:
-    names = []
-    for dirpath, dirnames, filenames in os.walk(root):
-        dirnames[:] = [d for d in dirnames if not d.startswith(".") and d != "__pycache__"]
-        rel_dir = Path(dirpath).relative_to(root)
-        names += [(rel_dir / f).as_posix() for f in filenames if not f.startswith(".")]
-    return sorted(n for n in names if (root / n).is_file())
-
-
-def _glob_files(pattern: str) -> tuple[Path, list[str]]:
-    parts = Path(pattern).parts
-    base_parts = []
-    for p in parts:
-        if _is_glob(p):
-            break
-        base_parts.append(p)
-    base = Path(*base_parts) if base_parts else Path(".")
-    hits = [Path(h) for h in globlib.glob(pattern, recursive=True)]
-    names = sorted(h.relative_to(base).as_posix() for h in hits if h.is_file()
-                   and not any(q.startswith(".") for q in h.relative_to(base).parts))
-    return base, names
-
-
-def _jsonl_docs(path: Path, name: str, text_field: str) -> list[Document]:
-    docs = []
-    with open(path, "rb") as fh:
-        for lineno, raw in enumerate(fh, start=1):
-            if not raw.strip():
-                continue
-            try:
-                rec = json.loads(raw)
-            except (json.JSONDecodeError, UnicodeDecodeError) as e:
-                raise InputError(f"line {lineno} is not valid JSON ({e})", file=f"{path}:{lineno}",
-                                 key=SOURCE_KEY, fix="write one JSON object per line") from None
-            if not isinstance(rec, dict) or text_field not in rec:
-                raise InputError(f"line {lineno} has no field '{text_field}'",
-                                 file=f"{path}:{lineno}", key="data.text_field",
-                                 fix="set data.text_field to the field that holds the text, or "
-                                     "fix that line")
-            text = rec[text_field]
-            if not isinstance(text, str):
-                raise InputError(f"line {lineno}: field '{text_field}' is not a string",
-                                 file=f"{path}:{lineno}", key="data.text_field",
-                                 fix="the text field must hold a JSON string")
-            docs.append(Document(f"{name}:{lineno}", text))
-    return docs
-
-
-class _Budget:
-    """Keeps documents, in order, up to max_bytes UTF-8 bytes (0 = no limit); cuts the last one."""
-
-    def __init__(self, max_bytes: int):
-        self.left = max_bytes if max_bytes > 0 else None
-
-    @property
-    def full(self) -> bool:
-        return self.left is not None and self.left <= 0
-
-    def take(self, doc: Document, docs: list[Document]) -> None:
-        if not doc.text or self.full:
-            return
-        if self.left is not None:
-            data = doc.text.encode("utf-8")
-            if len(data) > self.left:
-                doc = Document(doc.name, data[: self.left].decode("utf-8", errors="ignore"))
-                data = doc.text.encode("utf-8")
-            self.left -= len(data)
-            if not doc.text:
+def _budgeted(docs: Iterator[Document], max_bytes: int) -> Iterator[Document]:
+    left = max_bytes if max_bytes > 0 else None
+    for doc in docs:
+        if not doc.text:
+            continue
+        if left is not None:
+            if left <= 0:
                 return
-        docs.append(doc)
+            data = doc.text.encode("utf-8")
+            if len(data) > left:
+                doc = Document(doc.name, data[:left].decode("utf-8", errors="ignore"))
+                data = doc.text.encode("utf-8")
+            left -= len(data)
+            if not doc.text:
+                continue
+        yield doc
 
 
-def _read_files(base: Path, names: list[str], cfg: DataConfig, meta: dict) -> list[Document]:
-    budget, docs, skipped = _Budget(cfg.max_bytes), [], []
-    for name in names:
-        if budget.full:
-            break
-        path = base / name
-        if name.endswith(".jsonl"):
-            for d in _jsonl_docs(path, name, cfg.text_field):
-                budget.take(d, docs)
-            continue
-        text = _decode(path.read_bytes())
-        if text is None:
-            skipped.append(name)
-            continue
-        budget.take(Document(name, text), docs)
-    meta["n_files"] = len(names)
-    meta["skipped_files"] = len(skipped)
-    meta["skipped_names"] = skipped
-    return docs
+def stream_documents(source, cfg: DataConfig, skipped: list[str] | None = None,
+                     hasher: "ContentHash | None" = None, chunk_lone: bool = True
+                     ) -> Iterator[Document]:
+    """The source's documents after the budget; a lone document comes out in pieces (unless
+    chunk_lone is False). `hasher` sees each document as the source gave it (before the cut
+    into pieces), so the content hash is that of the documents, however they are split."""
+    skipped = [] if skipped is None else skipped
+    docs = source.documents(skipped)
+    if getattr(source, "kind", "") != "tokens":  # token documents: no text budget or chunking
+        docs = _budgeted(docs, cfg.max_bytes)
+    if hasher is not None:
+        docs = _hashed(docs, hasher)
+    if not chunk_lone or getattr(source, "kind", "") == "tokens":
+        yield from docs
+        return
+    first = next(docs, None)
+    if first is None:
+        return
+    second = next(docs, None)
+    if second is None:
+        yield from chunk_document(first)
+        return
+    yield first
+    yield second
+    yield from docs
 
 
-def content_hash(docs: list[Document]) -> str:
-    h = hashlib.sha256()
+def _hashed(docs, hasher: "ContentHash"):
     for d in docs:
-        name, data = d.name.encode("utf-8"), d.text.encode("utf-8")
-        h.update(f"{len(name)}:{len(data)}:".encode())
-        h.update(name)
-        h.update(data)
-    return h.hexdigest()
+        ids = getattr(d, "ids", None)
+        hasher.update(d.name, d.text.encode("utf-8") if ids is None
+                      else np.ascontiguousarray(ids).tobytes())
+        yield d
+
+
+def empty_error(source, skipped: list[str]) -> InputError:
+    if skipped:
+        kinds = sorted({s.rsplit(".", 1)[-1] if "." in s else "(no suffix)" for s in skipped})
+        return InputError(f"no text documents: {len(skipped)} files are not UTF-8 text "
+                          f"(e.g. {skipped[0]}; suffixes: {', '.join(kinds[:8])})",
+                          file=source.where, key=SOURCE_KEY, fix=f"supported: {SUPPORTED}")
+    return InputError("the corpus is empty: no non-empty documents", file=source.where,
+                      key=SOURCE_KEY, fix="point data.source at non-empty text (UTF-8)")
 
 
 def load_corpus(cfg: DataConfig) -> Corpus:
-    """Read the configured source into sorted documents; InputError on a bad or empty source."""
-    src = cfg.source
-    meta: dict = {"source": src}
-    if src == "stdlib":
-        root, names = _stdlib_files(cfg.include_tests)
-        meta.update(kind="stdlib", python_version=platform.python_version(),
-                    python_implementation=platform.python_implementation(),
-                    stdlib_path=str(root), include_tests=cfg.include_tests)
-        docs = _read_files(root, names, cfg, meta)
-        where = str(root)
-    elif src == "synthetic":
-        meta.update(kind="synthetic", synthetic=synthetic.describe(cfg))
-        budget, docs = _Budget(cfg.max_bytes), []
-        for name, text in synthetic.generate(cfg):
-            budget.take(Document(name, text), docs)
-        where = "synthetic"
-    else:
-        path = Path(src).expanduser()
-        if _is_glob(src):
-            base, names = _glob_files(str(path))
-            if not names:
-                raise InputError("the glob matches no files", file=src, key=SOURCE_KEY,
-                                 fix="check the pattern; use '**' for subfolders")
-            meta["kind"] = "glob"
-        elif path.is_dir():
-            base, names = path, _tree_files(path)
-            meta["kind"] = "folder"
-        elif path.is_file():
-            base, names = path.parent, [path.name]
-            meta["kind"] = "jsonl" if path.name.endswith(".jsonl") else "file"
-        else:
-            raise InputError("no such file or folder", file=src, key=SOURCE_KEY,
-                             fix="give 'stdlib', 'synthetic', or an existing text file, folder, "
-                                 "glob or .jsonl file")
-        docs = _read_files(base, names, cfg, meta)
-        where = src
+    """Read the configured source into documents in memory; InputError on a bad/empty source."""
+    source = open_source(cfg)
+    skipped: list[str] = []
+    h = ContentHash()
+    docs = list(stream_documents(source, cfg, skipped, hasher=h, chunk_lone=False))
     if not docs:
-        raise InputError("the corpus is empty: no non-empty UTF-8 text documents", file=where,
-                         key=SOURCE_KEY, fix="point data.source at text files (UTF-8)")
-    meta["n_docs"] = len(docs)
-    meta["max_bytes"] = cfg.max_bytes
-    return Corpus(docs, content_hash(docs), meta)
-
-
-# ---- train / validation split ----
-
-def _unit_hash(name: str) -> float:
-    return int.from_bytes(hashlib.sha256(name.encode("utf-8")).digest()[:8], "big") / 2.0**64
+        raise empty_error(source, skipped)
+    meta = {**source.meta(), "n_docs": len(docs), "max_bytes": cfg.max_bytes,
+            "skipped_files": len(skipped), "skipped_names": skipped}
+    return Corpus(docs, h.hexdigest(), meta)
 
 
 def chunk_document(doc: Document, n: int = MAX_CHUNKS) -> list[Document]:
@@ -244,36 +148,42 @@ def chunk_document(doc: Document, n: int = MAX_CHUNKS) -> list[Document]:
     return [Document(f"{doc.name}#{i:03d}", p) for i, p in enumerate(pieces)]
 
 
-def split_documents(docs: list[Document], val_fraction: float
-                    ) -> tuple[list[Document], list[Document]]:
-    """Deterministic split by whole documents, in the order of sha256(name).
+def split_mask(hashes: np.ndarray, sizes: np.ndarray, val_fraction: float,
+               where: str | None = None) -> np.ndarray:
+    """Which documents go to validation (bool per document), from name hashes and sizes.
 
-    Documents are visited in increasing hash of their name; each goes to validation unless it
-    would push validation past 1.25 times its target of val_fraction of the corpus bytes; the visit
-    stops once the target is reached. So validation holds about val_fraction of the bytes, never
-    a lopsided share from one huge document, and the choice depends only on the names and sizes.
-    Both sides get at least one document; a corpus of one document is first cut into pieces
-    (chunk_document). Each side keeps the corpus order.
+    Documents are visited in increasing hash; each goes to validation unless it would push
+    validation past 1.25 times its target of val_fraction of the corpus size; the visit stops
+    once the target is reached. So validation holds about val_fraction of the bytes, never a
+    lopsided share from one huge document, and the choice depends only on names and sizes.
+    Both sides get at least one document.
     """
-    if len(docs) == 1:
-        docs = chunk_document(docs[0])
-    if len(docs) < 2:
+    n = len(sizes)
+    if n < 2:
         raise InputError("the corpus is too small to split into training and validation",
-                         file=docs[0].name if docs else None, key=SOURCE_KEY,
-                         fix="use a larger corpus or max_bytes")
-    sizes = [len(d.text.encode("utf-8")) for d in docs]
+                         file=where, key=SOURCE_KEY, fix="use a larger corpus or max_bytes")
+    sizes = [int(s) for s in sizes]
     target = val_fraction * sum(sizes)
-    order = sorted(range(len(docs)), key=lambda i: (_unit_hash(docs[i].name), i))
-    is_val, got = [False] * len(docs), 0
+    order = np.lexsort((np.arange(n), np.asarray(hashes, dtype=np.float64))).tolist()
+    is_val, got = np.zeros(n, dtype=bool), 0
     for i in order:
         if got >= target:
             break
         if got + sizes[i] <= 1.25 * target:
             is_val[i], got = True, got + sizes[i]
-    if not any(is_val):
+    if not is_val.any():
         is_val[min(order, key=lambda i: sizes[i])] = True
-    if all(is_val):
+    if is_val.all():
         is_val[order[-1]] = False
-    train = [d for d, v in zip(docs, is_val) if not v]
-    val = [d for d, v in zip(docs, is_val) if v]
-    return train, val
+    return is_val
+
+
+def split_documents(docs: list[Document], val_fraction: float
+                    ) -> tuple[list[Document], list[Document]]:
+    """(train, validation) by whole documents (split_mask); each side keeps the corpus order."""
+    if len(docs) == 1:
+        docs = chunk_document(docs[0])
+    is_val = split_mask([unit_hash(d.name) for d in docs],
+                        [len(d.text.encode("utf-8")) for d in docs], val_fraction,
+                        docs[0].name if docs else None)
+    return ([d for d, v in zip(docs, is_val) if not v], [d for d, v in zip(docs, is_val) if v])

@@ -1,31 +1,35 @@
 """Token streams, deterministic batches and fixed validation windows.
 
-`load_dataset(cfg)` reads the corpus, splits it by document, and opens (or builds once) the token
-cache: `train` and `val` are memory-mapped 1-D arrays in which every document is followed by EOS.
+`load_dataset(cfg)` finds the source's token cache by its manifest (no corpus text is read when
+the entry exists) or builds it once (build.py); `train` and `val` are memory-mapped 1-D streams
+(one shard: a np.memmap; several: a ShardedArray) in which every document is followed by EOS.
 
 Batches are stateless: the training stream is cut into n = len(train) // window non-overlapping
 windows; example i of step s has global index g = s * batch_size + i, epoch e = g // n, and is
 window perm_{seed, e}[g % n], where perm_{seed, e} = default_rng([seed, e]).permutation(n). So
 `batch(seed, step, ...)` is a pure function of its arguments and a resumed run sees exactly the
-data of an uninterrupted one.
+data of an uninterrupted one, whatever the source and however the stream is sharded.
 """
 from __future__ import annotations
 
+import hashlib
+import json
 import sys
 import time
 from collections import OrderedDict
+from pathlib import Path
 
 import numpy as np
 
 from scaling.data import cache
+from scaling.data.build import SPLIT_RULE, builder
 from scaling.data.config import DataConfig
-from scaling.data.corpus import Document, load_corpus, split_documents
-from scaling.data.tokenizer import EOS_ID, BPETokenizer, ByteTokenizer, Tokenizer, \
-    tokenizer_config
+from scaling.data.shards import open_split
+from scaling.data.sources import open_source
+from scaling.data.tokenizer import Tokenizer, text_tokenizer, tokenizer_config
 from scaling.errors import InputError
 
-SPLIT_RULE = "bytes-by-sha256(name)-order, v1"  # see corpus.split_documents
-ENCODE_CHUNK = 256  # documents per encode_batch call
+__all__ = ["Dataset", "load_dataset", "find_entry", "corpus_tokens", "SPLIT_RULE"]
 
 
 def _log(progress: bool):
@@ -37,92 +41,92 @@ def _log(progress: bool):
     return log
 
 
-def _stream(tok: Tokenizer, docs: list[Document], dtype: np.dtype, log, what: str) -> np.ndarray:
-    """Concatenate the documents' ids, each followed by EOS."""
-    eos = np.array([EOS_ID], dtype=np.int32)
-    parts = []
-    for i in range(0, len(docs), ENCODE_CHUNK):
-        chunk = docs[i: i + ENCODE_CHUNK]
-        for ids in tok.encode_batch([d.text for d in chunk]):
-            parts += [ids, eos]
-        log(f"encoded {what}: {min(i + ENCODE_CHUNK, len(docs))}/{len(docs)} documents")
-    out = np.concatenate(parts) if parts else np.zeros(0, np.int32)
-    if out.size and (out.min() < 0 or out.max() >= tok.vocab_size):
-        raise RuntimeError("token id out of range")  # never expected: the tokenizer's own ids
-    return out.astype(dtype)
+def _tokenizer_identity(cfg: DataConfig, kind: str) -> dict:
+    if kind == "tokens":
+        return {"kind": "tokens", "n_sentinels": cfg.n_sentinels}
+    if cfg.tokenizer.startswith("file:"):
+        from scaling.data.pretrained import file_of, file_sha256
+        return {"kind": "file", "sha256": file_sha256(file_of(cfg.tokenizer)),
+                "n_sentinels": cfg.n_sentinels}
+    t = tokenizer_config(cfg.tokenizer, cfg.vocab_size, cfg.n_sentinels)
+    if cfg.tokenizer == "bpe":
+        t.update(train_bytes=cfg.tokenizer_train_bytes, train_seed=cfg.tokenizer_train_seed)
+    return t
 
 
-def _n_bytes(docs: list[Document]) -> int:
-    return sum(len(d.text.encode("utf-8")) for d in docs)
+def find_entry(cfg: DataConfig):
+    """(source, manifest, cache root, key): where the config's cache entry lives. Cheap: lists
+    and stats the source's files, reads none of their text."""
+    cfg.validate()
+    source = open_source(cfg)
+    manifest = source.manifest()
+    source_id = hashlib.sha256(json.dumps(manifest, sort_keys=True).encode()).hexdigest()
+    split = {"val_fraction": cfg.val_fraction, "rule": SPLIT_RULE, "max_bytes": cfg.max_bytes,
+             "text_field": cfg.text_field}
+    key = cache.cache_key(source_id, _tokenizer_identity(cfg, source.kind), split)
+    return source, manifest, cfg.resolved_cache_dir(), key
 
 
-def _builder(cfg: DataConfig, corpus, train_docs, val_docs, key: str, log):
-    def build(tmp):
-        t0 = time.perf_counter()
-        if cfg.tokenizer == "bpe":
-            log(f"training BPE (vocab {cfg.vocab_size}) on {len(train_docs)} documents")
-            tok = BPETokenizer.train((d.text for d in train_docs), cfg.vocab_size,
-                                     cfg.n_sentinels)
-            tok.save(tmp / "tokenizer.json")
+def _damaged(entry: Path, why: str) -> InputError:
+    return InputError(f"the token cache entry is damaged ({why})", file=str(entry),
+                      key="data.cache_dir", fix="delete this folder; it is rebuilt on the next "
+                                                "load")
+
+
+def _open_entry(cfg: DataConfig, source, entry: Path, key: str):
+    meta = cache.read_meta(entry)
+    try:
+        if source.kind == "tokens":
+            from scaling.data.tokens import TokensTokenizer
+            tok = TokensTokenizer(source.vocab, cfg.n_sentinels)
         else:
-            tok = ByteTokenizer(cfg.n_sentinels)
-        dtype = cache.token_dtype(tok.vocab_size)
-        train = _stream(tok, train_docs, dtype, log, "train")
-        val = _stream(tok, val_docs, dtype, log, "val")
-        cache.save_array(tmp / "train.npy", train)
-        cache.save_array(tmp / "val.npy", val)
-        meta = dict(corpus.meta)
-        meta.update(
-            content_hash=corpus.content_hash,
-            n_docs={"train": len(train_docs), "val": len(val_docs)},
-            n_tokens={"train": int(train.size), "val": int(val.size)},  # EOS included
-            n_bytes={"train": _n_bytes(train_docs), "val": _n_bytes(val_docs)},
-            val_fraction=cfg.val_fraction, split_rule=SPLIT_RULE,
-            val_doc_names=[d.name for d in val_docs[:1000]],  # first 1000
-            tokenizer=tok.spec(), cache_key=key, dataset_version=cache.DATASET_VERSION,
-            dtype=dtype.name, build_seconds=round(time.perf_counter() - t0, 3),
-            built_at=time.strftime("%Y-%m-%dT%H:%M:%S%z"))
-        cache.write_json(tmp / cache.META, meta)  # last: marks the entry complete
-    return build
+            tok = text_tokenizer(cfg, entry)
+        train = open_split(entry, meta["shards"]["train"], meta["dtype"])
+        val = open_split(entry, meta["shards"]["val"], meta["dtype"])
+    except (OSError, ValueError, KeyError) as e:
+        raise _damaged(entry, e) from None
+    if (train.size != meta["n_tokens"]["train"] or val.size != meta["n_tokens"]["val"]
+            or meta.get("cache_key") != key):
+        raise _damaged(entry, "it does not match its meta.json")
+    return tok, train, val, meta
 
 
 def load_dataset(cfg: DataConfig, *, progress: bool = False) -> "Dataset":
-    """Corpus -> split -> token cache (built once, then memory-mapped) -> Dataset."""
-    cfg.validate()
+    """Source manifest -> token cache (built once, then memory-mapped) -> Dataset."""
     log = _log(progress)
-    corpus = load_corpus(cfg)
-    log(f"corpus {cfg.source}: {len(corpus.docs)} documents, sha256 {corpus.content_hash[:12]}")
-    train_docs, val_docs = split_documents(corpus.docs, cfg.val_fraction)
-    key = cache.cache_key(corpus.content_hash,
-                          tokenizer_config(cfg.tokenizer, cfg.vocab_size, cfg.n_sentinels),
-                          {"val_fraction": cfg.val_fraction, "rule": SPLIT_RULE})
-    root = cfg.resolved_cache_dir()
-    entry, built = cache.open_or_build(root, key,
-                                       _builder(cfg, corpus, train_docs, val_docs, key, log),
+    source, manifest, root, key = find_entry(cfg)
+    entry, built = cache.open_or_build(root, key, builder(cfg, source, manifest, key, log),
                                        log=log)
-    meta = cache.read_meta(entry)
-    try:
-        if cfg.tokenizer == "bpe":
-            tok = BPETokenizer.load(entry / "tokenizer.json", cfg.n_sentinels, cfg.vocab_size)
-        else:
-            tok = ByteTokenizer(cfg.n_sentinels)
-        train = cache.load_array(entry / "train.npy")
-        val = cache.load_array(entry / "val.npy")
-    except (OSError, ValueError) as e:
-        raise InputError(f"the token cache entry is damaged ({e})", file=str(entry),
-                         key="data.cache_dir", fix="delete this folder; it is rebuilt on the "
-                                                   "next load") from None
-    if (train.ndim != 1 or train.size != meta["n_tokens"]["train"]
-            or val.size != meta["n_tokens"]["val"] or meta.get("cache_key") != key):
-        raise InputError("the token cache entry does not match its meta.json", file=str(entry),
-                         key="data.cache_dir", fix="delete this folder; it is rebuilt on the "
-                                                   "next load")
-    meta.update({k: v for k, v in corpus.meta.items() if k not in ("n_docs",)})
+    tok, train, val, meta = _open_entry(cfg, source, entry, key)
+    meta = dict(meta)
     meta["cache_dir"] = str(entry)
     meta["cache_hit"] = not built
     log(f"token cache {key}: {'built' if built else 'reused'}; train {train.size} tokens, "
         f"val {val.size} tokens, tokenizer {tok.name}")
     return Dataset(cfg, tok, train, val, meta)
+
+
+def corpus_tokens(cfg: DataConfig) -> tuple[float | None, str]:
+    """Training tokens of the corpus for planning (sweep --dry-run): exact from the token cache
+    when it is built, else a size estimate from the manifest; never reads corpus text."""
+    source, manifest, root, key = find_entry(cfg)
+    entry = root / key
+    if cache.is_complete(entry):
+        n = cache.read_meta(entry)["n_tokens"]["train"]
+        return float(n), f"{n:,} training tokens (token cache)"
+    if source.kind == "tokens":
+        n = manifest["file"][1] / source.dtype.itemsize * (1 - cfg.val_fraction)
+        return n, f"~{n:,.0f} training tokens (array size; no token cache yet)"
+    files = manifest.get("files")
+    if not files:
+        return None, "unknown until the token cache is built (scaling data prepare)"
+    n_bytes = sum(f[1] for f in files) * (1 - cfg.val_fraction)
+    if cfg.max_bytes:
+        n_bytes = min(n_bytes, cfg.max_bytes * (1 - cfg.val_fraction))
+    per = 1.0 if cfg.tokenizer == "byte" else 3.4  # NOTES.md: BPE of code, 2.6-3.6 bytes/token
+    n = n_bytes / per
+    return n, (f"~{n:,.0f} training tokens (file sizes at {per} bytes/token; no token cache "
+               "yet: scaling data prepare builds it)")
 
 
 class Dataset:
@@ -132,7 +136,8 @@ class Dataset:
                  val: np.ndarray, meta: dict):
         self.cfg, self.tokenizer, self.train, self.val, self.meta = cfg, tokenizer, train, val, meta
         n_tok = max(1, int(meta["n_tokens"]["train"]))
-        self.bytes_per_token = float(meta["n_bytes"]["train"]) / n_tok
+        n_bytes = int(meta["n_bytes"]["train"])  # 0: a tokens: source, bytes unknown
+        self.bytes_per_token = n_bytes / n_tok if n_bytes else None
         self._perms: OrderedDict = OrderedDict()
         self._val_cache: dict[int, np.ndarray] = {}
 

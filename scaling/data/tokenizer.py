@@ -3,9 +3,11 @@
 Reserved ids, for every tokenizer: 0 PAD, 1 BOS, 2 EOS, 3 MASK, 4 .. 4+n_sentinels-1 sentinels
 (sentinel_ids[0] = 4 marks the first span). Ordinary tokens are [n_reserved, vocab_size).
 - byte: byte b -> n_reserved + b, vocab_size = n_reserved + 256.
-- bpe: HF byte-level BPE trained on the training split, with the reserved tokens registered as
-  special tokens at those ids. Text that happens to spell a special token ('<pad>') is encoded as
-  ordinary text, never as the special id. Saved as the tokenizer's JSON file (no pickle).
+- bpe: HF byte-level BPE trained on (a bounded sample of) the training split, with the reserved
+  tokens registered as special tokens at those ids. Text that happens to spell a special token
+  ('<pad>') is encoded as ordinary text, never as the special id. Saved as the tokenizer's JSON
+  file (no pickle).
+- file:PATH/tokenizer.json (pretrained.py): any HF tokenizer, its ids shifted by n_reserved.
 """
 from __future__ import annotations
 
@@ -136,7 +138,9 @@ class BPETokenizer(Tokenizer):
         return np.asarray(self._tok.encode(text, add_special_tokens=False).ids, dtype=np.int32)
 
     def encode_batch(self, texts: list[str]) -> list[np.ndarray]:
-        encs = self._tok.encode_batch(texts, add_special_tokens=False)
+        # encode_batch_fast skips the character offsets (same ids); both run on all cores
+        fast = getattr(self._tok, "encode_batch_fast", self._tok.encode_batch)
+        encs = fast(texts, add_special_tokens=False)
         return [np.asarray(e.ids, dtype=np.int32) for e in encs]
 
     def decode(self, ids: Iterable[int]) -> str:
@@ -165,3 +169,13 @@ def tokenizer_config(tokenizer: str, vocab_size: int, n_sentinels: int) -> dict:
         return {"kind": "byte", "n_sentinels": n_sentinels}
     return {"kind": "bpe", "vocab_size": vocab_size, "n_sentinels": n_sentinels,
             "pre_tokenizer": "bytelevel-gpt2-regex"}
+
+
+def text_tokenizer(cfg, entry: Path) -> Tokenizer:
+    """The tokenizer of a built cache entry (bpe and file: tokenizers are stored in it)."""
+    if cfg.tokenizer == "byte":
+        return ByteTokenizer(cfg.n_sentinels)
+    if cfg.tokenizer == "bpe":
+        return BPETokenizer.load(entry / "tokenizer.json", cfg.n_sentinels, cfg.vocab_size)
+    from scaling.data.pretrained import PretrainedTokenizer
+    return PretrainedTokenizer.load(entry / "tokenizer.json", cfg.n_sentinels)

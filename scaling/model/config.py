@@ -37,8 +37,16 @@ class ModelConfig:
     bias: bool = doc("biases in linear layers and norms", True)
     tie_embeddings: bool = doc("output head shares the token embedding", True)
     dtype: Literal["float32", "bfloat16"] = doc("compute dtype; parameters stay float32", "float32")
-    init_std: float = doc("std of the normal init; residual projections use std/sqrt(2L)", 0.02)
-    rope_base: float = doc("rotary base frequency (pos: rope)", 10000.0)
+    init_std: float = doc("std of the normal init, > 0; residual projections use std/sqrt(2L)",
+                          0.02)
+    rope_base: float = doc("rotary base frequency (pos: rope), > 1", 10000.0)
+    remat: Literal["none", "block", "dots"] = doc(
+        "recompute activations in the backward pass: none; block (save only each block's "
+        "input); dots (also save the matmul outputs of the linear layers)", "none")
+    attention: Literal["auto", "einsum", "dot_product"] = doc(
+        "attention kernel: einsum (blocked causal einsum, fastest on CPU); dot_product "
+        "(jax.nn.dot_product_attention, cuDNN flash on GPUs for bf16/fp16); auto picks per "
+        "backend", "auto")
 
     @property
     def ff(self) -> int:
@@ -52,6 +60,10 @@ class ModelConfig:
         for name in ("d_model", "n_layers", "n_heads", "seq_len"):
             if getattr(self, name) < 1:
                 raise ConfigError(f"must be >= 1, got {getattr(self, name)}", key=name)
+        if not self.init_std > 0:  # 0 makes every unit the same: nothing to break symmetry
+            raise ConfigError(f"must be > 0, got {self.init_std}", key="init_std")
+        if not self.rope_base > 1:  # <= 1: rotation frequencies no longer fall with depth
+            raise ConfigError(f"must be > 1, got {self.rope_base}", key="rope_base")
         if self.d_model % self.n_heads:
             raise ConfigError(f"d_model {self.d_model} is not divisible by n_heads {self.n_heads}",
                               key="n_heads", fix="pick n_heads dividing d_model")

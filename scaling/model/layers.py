@@ -56,9 +56,35 @@ def _softmax_attend(q_BxHxTxK, k_BxHxSxK, v_BxHxSxK, mask_TxS) -> jax.Array:
     return jnp.einsum("bhts,bhsk->bhtk", p_BxHxTxS, v_BxHxSxK)
 
 
-def attend(q_BxTxHxK, k_BxSxHxK, v_BxSxHxK, causal: bool) -> jax.Array:
-    """Softmax attention in the explicit einsum form (measured faster than
-    jax.nn.dot_product_attention on XLA:CPU, shared/peers/README.md).
+def attention_impl(cfg: ModelConfig) -> str:
+    """'einsum' or 'dot_product' for this config on the default backend. auto: the blocked
+    einsum on CPU (measured faster there than jax.nn.dot_product_attention, peers/README.md);
+    dot_product elsewhere, which on GPUs reaches cuDNN's fused flash kernel (not yet measured
+    here: benchmarks/gpu_check.py compares the two the day a GPU is lent)."""
+    if cfg.attention != "auto":
+        return cfg.attention
+    return "einsum" if jax.default_backend() == "cpu" else "dot_product"
+
+
+#: cuDNN's fused attention takes half-precision inputs and head dims that are multiples of 8 up
+#: to 128 (jax.nn.dot_product_attention raises otherwise); other cases use XLA's version.
+_CUDNN_DTYPES = (jnp.bfloat16, jnp.float16)
+
+
+def attend_dot_product(q_BxTxHxK, k_BxSxHxK, v_BxSxHxK, causal: bool) -> jax.Array:
+    """jax.nn.dot_product_attention: cuDNN flash attention where it applies, XLA elsewhere
+    (both compute the softmax in float32)."""
+    K = q_BxTxHxK.shape[-1]
+    cudnn = (jax.default_backend() == "gpu" and q_BxTxHxK.dtype in _CUDNN_DTYPES
+             and K % 8 == 0 and K <= 128)
+    return jax.nn.dot_product_attention(q_BxTxHxK, k_BxSxHxK, v_BxSxHxK, is_causal=causal,
+                                        implementation="cudnn" if cudnn else "xla")
+
+
+def attend(q_BxTxHxK, k_BxSxHxK, v_BxSxHxK, causal: bool, impl: str = "einsum") -> jax.Array:
+    """Softmax attention; impl 'dot_product' goes to `attend_dot_product`, 'einsum' (below) is
+    the explicit einsum form (measured faster than jax.nn.dot_product_attention on XLA:CPU,
+    shared/peers/README.md).
 
     Heads go in front before the einsums (XLA:CPU picked a slower layout for the head-interleaved
     form). Causal self-attention is computed in blocks of CAUSAL_BLOCK query rows, each against
@@ -66,6 +92,8 @@ def attend(q_BxTxHxK, k_BxSxHxK, v_BxSxHxK, causal: bool) -> jax.Array:
     at T = 256, 5/8 at T = 512); the result is the same function. FLOPs are still *counted* in
     full (ModelConfig.flops_per_token), the peers' convention.
     """
+    if impl == "dot_product":
+        return attend_dot_product(q_BxTxHxK, k_BxSxHxK, v_BxSxHxK, causal)
     K = q_BxTxHxK.shape[-1]
     # scale q (T x K per head) rather than the scores (T x S): one pass less over the largest tensor
     q_BxTxHxK = q_BxTxHxK * jnp.asarray(K ** -0.5, q_BxTxHxK.dtype)
@@ -99,7 +127,7 @@ class SelfAttention(nnx.Module):
         q, k, v = (t.reshape(B, T, H, D // H) for t in jnp.split(self.qkv(x_BxTxD), 3, axis=-1))
         if self.cfg.pos == "rope":
             q, k = rope(q, self.cfg.rope_base), rope(k, self.cfg.rope_base)
-        y_BxTxHxK = attend(q, k, v, self.causal)
+        y_BxTxHxK = attend(q, k, v, self.causal, attention_impl(self.cfg))
         return self.out(y_BxTxHxK.reshape(B, T, D))
 
 
@@ -117,7 +145,7 @@ class CrossAttention(nnx.Module):
         S, H = enc_BxSxD.shape[1], self.cfg.n_heads
         q = self.q(x_BxTxD).reshape(B, T, H, D // H)
         k, v = (t.reshape(B, S, H, D // H) for t in jnp.split(self.kv(enc_BxSxD), 2, axis=-1))
-        y_BxTxHxK = attend(q, k, v, causal=False)
+        y_BxTxHxK = attend(q, k, v, causal=False, impl=attention_impl(self.cfg))
         return self.out(y_BxTxHxK.reshape(B, T, D))
 
 

@@ -46,6 +46,21 @@ class Head(nnx.Module):
         return logits_BxTxV.astype(jnp.float32)
 
 
+#: model.remat -> jax.checkpoint policy. block: save nothing inside a block (only its input,
+#: the scan carry of the residual stream), recompute all of it in the backward pass; dots: also
+#: save the outputs of matmuls without batch dimensions (the linear layers), so the backward
+#: pass recomputes only norms, activations and attention.
+REMAT_POLICIES = {"block": None, "dots": jax.checkpoint_policies.dots_with_no_batch_dims_saveable}
+
+
+def run_block(remat: str, block: Block, *args) -> jax.Array:
+    """block(*args), rematerialised as `remat` says (the same numbers: XLA recomputes the
+    forward pass with the same ops)."""
+    if remat == "none":
+        return block(*args)
+    return nnx.remat(lambda b, *a: b(*a), policy=REMAT_POLICIES[remat])(block, *args)
+
+
 class Transformer(nnx.Module):
     """Decoder-only (causal, GPT) or encoder-only (bidirectional, BERT) language model."""
 
@@ -56,11 +71,12 @@ class Transformer(nnx.Module):
         self.blocks = nnx.List([Block(cfg, causal=causal, cross=False, rngs=rngs)
                                 for _ in range(cfg.n_layers)])
         self.head = Head(cfg, rngs)
+        self.remat = cfg.remat
 
     def __call__(self, ids_BxT: jax.Array) -> jax.Array:
         x_BxTxD = self.embed(ids_BxT)
         for block in self.blocks:
-            x_BxTxD = block(x_BxTxD)
+            x_BxTxD = run_block(self.remat, block, x_BxTxD)
         return self.head(x_BxTxD, self.embed)
 
 
@@ -81,11 +97,12 @@ class EncoderDecoder(nnx.Module):
         self.decoder = nnx.List([Block(cfg, causal=True, cross=True, rngs=rngs)
                                  for _ in range(cfg.n_layers)])
         self.head = Head(cfg, rngs)
+        self.remat = cfg.remat
 
     def encode(self, enc_BxS: jax.Array) -> jax.Array:
         x_BxSxD = self.embed(enc_BxS)
         for block in self.encoder:
-            x_BxSxD = block(x_BxSxD)
+            x_BxSxD = run_block(self.remat, block, x_BxSxD)
         return self.enc_norm(x_BxSxD)
 
     def __call__(self, enc_BxS: jax.Array, dec_BxT: jax.Array) -> jax.Array:
@@ -95,7 +112,7 @@ class EncoderDecoder(nnx.Module):
             T = dec_BxT.shape[1]
             y_BxTxD = y_BxTxD + self.dec_positions.embedding[...][None, :T].astype(y_BxTxD.dtype)
         for block in self.decoder:
-            y_BxTxD = block(y_BxTxD, enc_BxSxD)
+            y_BxTxD = run_block(self.remat, block, y_BxTxD, enc_BxSxD)
         return self.head(y_BxTxD, self.embed)
 
 

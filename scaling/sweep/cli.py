@@ -53,7 +53,16 @@ def _sweep_parser() -> argparse.ArgumentParser:
     p.add_argument("--slurm-account", default="")
     p.add_argument("--slurm-qos", default="")
     p.add_argument("--slurm-constraint", default="")
+    p.add_argument("--slurm-nodes", type=int, default=1,
+                   help="nodes per array task: > 1 trains each point as one multi-node run")
+    p.add_argument("--slurm-tasks-per-node", type=int, default=1,
+                   help="processes per node (one per GPU) of that multi-process run")
     p.add_argument("--wait", action="store_true", help="with --executor: wait for the array")
+    p.add_argument("--check-memory", action="store_true",
+                   help="with --dry-run: compile each distinct point's train step here and print "
+                        "XLA's memory analysis beside the calculator's estimate")
+    from scaling.cli import add_distributed_args
+    add_distributed_args(p)
     return p
 
 
@@ -74,15 +83,27 @@ def _sweep(argv: list[str]) -> int:
 
     from scaling.sweep import planner, runner
     dtype = sweep.base_run().model.dtype
-    device = (planner.target_device(a.device, dtype, a.devices, a.mfu) if a.device
-              else planner.local_device(dtype, a.mfu))
+    try:
+        device = (planner.target_device(a.device, dtype, a.devices, a.mfu) if a.device
+                  else planner.local_device(dtype, a.mfu))
+    except InputError as e:  # the hardware table names its own flag (--gpu of scaling plan)
+        raise InputError(e.detail, key="--device" if a.device else e.key, fix=e.fix) from None
     if a.device and a.measure:
         raise ConfigError("--measure times the local device; drop it with --device",
                           key="--measure")
     points = grid.expand(sweep, runner.vocab_from_config(sweep), file=a.file)
+    if a.coordinator:
+        from scaling.train.sharding import initialize_distributed
+        initialize_distributed(a.coordinator, a.num_processes, a.process_id)
     plan = planner.make_plan(sweep, points, device, measure=a.measure)
     if a.dry_run or a.device:
         print(planner.format_plan(plan))
+        if a.check_memory:
+            from scaling.sweep import memory_check
+            print(memory_check.format_memory_check(memory_check.check_memory(plan)))
+        if any(p.role != "run" for p in points):
+            from scaling.sweep.branching import format_branches
+            print(format_branches(points))
         if plan.refused:
             plan.check(a.file)  # exit 2
         return 0
@@ -93,7 +114,8 @@ def _sweep(argv: list[str]) -> int:
                                   gpus=a.slurm_gpus, cpus=a.slurm_cpus, mem_gb=a.slurm_mem,
                                   tasks=a.slurm_tasks, parallelism=a.slurm_parallelism,
                                   account=a.slurm_account, qos=a.slurm_qos,
-                                  constraint=a.slurm_constraint)
+                                  constraint=a.slurm_constraint, nodes=a.slurm_nodes,
+                                  tasks_per_node=a.slurm_tasks_per_node)
         jobs = slurm.submit(sweep, len(points), kind=a.executor, opts=opts, file=a.file)
         print(f"submitted {len(jobs)} array tasks ({a.executor}): "
               f"{', '.join(str(j.job_id) for j in jobs)}; logs in "
@@ -105,9 +127,18 @@ def _sweep(argv: list[str]) -> int:
         failed = sum(len(r["failed"]) for r in results)
         print(json.dumps(results, indent=1))
         return 1 if failed else 0
+    _refuse_damaged(sweep, plan)  # before the dataset is loaded and anything is written
     outcome = runner.run_sweep(sweep, file=a.file, shard=shard, quiet=a.quiet, worker=a.worker,
                                plan=plan)
     return 0 if outcome.ok else 1
+
+
+def _refuse_damaged(sweep, plan) -> None:
+    """A point whose summary.json cannot be read is neither finished nor safe to train over:
+    refuse the sweep with its path (read_summary's InputError), so nothing is mixed or lost."""
+    from analysis.contract import read_summary
+    for row in plan.rows:
+        read_summary(sweep.out_dir / "runs" / row.point.run_id)
 
 
 # ---- status ----
@@ -117,12 +148,12 @@ def status_rows(root: Path) -> tuple[list[dict], dict]:
     from scaling.sweep.store import Store, progress
 
     store = Store(root)
-    sweep_file = root / "sweep.yaml"
-    if sweep_file.exists():
-        import yaml
-        claims = (yaml.safe_load(sweep_file.read_text()) or {}).get("claims") or {}
-        store.stale_s = float(claims.get("stale_s", store.stale_s))
-    points = store.read_points()
+    store.stale_s = _stale_s(root / "sweep.yaml", store.stale_s)
+    try:
+        points = store.read_points()
+    except InputError as e:  # a reader reports a damaged file and goes on with runs/
+        _warn(e)
+        points = []
     if not points:
         if not store.runs.is_dir():
             raise InputError("not a sweep results folder (no points.json, no runs/)",
@@ -143,7 +174,28 @@ def status_rows(root: Path) -> tuple[list[dict], dict]:
                      "flops_left": pr.flops_left if st.status not in ("done", "diverged") else 0,
                      "worker": (st.claim or {}).get("worker")})
         counts[st.status] = counts.get(st.status, 0) + 1
+        if st.status == "damaged":
+            print(f"warning: {st.detail}", file=sys.stderr)
     return rows, counts
+
+
+def _warn(e: InputError) -> None:
+    print(f"warning: {e}", file=sys.stderr)
+
+
+def _stale_s(sweep_file: Path, default: float) -> float:
+    """claims.stale_s of the sweep as run; a damaged sweep.yaml is reported, the default used."""
+    from analysis.contract import load_yaml_text
+    try:
+        raw = load_yaml_text(sweep_file.read_text(encoding="utf-8"), str(sweep_file))
+        v = raw.get("claims", {}).get("stale_s", default)
+        return float(v) if isinstance(v, (int, float)) and v > 0 else default
+    except FileNotFoundError:
+        return default
+    except (OSError, UnicodeDecodeError, AttributeError, InputError) as e:
+        _warn(e if isinstance(e, InputError) else InputError(
+            f"unreadable sweep.yaml ({e})", file=str(sweep_file)))
+        return default
 
 
 def _eta(rows: list[dict]) -> float | None:
@@ -175,7 +227,8 @@ def _status(argv: list[str]) -> int:
         print(json.dumps({"counts": counts, "eta_s": eta, "points": rows}, indent=1))
         return 0
     from scaling.sweep.planner import fmt_time
-    order = ("done", "diverged", "failed", "running", "pending")
+    order = ("done", "diverged", "failed", "running", "pending") + (
+        ("damaged",) if counts.get("damaged") else ())
     print(f"{root}: {len(rows)} points: " + ", ".join(f"{counts.get(k, 0)} {k}" for k in order))
     w = max([len(r["run_id"]) for r in rows] + [6])
     print(f"{'#':>3}  {'run':<{w}}  {'status':<9}  {'progress':>13}  {'loss':>7}  {'eval':>7}  "
@@ -203,7 +256,8 @@ def main(argv: list[str] | None = None) -> int:
             return _sweep(argv[1:]) if argv[0] == "sweep" else _status(argv[1:])
         except SystemExit as e:  # argparse: --help (0) or a usage error (2)
             return int(e.code or 0)
-    return cli_main(run)
+    from scaling.cli import reporting_bugs
+    return cli_main(reporting_bugs(run))
 
 
 if __name__ == "__main__":

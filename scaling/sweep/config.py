@@ -146,12 +146,19 @@ class RecipeConfig:
                               "batches); unset = base.optim.b2", None)
     warmup_tokens_per_param: float = doc("warmup of this x N tokens (Porian et al. 2024: ~1); "
                                          "0 = base.optim.warmup_frac / warmup_steps", 0.0)
-    schedule: Literal["", "cosine", "wsd", "constant"] = doc(
-        "'' = base.optim.schedule (cosine to min_lr_ratio over exactly the run's D by default)", "")
+    schedule: Literal["", "cosine", "wsd", "constant", "wsd_branch"] = doc(
+        "'' = base.optim.schedule (cosine to min_lr_ratio over exactly the run's D by default); "
+        "wsd_branch: one warmup-stable trunk per size, a cooldown branch per D "
+        "(scaling/sweep/branching.py)", "")
+    cooldown_frac: float = doc("wsd_branch: each branch's cooldown as a share of its steps, in "
+                               "(0, 1) (Hägele et al. 2024: 0.2); shape: base.optim.decay_shape",
+                               0.2)
 
     def validate(self) -> None:
         if self.warmup_tokens_per_param < 0:
             raise ConfigError("must be >= 0", key="warmup_tokens_per_param")
+        if not 0 < self.cooldown_frac < 1:
+            raise ConfigError("must be in (0, 1)", key="cooldown_frac", fix="e.g. 0.2")
 
 
 @dataclass(frozen=True)
@@ -165,8 +172,8 @@ class ExtraSeeds:
     flops: float = doc("the grid value on the flops axis (IsoFLOP grids)", 0.0)
 
     def validate(self) -> None:
-        if not self.seeds or any(s < 0 for s in self.seeds):
-            raise ConfigError("give one or more seeds >= 0", key="seeds")
+        if not self.seeds or any(not 0 <= s < 2**32 for s in self.seeds):
+            raise ConfigError("give one or more seeds in [0, 2**32)", key="seeds")
 
 
 @dataclass(frozen=True)
@@ -208,8 +215,9 @@ class SweepConfig:
             raise ConfigError("give at least one objective", key="objectives")
         if len(set(self.objectives)) != len(self.objectives):
             raise ConfigError("has repeated values", key="objectives")
-        if not self.seeds or any(s < 0 for s in self.seeds) or len(set(self.seeds)) != len(self.seeds):
-            raise ConfigError("give distinct seeds >= 0", key="seeds")
+        if (not self.seeds or any(not 0 <= s < 2**32 for s in self.seeds)  # RunConfig.seed
+                or len(set(self.seeds)) != len(self.seeds)):
+            raise ConfigError("give distinct seeds in [0, 2**32)", key="seeds")
         axis = self.grid.axis
         for i, e in enumerate(self.extra_seeds):
             if e.params not in self.grid.params:

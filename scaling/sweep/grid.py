@@ -34,6 +34,13 @@ class Point:
     axis_value: float             # the nominal value on that axis
     tokens_target: float          # the D the grid asked for, before rounding to whole steps
     count: str = "total"          # which N the grid uses (grid.count)
+    role: str = "run"             # run | trunk (of cooldown branches) | branch
+    trunk_id: str = ""            # a branch's trunk
+
+    @property
+    def is_point(self) -> bool:
+        """A point of the grid (a trunk is a means to its branches, not a point)."""
+        return self.role != "trunk"
 
     @property
     def cfg(self) -> RunConfig:
@@ -65,6 +72,9 @@ class Point:
             "tokens_target": self.tokens_target, "tokens": r.tokens,
             "flops_nominal": self.flops_nominal, "flops_6nd": r.flops_6nd, "flops": r.flops,
             "lr": o.lr, "b2": o.b2, "warmup_steps": o.warmup_steps, "schedule": o.schedule,
+            "role": self.role, "trunk_id": self.trunk_id or None,
+            "start_step": r.start_step, "end_step": r.end_step, "flops_own": r.flops_at(
+                r.end_step - r.start_step),
         }
 
 
@@ -139,6 +149,9 @@ def _expand(sweep: SweepConfig, vocab_size: int) -> list[Point]:
                         run = dataclasses.replace(run, steps=steps)
                     points.append(Point(index=-1, run=run, params_target=p, axis=grid.axis,
                                         axis_value=x, tokens_target=d_target, count=grid.count))
+    if recipe.schedule == "wsd_branch":
+        from scaling.sweep.branching import branch_points
+        points = branch_points(points, recipe.cooldown_frac)
     # already in (objective, size, axis, seed) order of the file; number them
     return [dataclasses.replace(pt, index=i) for i, pt in enumerate(points)]
 

@@ -42,6 +42,7 @@ class Device:
     mfu: float
     mfu_source: str
     is_local: bool = True
+    remat_saves: bool = True   # XLA:CPU was measured to save nothing from remat (memory.py)
 
 
 def _available_ram() -> tuple[float, str]:
@@ -84,7 +85,8 @@ def local_device(dtype: str, mfu: float | None = None) -> Device:
     return Device(name=f"{dev.device_kind} x{n}", peak=p.flops, peak_source=p.source,
                   memory_bytes=mem, memory_source=msrc, n_devices=n_eff,
                   mfu=mfu or default,
-                  mfu_source="given (--mfu)" if mfu else f"assumed {default:g} ({dev.platform})")
+                  mfu_source="given (--mfu)" if mfu else f"assumed {default:g} ({dev.platform})",
+                  remat_saves=dev.platform != "cpu")
 
 
 def target_device(name: str, dtype: str, n_devices: int = 1, mfu: float | None = None) -> Device:
@@ -141,32 +143,10 @@ class SweepPlan:
 # ---- corpus size (for epochs), without building the token cache ----
 
 def corpus_tokens(data_cfg) -> tuple[float | None, str]:
-    """Training tokens of the corpus: exact from the token cache if built, else estimated."""
-    from scaling.data import cache
-    from scaling.data.corpus import load_corpus, split_documents
-    from scaling.data.dataset import SPLIT_RULE
-    from scaling.data.tokenizer import tokenizer_config
-    from scaling.errors import InputError
-
-    try:
-        corpus = load_corpus(data_cfg)
-    except InputError:
-        raise
-    train_docs, _ = split_documents(corpus.docs, data_cfg.val_fraction)
-    key = cache.cache_key(corpus.content_hash,
-                          tokenizer_config(data_cfg.tokenizer, data_cfg.vocab_size,
-                                           data_cfg.n_sentinels),
-                          {"val_fraction": data_cfg.val_fraction, "rule": SPLIT_RULE})
-    entry = data_cfg.resolved_cache_dir() / key
-    if cache.is_complete(entry):
-        n = cache.read_meta(entry)["n_tokens"]["train"]
-        return float(n), f"{n:,} training tokens (token cache)"
-    n_bytes = sum(len(d.text.encode("utf-8")) for d in train_docs)
-    if data_cfg.tokenizer == "byte":
-        n = n_bytes + len(train_docs)
-        return float(n), f"{n:,} training tokens (bytes + EOS)"
-    n = n_bytes / 3.4  # NOTES.md: byte-level BPE of the stdlib, 2.6-3.6 bytes per token
-    return n, f"~{n:,.0f} training tokens (estimated at 3.4 bytes/token: no token cache yet)"
+    """Training tokens of the corpus, from the token cache or the source's manifest: a dry run
+    never reads the corpus (scaling/data/dataset.py)."""
+    from scaling.data.dataset import corpus_tokens as tokens_of
+    return tokens_of(data_cfg)
 
 
 def _span_sentinels_needed(point: Point, sweep: SweepConfig) -> int:
@@ -183,19 +163,11 @@ def measure_throughput(point: Point, steps: int = 4) -> float:
     import jax
     import numpy as np
 
-    from scaling.data.tokenizer import ByteTokenizer
-    from scaling.objectives.base import Specials
     from scaling.train import sharding
-    from scaling.train.state import build_train_state
 
     run = point.run
     mesh = sharding.data_mesh()
-    sp = Specials.from_tokenizer(ByteTokenizer(run.cfg.data.n_sentinels))
-    sp = Specials(run.model.vocab_size, sp.pad_id, sp.bos_id, sp.eos_id, sp.mask_id,
-                  sp.first_sentinel, sp.n_sentinels, sp.n_reserved)
-    ts = build_train_state(run.model, run.objective(), run.cfg.optim, max(run.steps, 2), sp,
-                           run.cfg.seed)
-    ts.put(mesh)
+    ts, sp = point_train_state(point, mesh)
     params, opt = ts.state["params"], ts.state["opt_state"]
     rng = np.random.default_rng(0)
     win = sharding.put_batch(rng.integers(sp.n_reserved, run.model.vocab_size,
@@ -207,6 +179,61 @@ def measure_throughput(point: Point, steps: int = 4) -> float:
         params, opt, m = ts.step_fn(params, opt, win, k)
     jax.block_until_ready(m)
     return run.tokens_at(steps) / (time.perf_counter() - t0)
+
+
+def point_train_state(point: Point, mesh):
+    """The train state a run of this point builds (build_train_state), on `mesh`, and the
+    reserved ids of a byte tokenizer widened to the point's vocabulary."""
+    from scaling.data.tokenizer import ByteTokenizer
+    from scaling.objectives.base import Specials
+    from scaling.train.state import build_train_state
+
+    run = point.run
+    sp = Specials.from_tokenizer(ByteTokenizer(run.cfg.data.n_sentinels))
+    sp = Specials(run.model.vocab_size, sp.pad_id, sp.bos_id, sp.eos_id, sp.mask_id,
+                  sp.first_sentinel, sp.n_sentinels, sp.n_reserved)
+    t = run.cfg.train
+    ts = build_train_state(run.model, run.objective(), run.cfg.optim, max(run.steps, 2), sp,
+                           run.cfg.seed, microbatches=t.microbatches, fsdp=t.fsdp)
+    ts.put(mesh)
+    return ts, sp
+
+
+# ---- microbatches: taken from the file, or the fewest that fit ----
+
+def point_memory(pt: Point, device: Device, precision: str, microbatches: int):
+    """(breakdown, fits, reason) of the point at `microbatches` on the device."""
+    t, m = pt.cfg.train, pt.run.model
+    per_device = max(1, pt.run.batch_size // device.n_devices)
+    remat = m.remat if device.remat_saves else "none"
+    kw = dict(microbatches=microbatches, remat=remat)
+    mem = training_memory(m, per_device, precision, shards=device.n_devices if t.fsdp else 1,
+                          **kw)
+    ok, reason = fits(m, per_device, precision, device.memory_bytes, device.n_devices,
+                      sharded=t.fsdp, **kw)
+    return mem, ok, reason
+
+
+def pick_microbatches(pt: Point, device: Device, precision: str) -> Point:
+    """The point as it will run: with the file's train.microbatches when it sets one (> 1), else
+    with the fewest microbatches (dividing the per-device batch) that fit the device's memory.
+    A count > 1 is part of the run's identity (its numbers differ in rounding), so pin it in the
+    sweep file (base.train.microbatches) when the same sweep must give the same run ids on
+    devices of different memory."""
+    if pt.cfg.train.microbatches > 1 or point_memory(pt, device, precision, 1)[1]:
+        return pt
+    per_device = max(1, pt.run.batch_size // device.n_devices)
+    for k in range(2, per_device + 1):
+        if per_device % k == 0 and point_memory(pt, device, precision, k)[1]:
+            return with_microbatches(pt, k)
+    return pt  # refused below with the reason at one microbatch
+
+
+def with_microbatches(pt: Point, k: int) -> Point:
+    import dataclasses
+    cfg = pt.cfg
+    cfg = dataclasses.replace(cfg, train=dataclasses.replace(cfg.train, microbatches=k))
+    return dataclasses.replace(pt, run=dataclasses.replace(pt.run, cfg=cfg))
 
 
 # ---- the plan ----
@@ -221,10 +248,9 @@ def make_plan(sweep: SweepConfig, points: list[Point], device: Device, *, measur
     measured: dict[tuple, float] = {}
     rows = []
     for pt in points:
-        per_device = max(1, pt.run.batch_size // device.n_devices)
+        pt = pick_microbatches(pt, device, precision)
         refused = []
-        mem = training_memory(pt.run.model, per_device, precision)
-        ok, reason = fits(pt.run.model, per_device, precision, device.memory_bytes)
+        mem, ok, reason = point_memory(pt, device, precision, pt.cfg.train.microbatches)
         if not ok:
             refused.append(f"{reason} ({device.memory_source})")
         if pt.run.steps < 1:
@@ -245,9 +271,10 @@ def make_plan(sweep: SweepConfig, points: list[Point], device: Device, *, measur
                 measured[key] = measure_throughput(pt)
             rate = measured[key]
         if rate:
-            seconds = pt.run.tokens / rate
+            seconds = pt.run.tokens_at(pt.run.end_step - pt.run.start_step) / rate
         elif device.peak:
-            seconds = pt.run.flops / (device.peak * device.mfu * device.n_devices)
+            own = pt.run.flops_at(pt.run.end_step - pt.run.start_step)  # a branch: its cooldown
+            seconds = own / (device.peak * device.mfu * device.n_devices)
         else:
             seconds = None
         epochs = pt.run.tokens / n_corpus if n_corpus else None
@@ -274,7 +301,7 @@ def format_plan(plan: SweepPlan) -> str:
     isoflop = plan.sweep.grid.axis == "flops"
     head = ["#", "obj", "seed", "L", "d", "H", "N", "N_ne", "D", "D/N", "C=6ND"]
     head += ["C_nom"] if isoflop else []
-    head += ["C_exact", "steps", "batch", "lr", "memory", "epochs", "time", "note"]
+    head += ["C_exact", "steps", "batch", "mb", "lr", "memory", "epochs", "time", "note"]
     body = []
     for r in plan.rows:
         p = r.point
@@ -282,7 +309,8 @@ def format_plan(plan: SweepPlan) -> str:
                str(p.run.model.d_model), str(p.run.model.n_heads), fmt_si(p.run.n_total), fmt_si(p.run.n_nonembedding),
                fmt_si(p.run.tokens), f"{(p.run.tokens / p.run.n_total):.1f}", f"{p.run.flops_6nd:.3g}"]
         row += [f"{p.flops_nominal:.3g}"] if isoflop else []
-        row += [f"{p.run.flops:.3g}", str(p.run.steps), str(p.run.batch_size), f"{p.cfg.optim.lr:.3g}",
+        row += [f"{p.run.flops:.3g}", str(p.run.steps), str(p.run.batch_size),
+                str(p.cfg.train.microbatches), f"{p.cfg.optim.lr:.3g}",
                 fmt_bytes(r.memory), "n/a" if r.epochs is None else f"{r.epochs:.2f}",
                 fmt_time(r.seconds),
                 ("REFUSED: " + "; ".join(r.refused)) if r.refused else
@@ -300,8 +328,8 @@ def format_plan(plan: SweepPlan) -> str:
              f"({d.memory_source}), MFU {d.mfu:g} {d.mfu_source}",
              f"corpus: {plan.corpus_note}", "", fmt(head), fmt(["-" * w for w in widths])]
     lines += [fmt(b) for b in body]
-    tot_c = sum(r.point.run.flops_6nd for r in plan.rows)
-    tot_x = sum(r.point.run.flops for r in plan.rows)
+    tot_c = sum(r.point.run.flops_6nd for r in plan.rows if r.point.is_point)
+    tot_x = sum(r.point.run.flops for r in plan.rows if r.point.is_point)
     secs = [r.seconds for r in plan.rows if r.seconds is not None]
     tot_t = sum(secs) if len(secs) == len(plan.rows) else None
     lines += ["", f"total: {len(plan.rows)} points, C = 6ND {tot_c:.3g} FLOPs "
@@ -318,6 +346,6 @@ def format_plan(plan: SweepPlan) -> str:
         lines.append(f"REFUSED: {len(plan.refused)} points cannot run (see the note column)")
     lines.append("columns: N total / N_ne non-embedding parameters; D training tokens; C=6ND "
                  "with total N; C_exact from ModelConfig.flops_per_token (attention counted in "
-                 "full, no causal halving); memory for training on one device at the "
-                 "per-device batch")
+                 "full, no causal halving); mb microbatches per step (gradient accumulation); "
+                 "memory for training on one device at the per-device batch")
     return "\n".join(lines)

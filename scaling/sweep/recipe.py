@@ -41,8 +41,9 @@ def hyper(recipe: RecipeConfig, base: RunConfig, n: float) -> Hyper:
                           key="recipe.b2")
     if not lr > 0:
         raise ConfigError(f"the lr rule gives {lr:g} at N = {n:.4g}", key="recipe.lr")
+    schedule = recipe.schedule or base.optim.schedule
     return Hyper(lr=float(lr), batch_size=batch, b2=float(b2),
-                 schedule=recipe.schedule or base.optim.schedule)
+                 schedule="wsd" if schedule == "wsd_branch" else schedule)  # branching.py
 
 
 def warmup_steps(recipe: RecipeConfig, n: float, tokens_per_step: int, steps: int) -> int:

@@ -20,9 +20,10 @@ import traceback
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from analysis.contract import atomic_write_json
+from analysis.contract import InputError, atomic_write_json
 from scaling.sweep import grid as grid_mod
 from scaling.sweep.config import SweepConfig
+from scaling.sweep.grid import Point
 from scaling.sweep.planner import Device, SweepPlan, local_device, make_plan
 from scaling.sweep.store import FINISHED, Store, worker_info
 
@@ -34,6 +35,7 @@ class Outcome:
     skipped_claimed: list[str] = field(default_factory=list)
     failed: list[str] = field(default_factory=list)
     diverged: list[str] = field(default_factory=list)
+    waiting: list[str] = field(default_factory=list)  # branches whose trunk is not running
 
     @property
     def ok(self) -> bool:
@@ -70,7 +72,6 @@ def run_sweep(sweep: SweepConfig, *, file: str | None = None, shard: tuple[int, 
     """Train this worker's share of the sweep (see the module docstring)."""
     from scaling.data.dataset import load_dataset
     from scaling.train import sharding
-    from scaling.train.loop import train
 
     if plan is None:
         plan = prepare(sweep, file)  # refuses before anything is written
@@ -89,51 +90,87 @@ def run_sweep(sweep: SweepConfig, *, file: str | None = None, shard: tuple[int, 
     _log(quiet, f"{sweep.name}: {len(mine)} of {len(points)} points in shard {shard[0]}/"
                 f"{shard[1]}; results in {root}; worker {info['worker']}")
     outcome = Outcome()
-    for pt in mine:
-        rid = pt.run_id
-        st = store.status(rid)
-        if st.status in FINISHED:
-            outcome.skipped_finished.append(rid)
-            continue
-        claim = store.try_claim(rid, info)
-        if claim is None:
-            _log(quiet, f"point {pt.index} {rid}: claimed by another worker ({st.detail}); skip")
-            outcome.skipped_claimed.append(rid)
-            continue
-        try:
-            claim.on_lost = _thread.interrupt_main
-            claim.start()
-            if store.status(rid).status in FINISHED:  # finished between the check and the claim
-                outcome.skipped_finished.append(rid)
-                continue
-            atomic_write_json(store.run_dir(rid) / "point.json", pt.to_dict())
-            _log(quiet, f"point {pt.index} {rid}: training (N {pt.run.n_total:,}, "
-                        f"D {pt.run.tokens:,}, {pt.run.steps} steps)")
-            t0 = time.time()
-            try:
-                summary = train(pt.cfg, store.run_dir(rid), progress=not quiet, dataset=ds)
-            except KeyboardInterrupt:
-                if claim.lost.is_set():
-                    _log(quiet, f"point {pt.index} {rid}: claim lost; moving on")
-                    outcome.skipped_claimed.append(rid)
-                    continue
-                raise
-            except Exception:
-                traceback.print_exc()
-                _log(quiet, f"point {pt.index} {rid}: FAILED; it is retried on the next "
-                            "invocation")
-                outcome.failed.append(rid)
-                continue
-            (outcome.diverged if summary.status == "diverged" else outcome.trained).append(rid)
-            _log(quiet, f"point {pt.index} {rid}: {summary.status} in {time.time() - t0:.0f}s, "
-                        f"eval loss {summary.final_eval_loss}")
-        finally:
-            claim.release()
+    todo = mine
+    while todo:  # branches wait for their trunk's checkpoint; everything else goes in one pass
+        waiting = [pt for pt in todo if not _run_point(pt, store, info, ds, quiet, outcome)]
+        if not waiting or not _trunks_running(waiting, store):
+            for pt in waiting:
+                _log(quiet, f"point {pt.index} {pt.run_id}: its trunk {pt.trunk_id} is not "
+                            "running here or elsewhere; rerun the sweep once it is")
+                outcome.waiting.append(pt.run_id)
+            break
+        time.sleep(min(store.heartbeat_s, 5.0))
+        todo = waiting
     _log(quiet, f"{sweep.name}: trained {len(outcome.trained)}, diverged "
                 f"{len(outcome.diverged)}, failed {len(outcome.failed)}, already finished "
                 f"{len(outcome.skipped_finished)}, held by other workers "
-                f"{len(outcome.skipped_claimed)}")
+                f"{len(outcome.skipped_claimed)}"
+                + (f", waiting for a trunk {len(outcome.waiting)}" if outcome.waiting else ""))
     return outcome
+
+
+def _branch_blocked(pt: Point, store: Store) -> bool:
+    """A branch that cannot start yet: its trunk's checkpoint at the branch step is missing."""
+    if pt.role != "branch" or (store.run_dir(pt.run_id) / "checkpoints").is_dir():
+        return False
+    from scaling.train import branch  # orbax: not for a dry run
+    return pt.cfg.train.branch_step not in branch.ready_steps(store.run_dir(pt.trunk_id))
+
+
+def _trunks_running(waiting: list[Point], store: Store) -> bool:
+    return any(store.status(pt.trunk_id).status == "running" for pt in waiting)
+
+
+def _run_point(pt: Point, store: Store, info: dict, ds, quiet: bool, outcome: Outcome) -> bool:
+    """Train one point unless it is finished or held by another worker; False if it is a branch
+    whose trunk checkpoint does not exist yet (try again later)."""
+    from scaling.train.loop import train
+
+    rid = pt.run_id
+    st = store.status(rid)
+    if st.status in FINISHED:
+        outcome.skipped_finished.append(rid)
+        return True
+    if _branch_blocked(pt, store):
+        return False
+    claim = store.try_claim(rid, info)
+    if claim is None:
+        _log(quiet, f"point {pt.index} {rid}: claimed by another worker ({st.detail}); skip")
+        outcome.skipped_claimed.append(rid)
+        return True
+    try:
+        claim.on_lost = _thread.interrupt_main
+        claim.start()
+        if store.status(rid).status in FINISHED:  # finished between the check and the claim
+            outcome.skipped_finished.append(rid)
+            return True
+        atomic_write_json(store.run_dir(rid) / "point.json", pt.to_dict())
+        _log(quiet, f"point {pt.index} {rid}: training {pt.role} (N {pt.run.n_total:,}, "
+                    f"D {pt.run.tokens:,}, steps {pt.run.start_step}..{pt.run.end_step})")
+        t0 = time.time()
+        try:
+            summary = train(pt.cfg, store.run_dir(rid), progress=not quiet, dataset=ds)
+        except KeyboardInterrupt:
+            if not claim.lost.is_set():
+                raise
+            _log(quiet, f"point {pt.index} {rid}: claim lost; moving on")
+            outcome.skipped_claimed.append(rid)
+            return True
+        except InputError as e:  # found late (a corpus too short for this shape, say)
+            print(f"error: {e}", file=sys.stderr)
+            outcome.failed.append(rid)
+            return True
+        except Exception:
+            traceback.print_exc()
+            _log(quiet, f"point {pt.index} {rid}: FAILED; it is retried on the next invocation")
+            outcome.failed.append(rid)
+            return True
+        (outcome.diverged if summary.status == "diverged" else outcome.trained).append(rid)
+        _log(quiet, f"point {pt.index} {rid}: {summary.status} in {time.time() - t0:.0f}s, "
+                    f"eval loss {summary.final_eval_loss}")
+        return True
+    finally:
+        claim.release()
 
 
 

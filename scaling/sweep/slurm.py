@@ -32,17 +32,25 @@ class SlurmOptions:
     account: str = ""
     qos: str = ""
     constraint: str = ""
+    nodes: int = 1           # > 1 (or tasks_per_node > 1): each array task is ONE multi-process
+    tasks_per_node: int = 1  # run, its processes joined by jax.distributed from SLURM's env
 
 
 class ShardTask:
     """The callable each array task runs (picklable; requeued on timeout or preemption)."""
 
-    def __init__(self, sweep: SweepConfig, out: str, n: int, file: str | None = None):
+    def __init__(self, sweep: SweepConfig, out: str, n: int, file: str | None = None,
+                 multi_process: bool = False):
         self.sweep, self.out, self.n, self.file = sweep, out, n, file
+        self.multi_process = multi_process
 
     def __call__(self, i: int) -> dict:
+        import os
+
         from scaling.sweep.runner import run_sweep
 
+        if self.multi_process:  # every task of this job is one process of the same runs
+            os.environ["SCALING_DISTRIBUTED"] = "1"
         o = run_sweep(self.sweep, file=self.file, shard=(i, self.n), out=self.out)
         return {"shard": f"{i}/{self.n}", "trained": o.trained, "failed": o.failed,
                 "diverged": o.diverged, "skipped_finished": o.skipped_finished,
@@ -51,7 +59,7 @@ class ShardTask:
     def checkpoint(self, i: int):  # submitit calls this on timeout / preemption
         import submitit
         return submitit.helpers.DelayedSubmission(ShardTask(self.sweep, self.out, self.n,
-                                                            self.file), i)
+                                                            self.file, self.multi_process), i)
 
 
 def executor(kind: str, folder: Path, opts: SlurmOptions, n_tasks: int, name: str):
@@ -71,8 +79,8 @@ def executor(kind: str, folder: Path, opts: SlurmOptions, n_tasks: int, name: st
     else:
         raise ConfigError(f"unknown executor '{kind}'", key="--executor",
                           fix="use inline, slurm or local")
-    params = {"timeout_min": opts.time_min, "name": f"sweep-{name}", "nodes": 1,
-              "tasks_per_node": 1, "cpus_per_task": opts.cpus}
+    params = {"timeout_min": opts.time_min, "name": f"sweep-{name}", "nodes": opts.nodes,
+              "tasks_per_node": opts.tasks_per_node, "cpus_per_task": opts.cpus}
     if kind == "slurm":
         params.update(gpus_per_node=opts.gpus, slurm_partition=opts.partition,
                       slurm_array_parallelism=opts.parallelism or n_tasks)
@@ -97,5 +105,6 @@ def submit(sweep: SweepConfig, n_points: int, *, kind: str = "slurm",
     if n < 1:
         raise ConfigError("must be >= 1", key="--slurm-tasks")
     ex = executor(kind, out / "slurm", opts, n, sweep.name)
-    task = ShardTask(sweep, str(out), n, file)
+    task = ShardTask(sweep, str(out), n, file,
+                     multi_process=opts.nodes * opts.tasks_per_node > 1)
     return ex.map_array(task, list(range(n)))

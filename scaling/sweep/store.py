@@ -18,11 +18,18 @@ act race). The live claim is the highest generation. A worker releases its claim
 the run ends, however it ends; a worker that finds its claim superseded stops training.
 
 Status per point, from summary.json first, then the claim: done | diverged | failed (summary),
-running (a fresh claim), pending (no claim, or a stale one: shown as `pending (stale claim)`).
+running (a fresh claim), pending (no claim, or a stale one: shown as `pending (stale claim)`),
+damaged (a summary.json that cannot be read: never retrained over, never counted as done).
+
+The same claim is the lock of a run folder for `scaling train` (`hold_run_dir`): a second process
+on one folder is refused while the first one's heartbeat is fresh.
 """
 from __future__ import annotations
 
+import _thread
+import contextlib
 import json
+import math
 import os
 import re
 import socket
@@ -31,10 +38,12 @@ import time
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Iterator
 
 import yaml
 
-from analysis.contract import atomic_write_json, atomic_write_text, read_jsonl, read_summary
+from analysis.contract import (InputError, atomic_write_json, atomic_write_text, read_jsonl,
+                               read_summary)
 
 FINISHED = ("done", "diverged")
 _CLAIM = re.compile(r"^claim\.(\d+)$")
@@ -166,16 +175,30 @@ class Store:
         atomic_write_json(self.root / "points.json", points)
 
     def read_points(self) -> list[dict]:
+        """points.json's rows; a damaged file is an InputError naming it (a reader may then
+        fall back to listing runs/)."""
         p = self.root / "points.json"
         if not p.exists():
             return []
-        return json.loads(p.read_text())
+        try:
+            rows = json.loads(p.read_text(encoding="utf-8"))
+        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
+            raise InputError(f"unreadable points.json ({e})", file=str(p),
+                             fix="rerun the sweep (it rewrites points.json)") from None
+        if not (isinstance(rows, list) and all(isinstance(r, dict) and isinstance(
+                r.get("run_id"), str) for r in rows)):
+            raise InputError("points.json is not a list of points with run ids", file=str(p),
+                             fix="rerun the sweep (it rewrites points.json)")
+        return rows
 
     # ---- status ----
 
     def status(self, run_id: str) -> PointStatus:
         d = self.run_dir(run_id)
-        s = read_summary(d)
+        try:
+            s = read_summary(d)
+        except InputError as e:  # reported with its path; the run is neither done nor retried
+            return PointStatus("damaged", str(e))
         if s is not None and s.status in ("done", "diverged", "failed"):
             return PointStatus(s.status, s.error or "")
         claims = _claims(d)
@@ -192,45 +215,84 @@ class Store:
 
     # ---- claims ----
 
-    def try_claim(self, run_id: str, info: dict) -> Claim | None:
-        """Claim the point, or take over a stale claim; None if another worker holds it."""
-        d = self.run_dir(run_id)
-        d.mkdir(parents=True, exist_ok=True)
-        claims = _claims(d)
-        if claims:
-            gen, path = claims[-1]
-            age = _age(path)
-            held = _read_claim(path)
-            mine = (info.get("owner") and held.get("owner") == info["owner"]
-                    and held.get("pid") != info.get("pid"))  # this SLURM task, requeued
-            if age is not None and age <= self.stale_s and not mine and not _dead_here(held):
-                return None  # held by a live worker
-            gen = gen + 1 if age is not None else gen  # vanished: released, reuse its number
-        else:
-            gen = 0
-        path = d / f"claim.{gen}"
-        try:
-            fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
-        except FileExistsError:
-            return None  # another worker won this generation
-        body = dict(info, generation=gen, claimed_at=time.time(),
-                    took_over=bool(claims and gen > claims[-1][0]))
-        with os.fdopen(fd, "w") as f:
-            f.write(json.dumps(body))
-        # a newer generation may have been created between our listing and our create (we then
-        # hold a lower number than the live claim): back off
-        if any(g > gen for g, _ in _claims(d)):
-            path.unlink(missing_ok=True)
-            return None
-        for g, old in _claims(d):  # older generations are dead: tidy them
-            if g < gen:
-                old.unlink(missing_ok=True)
-        with open(d / "claims.jsonl", "a") as f:
-            f.write(json.dumps(body) + "\n")
-        return Claim(path, gen, body, self.heartbeat_s)
+    def try_claim(self, run_id: str, info: dict, *, log: bool = True) -> Claim | None:
+        """Claim the point, or take over a stale claim; None if another worker holds it.
+        `log`: append the claim to claims.jsonl (the sweep's record of who trained a point)."""
+        return claim_dir(self.run_dir(run_id), info, self.stale_s, self.heartbeat_s, log=log)
 
     def claim_log(self, run_id: str) -> list[dict]:
         return read_jsonl(self.run_dir(run_id) / "claims.jsonl")
+
+
+def claim_dir(d: Path, info: dict, stale_s: float, heartbeat_s: float, *,
+              log: bool = True) -> Claim | None:
+    """Claim run folder `d` (see the module docstring); None if a live worker holds it."""
+    d.mkdir(parents=True, exist_ok=True)
+    claims = _claims(d)
+    if claims:
+        gen, path = claims[-1]
+        age = _age(path)
+        held = _read_claim(path)
+        mine = (info.get("owner") and held.get("owner") == info["owner"]
+                and held.get("pid") != info.get("pid"))  # this SLURM task, requeued
+        if age is not None and age <= stale_s and not mine and not _dead_here(held):
+            return None  # held by a live worker
+        gen = gen + 1 if age is not None else gen  # vanished: released, reuse its number
+    else:
+        gen = 0
+    path = d / f"claim.{gen}"
+    try:
+        fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
+    except FileExistsError:
+        return None  # another worker won this generation
+    body = dict(info, generation=gen, claimed_at=time.time(),
+                took_over=bool(claims and gen > claims[-1][0]))
+    with os.fdopen(fd, "w") as f:
+        f.write(json.dumps(body))
+    # a newer generation may have been created between our listing and our create (we then
+    # hold a lower number than the live claim): back off
+    if any(g > gen for g, _ in _claims(d)):
+        path.unlink(missing_ok=True)
+        return None
+    for g, old in _claims(d):  # older generations are dead: tidy them
+        if g < gen:
+            old.unlink(missing_ok=True)
+    if log:
+        with open(d / "claims.jsonl", "a") as f:
+            f.write(json.dumps(body) + "\n")
+    return Claim(path, gen, body, heartbeat_s)
+
+
+def _held_here(run_dir: Path) -> bool:
+    """This process holds the folder's live claim (a sweep worker, around its train() call)."""
+    claims = _claims(run_dir)
+    held = _read_claim(claims[-1][1]) if claims else {}
+    return held.get("pid") == os.getpid() and held.get("host") == socket.gethostname()
+
+
+@contextlib.contextmanager
+def hold_run_dir(run_dir: Path, stale_s: float = 180.0,
+                 heartbeat_s: float = 15.0) -> Iterator[None]:
+    """Lock a run folder while this process trains it, with the sweep's claim (one mechanism
+    for both: a `scaling train` and a sweep worker on one folder exclude each other too). Taken
+    unless this process holds it already; an InputError while another process's claim is fresh;
+    a claim whose process died (SIGKILL) is taken over at once, so a rerun resumes."""
+    run_dir = Path(run_dir)
+    if _held_here(run_dir):
+        yield
+        return
+    claim = claim_dir(run_dir, worker_info(), stale_s, heartbeat_s, log=False)
+    if claim is None:
+        claims = _claims(run_dir)
+        held = _read_claim(claims[-1][1]) if claims else {}
+        age = _age(claims[-1][1]) if claims else None
+        raise InputError(f"being trained by another process (pid {held.get('pid')} on "
+                         f"{held.get('host')}, heartbeat {age or 0:.0f} s ago)",
+                         file=str(run_dir), fix="wait for it to finish; a process that died "
+                         f"is taken over at once on its host, elsewhere after {stale_s:.0f} s")
+    claim.on_lost = _thread.interrupt_main  # superseded: stop training rather than mix
+    with claim:
+        yield
 
 
 # ---- progress (scaling status) ----
@@ -251,17 +313,28 @@ def progress(run_dir: Path, point: dict) -> Progress:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         rows = read_jsonl(run_dir / "metrics.jsonl")
-    pr = Progress(steps=int(point.get("steps", 0)))
+    # a damaged line (binary bytes, a wrong type) is skipped: status never fails on it
+    rows = [r for r in rows if _number(r.get("step")) is not None]
+    pr = Progress(steps=int(_number(point.get("steps")) or 0))
+    flops, tokens = _number(point.get("flops")), _number(point.get("tokens"))
     if rows:
         last = rows[-1]
-        pr.step = int(last.get("step", 0))
-        pr.loss = last.get("train_loss")
-        evals = [r["eval_loss"] for r in rows if r.get("eval_loss") is not None]
+        pr.step = int(last["step"])
+        pr.loss = _number(last.get("train_loss"))
+        evals = [_number(r.get("eval_loss")) for r in rows]
+        evals = [e for e in evals if e is not None]
         pr.eval_loss = evals[-1] if evals else None
-        rates = [r["tokens_per_s"] for r in rows[-5:] if r.get("tokens_per_s")]
+        rates = [_number(r.get("tokens_per_s")) for r in rows[-5:]]
+        rates = [r for r in rates if r]
         pr.tokens_per_s = sum(rates) / len(rates) if rates else None
     if pr.steps:
-        pr.flops_left = float(point.get("flops") or 0.0) * max(pr.steps - pr.step, 0) / pr.steps
-    if pr.tokens_per_s and point.get("flops") and point.get("tokens"):
-        pr.flops_per_s = pr.tokens_per_s * point["flops"] / point["tokens"]
+        pr.flops_left = (flops or 0.0) * max(pr.steps - pr.step, 0) / pr.steps
+    if pr.tokens_per_s and flops and tokens:
+        pr.flops_per_s = pr.tokens_per_s * flops / tokens
     return pr
+
+
+def _number(v) -> float | int | None:
+    """A finite JSON number, else None (a damaged or foreign value)."""
+    ok = isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
+    return v if ok else None

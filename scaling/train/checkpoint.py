@@ -7,6 +7,8 @@ model and optimizer, which makes the restored arrays bit-identical to the saved 
 from __future__ import annotations
 
 import logging
+import shutil
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +29,39 @@ class Checkpointer:
 
     def latest_step(self) -> int | None:
         return self.mgr.latest_step()
+
+    @staticmethod
+    def has_checkpoint(directory: str | Path) -> bool:
+        """Whether `directory` holds a finished checkpoint (read only: nothing is created)."""
+        ckpt = Checkpointer(directory, read_only=True)
+        try:
+            return ckpt.latest_step() is not None
+        finally:
+            ckpt.mgr.close()
+
+    def restore_newest(self, abstract_state: Any) -> tuple[Any, int] | None:
+        """(state, step) of the newest checkpoint that can be read, or None if none can.
+
+        An unreadable one (a damaged file, a torn copy) is moved aside to
+        `checkpoints-unreadable/` with a warning that says so, and the one before it is tried:
+        batches are pure functions of the step, so resuming from an older step replays the
+        same steps and ends on the same curve.
+        """
+        for step in sorted(self.mgr.all_steps(), reverse=True):
+            try:
+                state, _ = self.restore(step, abstract_state)
+                return state, step
+            except Exception as e:  # orbax/TensorStore raise many types for damaged data
+                aside = self.directory.parent / "checkpoints-unreadable" / str(step)
+                why = (str(e).splitlines() or [""])[0][:120]
+                warnings.warn(f"{self.directory / str(step)}: checkpoint unreadable "
+                              f"({type(e).__name__}: {why}); moved to {aside}; resuming from "
+                              "the one before it", stacklevel=2)
+                aside.parent.mkdir(parents=True, exist_ok=True)
+                shutil.rmtree(aside, ignore_errors=True)
+                (self.directory / str(step)).rename(aside)
+                self.mgr.reload()
+        return None
 
     def save(self, step: int, state: Any, meta: dict) -> None:
         self.mgr.save(step, args=ocp.args.Composite(state=ocp.args.StandardSave(state),

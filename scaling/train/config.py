@@ -17,10 +17,10 @@ from scaling.objectives.config import MLMConfig, ObjectiveName, SpanConfig
 class OptimConfig:
     """AdamW with global-norm clipping and a learning-rate schedule."""
 
-    lr: float = doc("peak learning rate", 3e-3)
-    b1: float = doc("Adam beta1", 0.9)
-    b2: float = doc("Adam beta2", 0.95)
-    eps: float = doc("Adam epsilon", 1e-8)
+    lr: float = doc("peak learning rate, > 0", 3e-3)
+    b1: float = doc("Adam beta1, in [0, 1)", 0.9)
+    b2: float = doc("Adam beta2, in [0, 1)", 0.95)
+    eps: float = doc("Adam epsilon, > 0", 1e-8)
     weight_decay: float = doc("decoupled weight decay on matrices (ndim >= 2)", 0.1)
     grad_clip: float = doc("global-norm clip; 0 disables", 1.0)
     schedule: Literal["cosine", "wsd", "constant"] = doc(
@@ -35,6 +35,11 @@ class OptimConfig:
     def validate(self) -> None:
         if not self.lr > 0:
             raise ConfigError("must be > 0", key="lr")
+        for k in ("b1", "b2"):  # at 1 a moment never forgets; above 1 it grows
+            if not 0 <= getattr(self, k) < 1:
+                raise ConfigError(f"must be in [0, 1), got {getattr(self, k)}", key=k)
+        if not self.eps > 0:  # eps <= 0 divides by a vanishing second moment
+            raise ConfigError(f"must be > 0, got {self.eps}", key="eps", fix="e.g. 1e-8")
         if not 0 <= self.warmup_frac < 1:
             raise ConfigError("must be in [0, 1)", key="warmup_frac")
         if not 0 <= self.min_lr_ratio <= 1:
@@ -51,21 +56,35 @@ class TrainConfig:
 
     tokens: int = doc("training tokens D; steps = tokens // (batch_size x tokens per example)", 0)
     steps: int = doc("optimizer steps (instead of tokens)", 0)
-    batch_size: int = doc("examples per step (global, over all devices)", 16)
+    batch_size: int = doc("examples per step (global, over all devices), in [1, 2**20]", 16)
     eval_every: int = doc("evaluate every this many steps (and at the end); 0 = only at the end",
                           200)
-    eval_batch_size: int = doc("examples per evaluation batch", 16)
+    eval_batch_size: int = doc("examples per evaluation batch, in [1, 2**20]", 16)
     log_every: int = doc("write a metrics line every this many steps", 10)
     checkpoint_every: int = doc("checkpoint every this many steps (and at the end)", 200)
     keep_checkpoints: int = doc("checkpoints kept on disk", 2)
     init_from: str = doc("start from another run's checkpoint dir (step taken from it), e.g. a "
                          "WSD cooldown branch; '' = fresh init", "")
+    stop_at: int = doc("end the run after this many steps although its schedule is that of "
+                       "`steps` (the trunk of cooldown branches); 0 = run all steps", 0)
+    branch_points: tuple[int, ...] = doc("steps whose checkpoints are kept for good in "
+                                         "branch_points/ (never removed by keep_checkpoints)", ())
+    branch_from: str = doc("start as a cooldown branch of this sibling run (run id in the same "
+                           "runs/ folder), from its branch_points/ checkpoint at branch_step", "")
+    branch_step: int = doc("the trunk step this branch starts from (with branch_from)", 0)
     trackers: tuple[Literal["jsonl", "tensorboard", "wandb"], ...] = doc(
         "where metrics rows go besides metrics.jsonl (always written): tensorboard (event files "
         "in the run folder), wandb (WANDB_MODE/WANDB_PROJECT apply); not part of run identity",
         ("jsonl",))
+    microbatches: int = doc("gradient accumulation: split each batch into this many "
+                            "microbatches inside one optimizer step (batch_size must divide)", 1)
+    fsdp: bool = doc("shard parameters and optimizer state over the data axis (FSDP / ZeRO-3) "
+                     "instead of replicating them", False)
 
     def validate(self) -> None:
+        if self.microbatches < 1 or self.batch_size % self.microbatches:
+            raise ConfigError(f"must be >= 1 and divide batch_size {self.batch_size}",
+                              key="microbatches", fix="pick a divisor of train.batch_size")
         if (self.tokens > 0) == (self.steps > 0):
             raise ConfigError("give exactly one of train.tokens and train.steps (> 0)",
                               key="tokens", fix="set train.tokens: 2_000_000, say")
@@ -73,8 +92,21 @@ class TrainConfig:
                   "keep_checkpoints"):
             if getattr(self, k) < 1:
                 raise ConfigError("must be >= 1", key=k)
+        for k in ("batch_size", "eval_batch_size"):  # a typo (1e12) would allocate, not fail
+            if getattr(self, k) > 2**20:
+                raise ConfigError(f"must be at most 2**20, got {getattr(self, k)}", key=k)
         if self.eval_every < 0:
             raise ConfigError("must be >= 0", key="eval_every")
+        self._validate_branching()
+
+    def _validate_branching(self) -> None:
+        if self.stop_at < 0 or self.branch_step < 0 or any(b < 1 for b in self.branch_points):
+            raise ConfigError("must be >= 0 (branch points >= 1)", key="stop_at/branch_step")
+        if bool(self.branch_from) != (self.branch_step > 0):
+            raise ConfigError("give branch_from and branch_step > 0 together", key="branch_from",
+                              fix="branch_from: <trunk run id>, branch_step: <its step>")
+        if "/" in self.branch_from:
+            raise ConfigError("a run id in the same runs/ folder, not a path", key="branch_from")
 
 
 @dataclass(frozen=True)
@@ -83,7 +115,7 @@ class RunConfig:
 
     name: str = doc("run family name (the results folder)", "run")
     objective: ObjectiveName = doc("pre-training objective", "clm")
-    seed: int = doc("seed for initialisation, data order and masking noise", 0)
+    seed: int = doc("seed for initialisation, data order and masking noise, in [0, 2**32)", 0)
     data: DataConfig = doc("corpus and tokenizer", default_factory=DataConfig)
     model: ModelConfig = doc("model shape", default_factory=ModelConfig)
     optim: OptimConfig = doc("optimizer and schedule", default_factory=OptimConfig)
@@ -95,6 +127,8 @@ class RunConfig:
     def validate(self) -> None:
         if not self.name or "/" in self.name:
             raise ConfigError("must be a non-empty name without '/'", key="name")
+        if not 0 <= self.seed < 2**32:  # jax.random.PRNGKey keeps 32 bits: larger seeds collide
+            raise ConfigError(f"must be in [0, 2**32), got {self.seed}", key="seed")
 
     def to_dict(self) -> dict:
         return to_dict(self)
@@ -116,10 +150,17 @@ def load_run_config(path: str, overrides: list[str] = ()) -> RunConfig:
 
 
 #: Keys that cannot change a run's numbers (where its metrics go): never part of its identity.
-NOT_IDENTITY = (("train", "trackers"),)
+NOT_IDENTITY = (("train", "trackers"), ("model", "remat"))  # remat: bit-identical (tests)
 #: Keys added after results were committed, with their defaults: at the default they are left
 #: out of the identity, so the run ids (hashes) of earlier runs stay what they were.
-IDENTITY_SINCE_V2: dict[tuple[str, ...], object] = {}
+IDENTITY_SINCE_V2: dict[tuple[str, ...], object] = {
+    ("train", "stop_at"): 0, ("train", "branch_points"): [], ("train", "branch_from"): "",
+    ("train", "branch_step"): 0,
+    ("train", "microbatches"): 1, ("train", "fsdp"): False, ("model", "attention"): "auto",
+    ("data", "tokenizer_train_bytes"): 64_000_000, ("data", "tokenizer_train_seed"): 0,
+    ("data", "hf_config"): "", ("data", "hf_split"): "train", ("data", "hf_streaming"): False,
+    ("data", "tokens_vocab_size"): 0, ("data", "tokens_separator_id"): -2,
+}
 
 
 def config_identity(d: dict) -> dict:

@@ -18,17 +18,17 @@ import jax
 import numpy as np
 
 import scaling
-from analysis.contract import RunSummary, read_summary, write_summary
+from analysis.contract import RunSummary, write_summary
 from scaling.data.dataset import Dataset, load_dataset
 from scaling.errors import ConfigError
 from scaling.objectives import Specials
+from scaling.train import branch, rundir
 from scaling.train import loop_hooks as lh
 from scaling.train import sharding
 from scaling.train.checkpoint import Checkpointer
 from scaling.train.config import RunConfig
 from scaling.train.hooks import Diverged, Hooks, StepInfo, TrackerHook
 from scaling.train.record import RunRecord, resolve_run
-from scaling.train.rundir import claim_config
 from scaling.train.schedule import make_schedule
 from scaling.train.state import TrainState, build_train_state
 from scaling.train.step import evaluate, make_eval_step
@@ -64,18 +64,36 @@ def train(cfg: RunConfig, run_dir: str | Path | None = None, *, progress: bool =
     sharding.maybe_initialize_distributed()
     ds = dataset or load_dataset(cfg.data, progress=progress)
     record = resolve_run(cfg, ds.tokenizer.vocab_size)
-    if cfg.train.init_from and not Path(cfg.train.init_from).is_dir():  # before writing anything
-        raise ConfigError(f"no such folder: {cfg.train.init_from}", key="train.init_from",
-                          fix="point it at a run's checkpoints/ folder")
     run_dir = Path(run_dir) if run_dir else default_run_dir(record)
-    run_dir.mkdir(parents=True, exist_ok=True)
-    claim_config(run_dir, cfg)  # refuses a folder that holds another run
-    done = read_summary(run_dir)
-    if done is not None and done.status in ("done", "diverged"):
-        if progress:
-            print(f"{run_dir}: already {done.status}; nothing to do", file=sys.stderr)
-        return done
-    return _Trainer(record, ds, run_dir, progress).run(stop_after_step)
+    _check_inputs(record, ds, run_dir)  # everything checkable, before anything is written
+    done = rundir.check(run_dir, cfg)  # read only: refuses a folder that is not this run's
+    if not _finished(done):
+        # one process of a multi-process job writes, claims and locks
+        with rundir.hold(run_dir, cfg, writer=sharding.is_writer()) as done:
+            if not _finished(done):  # (another process may have finished it meanwhile)
+                return _Trainer(record, ds, run_dir, progress).run(stop_after_step)
+    if progress:
+        print(f"{run_dir}: already {done.status}; nothing to do", file=sys.stderr)
+    return done
+
+
+def _finished(summary: RunSummary | None) -> bool:
+    return summary is not None and summary.status in ("done", "diverged")
+
+
+def _check_inputs(record: RunRecord, ds: Dataset, run_dir: Path) -> None:
+    """What used to fail after the run folder was written, so that a corrected rerun was then
+    refused as another run's: the corpus against the window, init_from, a branch's trunk."""
+    cfg = record.cfg
+    ds.epochs(record.tokens, record.window)  # InputError: training stream shorter than a window
+    ds.validation_windows(record.window)
+    sharding.check_batch(cfg.train.batch_size, sharding.data_mesh(), cfg.train.microbatches)
+    if cfg.train.init_from and not (Path(cfg.train.init_from).is_dir() and
+                                    Checkpointer.has_checkpoint(cfg.train.init_from)):
+        raise ConfigError(f"no checkpoint in {cfg.train.init_from}", key="train.init_from",
+                          fix="point it at a run's checkpoints/ folder")
+    if not (run_dir / "checkpoints").is_dir():  # a branch's own checkpoints resume it
+        branch.check_branch_ready(run_dir, cfg)
 
 
 class _Trainer:
@@ -83,16 +101,20 @@ class _Trainer:
         self.record, self.ds, self.run_dir, self.progress = record, ds, run_dir, progress
         self.cfg = record.cfg
         self.mesh = sharding.data_mesh()
-        sharding.check_batch(self.cfg.train.batch_size, self.mesh)
+        sharding.check_batch(self.cfg.train.batch_size, self.mesh, self.cfg.train.microbatches)
         self.specials = Specials.from_tokenizer(ds.tokenizer)
         self.epochs = ds.epochs(record.tokens, record.window)
         self.peak, self.peak_source = _peak_flops(record.model.dtype)
 
     def _restore(self, ts: TrainState, ckpt: Checkpointer) -> int:
-        """Resume from this run's latest checkpoint, or start from `train.init_from`'s."""
-        start = ckpt.latest_step() or 0
-        if start:
-            ts.state, _ = ckpt.restore(start, ts.state)
+        """Resume from this run's latest checkpoint, or start as a branch of a trunk, or from
+        `train.init_from`'s weights."""
+        start = 0
+        newest = ckpt.restore_newest(ts.state)  # past an unreadable latest one, saying so
+        if newest is not None:
+            ts.state, start = newest
+        elif self.cfg.train.branch_from:
+            ts.state, start = branch.start_branch(ts.state, self.run_dir, self.cfg)
         elif self.cfg.train.init_from:
             src = Checkpointer(self.cfg.train.init_from, read_only=True)
             step0 = src.latest_step()
@@ -124,13 +146,18 @@ class _Trainer:
         hooks.add(lh.Throughput(rec, start, self.peak, self.peak_source), every=row_due)
         evaluator = lh.Evaluate(self._evaluator(ts))
         hooks.add(evaluator, every=eval_due, needs_state=True)
-        for tracker in make_trackers(t.trackers, self.run_dir, run_id=rec.run_id,
-                                     group=self.cfg.name, config=self.cfg.to_dict(),
-                                     start_step=start):
+        writer = sharding.is_writer()  # metrics.jsonl and trackers: one process
+        trackers = make_trackers(t.trackers, self.run_dir, run_id=rec.run_id,
+                                 group=self.cfg.name, config=self.cfg.to_dict(),
+                                 start_step=start) if writer else []
+        for tracker in trackers:
             hooks.add(TrackerHook(tracker), every=row_due, name=type(tracker).__name__)
         hooks.add(lh.Checkpoint(ckpt, rec.run_id), every=ckpt_due, needs_state=True)
-        if self.progress:
-            hooks.add(lh.Progress(rec.steps, start, rec.run_id), every=1)
+        if t.branch_points:
+            points = branch.BranchPoint(self.run_dir, t.branch_points, rec.run_id)
+            hooks.add(points, every=points.due, needs_state=True)
+        if self.progress and sharding.is_writer():
+            hooks.add(lh.Progress(rec.end_step, start, rec.run_id), every=1)
         return hooks, evaluator
 
     def _finish_step(self, hooks: Hooks, k: int, metrics, ts: TrainState | None, final: bool):
@@ -143,7 +170,8 @@ class _Trainer:
         rec, seed, B = self.record, self.cfg.seed, self.cfg.train.batch_size
         params, opt_state = ts.state["params"], ts.state["opt_state"]
         pending = None  # (k, metrics still on device) of the step dispatched last
-        for step in range(start, rec.steps):
+        end = rec.end_step
+        for step in range(start, end):
             k = step + 1
             windows = self._put(self.ds.batch(seed, step, B, rec.window))
             params, opt_state, metrics = ts.step_fn(params, opt_state, windows, step)
@@ -151,7 +179,7 @@ class _Trainer:
             if pending is not None:  # step k is queued: now read step k-1
                 self._finish_step(hooks, *pending, None, False)
             pending = (k, metrics)
-            final = k == rec.steps
+            final = k == end
             if hooks.needs_state(k, final) or k == stop_after:
                 self._finish_step(hooks, k, metrics, ts, final)
                 pending = None
@@ -166,15 +194,17 @@ class _Trainer:
             warnings.warn(f"{self.record.run_id}: {self.epochs:.2f} epochs over the training "
                           "split; data repeats, which bends scaling laws", stacklevel=2)
         ts = build_train_state(self.record.model, self.record.objective(), self.cfg.optim,
-                               self.record.steps, self.specials, self.cfg.seed)
+                               self.record.steps, self.specials, self.cfg.seed,
+                               microbatches=self.cfg.train.microbatches,
+                               fsdp=self.cfg.train.fsdp)
         ckpt = Checkpointer(self.run_dir / "checkpoints", keep=self.cfg.train.keep_checkpoints)
         start = self._restore(ts, ckpt)
         ts.put(self.mesh)
         hooks, evaluator = self._hooks(ts, ckpt, start)
-        status, steps, error = "done", self.record.steps, None
+        status, steps, error = "done", self.record.end_step, None
         try:
             self._steps(ts, hooks, start, stop_after_step)
-            if stop_after_step is not None and stop_after_step < self.record.steps:
+            if stop_after_step is not None and stop_after_step < self.record.end_step:
                 status = "stopped"
         except Diverged as d:
             status, steps = "diverged", d.step
@@ -188,7 +218,8 @@ class _Trainer:
             hooks.close()
             if status in ("done", "diverged", "failed"):
                 summary = self._summary(status, steps, evaluator.last, error, t_start)
-                write_summary(self.run_dir, summary)
+                if sharding.is_writer():
+                    write_summary(self.run_dir, summary)
         if status == "stopped":
             return RunSummary(status="stopped", steps=stop_after_step)
         if self.progress:
@@ -204,6 +235,7 @@ class _Trainer:
             steps, status=status, final_eval_loss=ev.get("eval_loss") if done else None,
             final_eval_bpb=ev.get("eval_bpb") if done else None,
             eval_tokens=ev.get("eval_tokens"), epochs=self.epochs,
+            unique_tokens=int(self.ds.train.size), repeats=max(self.epochs - 1.0, 0.0),
             tokenizer=self.ds.tokenizer.name, bytes_per_token=self.ds.bytes_per_token,
             diverged_step=steps if status == "diverged" else None, error=error,
             data={k: meta.get(k) for k in ("source", "content_hash", "python_version",

@@ -83,10 +83,28 @@ class RunRecord:
     def objective(self) -> Objective:
         return objective_for(self.cfg)
 
+    @property
+    def role(self) -> str:
+        t = self.cfg.train
+        return "branch" if t.branch_from else "trunk" if t.stop_at else "run"
+
+    @property
+    def end_step(self) -> int:
+        """The step the run ends at: a trunk stops early, at its last branch point."""
+        return self.cfg.train.stop_at or self.steps
+
+    @property
+    def start_step(self) -> int:
+        """The first step this run computes itself (a branch takes the trunk's before it)."""
+        return self.cfg.train.branch_step
+
     def summary(self, steps: int, **outcome) -> RunSummary:
         """summary.json for this run after `steps` steps, with the outcome fields given."""
-        B = self.batch_size
+        B, t = self.batch_size, self.cfg.train
         return RunSummary(
+            role=self.role, trunk_run_id=t.branch_from or None,
+            branch_step=t.branch_step or None,
+            flops_own=self.flops_at(max(steps - self.start_step, 0)),
             schema=SCHEMA_VERSION, run_id=self.run_id, name=self.cfg.name,
             objective=self.cfg.objective, seed=self.cfg.seed,
             n_params_total=self.n_total, n_params_nonembedding=self.n_nonembedding,

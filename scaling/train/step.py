@@ -37,25 +37,76 @@ def _loss_fn(graphdef, objective: Objective, params, batch):
     return nll / jnp.maximum(count, 1.0), (nll, count)
 
 
+def _sum_loss_fn(graphdef, objective: Objective, params, batch):
+    """(sum of nll, loss-bearing tokens) of one microbatch: summed, so that microbatches add."""
+    model = nnx.merge(graphdef, params)
+    return weighted_xent(objective.logits(model, batch), batch["targets"], batch["weights"])
+
+
+def split_microbatches(batch: dict, k: int) -> dict:
+    """Each array's B rows -> k x (B / k), microbatch j taking rows j, j + k, j + 2k, ...:
+    strided, so that a batch sharded in contiguous rows over devices gives every device its
+    share of every microbatch (no resharding)."""
+    def split(x_BxN):
+        B = x_BxN.shape[0]
+        return jnp.swapaxes(x_BxN.reshape(B // k, k, *x_BxN.shape[1:]), 0, 1)
+    return jax.tree.map(split, batch)
+
+
+def accumulated_grads(graphdef, objective: Objective, params, batch, k: int):
+    """(loss, grads) of the whole batch from k microbatches under one lax.scan: float32 sums of
+    nll, token counts and gradients, divided once by the batch's loss-bearing tokens (MLM and
+    span counts vary between microbatches, so a mean of means would weigh them wrongly)."""
+    grad_fn = jax.value_and_grad(lambda p, mb: _sum_loss_fn(graphdef, objective, p, mb),
+                                 has_aux=True)
+
+    def body(carry, mb):
+        nll_sum, count_sum, g_sum = carry
+        (nll, count), g = grad_fn(params, mb)
+        g_sum = jax.tree.map(lambda a, b: a + b.astype(jnp.float32), g_sum, g)
+        return (nll_sum + nll, count_sum + count, g_sum), None
+
+    zeros = jax.tree.map(lambda p: jnp.zeros(p.shape, jnp.float32), params)
+    init = (jnp.zeros((), jnp.float32), jnp.zeros((), jnp.float32), zeros)
+    (nll, count, g_sum), _ = jax.lax.scan(body, init, split_microbatches(batch, k))
+    denom = jnp.maximum(count, 1.0)
+    grads = jax.tree.map(lambda g, p: (g / denom).astype(p.dtype), g_sum, params)
+    return nll / denom, grads
+
+
 def make_train_step(graphdef, objective: Objective, tx: optax.GradientTransformation,
-                    specials: Specials, seed: int) -> Callable:
+                    specials: Specials, seed: int, microbatches: int = 1,
+                    shardings=None) -> Callable:
     """step(params, opt_state, windows_BxW, step) -> (params, opt_state, {loss, grad_norm}).
 
-    The objective's noise is keyed by fold_in(seed, step), so a resumed run draws the same masks.
+    The objective's noise is keyed by fold_in(seed, step) and drawn for the whole batch, so a
+    resumed run draws the same masks, whatever `microbatches` is. With microbatches k > 1 the
+    gradient is accumulated over k slices of the batch (`accumulated_grads`); k = 1 keeps the
+    one-pass step (and its golden numbers). `shardings` = (params, opt_state, gathered params):
+    FSDP's sharded state stays sharded across steps, and the parameters are gathered where the
+    step uses them (otherwise XLA propagates the weights' sharding into the batch-sharded
+    activations and reshuffles them).
     """
     base_key = jax.random.key(seed)
 
     def train_step(params, opt_state, windows_BxW, step):
         key = jax.random.fold_in(base_key, step)
         batch = objective.make_batch(windows_BxW, key, specials)
-        grad_fn = jax.value_and_grad(lambda p: _loss_fn(graphdef, objective, p, batch),
-                                     has_aux=True)
-        (loss, _), grads = grad_fn(params)
+        use = params if shardings is None else jax.lax.with_sharding_constraint(params,
+                                                                                shardings[2])
+        if microbatches > 1:
+            loss, grads = accumulated_grads(graphdef, objective, use, batch, microbatches)
+        else:
+            grad_fn = jax.value_and_grad(lambda p: _loss_fn(graphdef, objective, p, batch),
+                                         has_aux=True)
+            (loss, _), grads = grad_fn(use)
         updates, opt_state = tx.update(grads, opt_state, params)
         params = optax.apply_updates(params, updates)
         return params, opt_state, {"loss": loss, "grad_norm": _global_norm(grads)}
 
-    return jax.jit(train_step, donate_argnums=(0, 1))
+    if shardings is None:
+        return jax.jit(train_step, donate_argnums=(0, 1))
+    return jax.jit(train_step, donate_argnums=(0, 1), out_shardings=(*shardings[:2], None))
 
 
 def _global_norm(tree) -> jax.Array:

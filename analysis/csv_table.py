@@ -1,0 +1,117 @@
+"""Runs from a CSV (N, D or C, loss): strict about what it accepts, one clear line when not.
+
+UTF-8 only (a BOM is dropped), each column once, no row longer than the header, finite
+numbers; every refusal is an InputError naming the file, the line and the column.
+"""
+
+from __future__ import annotations
+
+import csv
+import math
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from analysis.contract import InputError, tokens_for_flops
+from analysis.load import _ALIASES, _STR_COLUMNS, RunTable
+
+
+def from_csv(path: str | Path) -> RunTable:
+    """Runs from a CSV with columns N (or n_params), D (or tokens) or C (flops), and loss.
+
+    When only C is given, D = C / (6 N).  Optional: run_id, objective, tokenizer, bpb, seed,
+    n_params_nonembedding, bytes_per_token.  Bad input raises InputError naming the
+    file, the column and the fix.
+    """
+    path = Path(path)
+    header, records = _read_csv_rows(path)
+    lower = {h.lower(): h for h in header}
+
+    def find(col: str) -> str | None:
+        for alias in _ALIASES[col]:
+            if alias in header:
+                return alias
+            if alias.lower() in lower and alias not in ("D", "C", "N", "L"):
+                return lower[alias.lower()]
+        return None
+
+    src = {col: find(col) for col in _ALIASES}
+    fix = "give columns N (or n_params), D (or tokens) or C (or flops), and loss"
+    if src["n_total"] is None:
+        raise InputError(f"missing column (header: {header})", file=str(path), key="N", fix=fix)
+    if src["loss"] is None:
+        raise InputError(f"missing column (header: {header})", file=str(path), key="loss", fix=fix)
+    if src["tokens"] is None and src["flops"] is None:
+        raise InputError(f"missing column D/tokens and C/flops (header: {header})", file=str(path),
+                         key="D", fix=fix)
+    if not records:
+        raise InputError("no data rows", file=str(path), fix="add one row per run")
+
+    cols = _csv_values(path, records, src)
+    n = np.asarray(cols["n_total"], dtype=float)
+    if "tokens" not in cols:
+        cols["tokens"] = list(tokens_for_flops(np.asarray(cols["flops"], dtype=float), n))
+    for col in ("n_total", "tokens", "loss"):
+        arr = np.asarray(cols[col], dtype=float)
+        bad = np.flatnonzero(~(arr > 0))
+        if bad.size:
+            raise InputError("missing, zero, negative or non-numeric value", file=str(path),
+                             line=int(bad[0]) + 2, key=src[col] or col,
+                             fix="every row needs positive N, D (or C) and loss")
+    cols.pop("flops", None)  # always recomputed as 6 N D with total N
+    return RunTable(cols, None)
+
+
+def _read_csv_rows(path: Path) -> tuple[list[str], list[dict[str, Any]]]:
+    """Header and rows of a UTF-8 CSV (a BOM is dropped); a duplicated column name, a row with
+    more cells than the header, or bytes that are not UTF-8 are an InputError naming the line."""
+    try:
+        with path.open(newline="", encoding="utf-8-sig") as f:
+            rows = list(csv.reader(f))
+    except OSError as exc:
+        raise InputError(f"cannot read CSV ({exc})", file=str(path), fix="check the path") from None
+    except UnicodeDecodeError as exc:
+        raise InputError(f"not UTF-8 text (byte {exc.start}: {exc.object[exc.start:exc.start + 1]!r})",
+                         file=str(path), fix="save the file as UTF-8") from None
+    except csv.Error as exc:
+        raise InputError(f"not a valid CSV ({exc})", file=str(path), fix="fix the file") from None
+    header = [h.strip() for h in rows[0]] if rows else []
+    dup = sorted({h for h in header if header.count(h) > 1})
+    if dup:
+        raise InputError("column given twice", file=str(path), line=1, key=dup[0],
+                         fix="keep one column of each name")
+    records = []
+    for lineno, row in enumerate(rows[1:], start=2):
+        if not any(c.strip() for c in row):
+            continue
+        if len(row) > len(header):
+            raise InputError(f"{len(row)} cells but the header has {len(header)}", file=str(path),
+                             line=lineno, fix="remove the extra cells or name their column")
+        records.append(dict(zip(header, row)))
+    return header, records
+
+
+def _csv_values(path: Path, records: list[dict[str, Any]], src: dict[str, str | None]
+                ) -> dict[str, list[Any]]:
+    """Each found column's values (strings or floats; an empty cell is NaN); row 1 is the header."""
+    cols: dict[str, list[Any]] = {}
+    for col, name in src.items():
+        if name is None:
+            continue
+        values: list[Any] = []
+        for lineno, rec in enumerate(records, start=2):
+            raw = (rec.get(name) or "").strip()
+            if col in _STR_COLUMNS:
+                values.append(raw)
+                continue
+            try:
+                v = float(raw) if raw else math.nan
+            except ValueError:
+                v = None
+            if v is None or math.isinf(v):
+                raise InputError(f"not a finite number: {raw!r}", file=str(path), line=lineno,
+                                 key=name, fix="write plain numbers such as 1.2e8") from None
+            values.append(v)
+        cols[col] = values
+    return cols
