@@ -36,6 +36,7 @@ from typing import Callable
 
 import numpy as np
 
+from analysis.contract import fsync_path
 from scaling.errors import InputError
 
 try:
@@ -61,17 +62,10 @@ def token_dtype(vocab_size: int) -> np.dtype:
     return np.dtype(np.uint16) if vocab_size <= 65535 else np.dtype(np.int32)
 
 
-def _fsync_file(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
 
 def save_array(path: Path, arr: np.ndarray) -> None:
     np.save(path, arr, allow_pickle=False)
-    _fsync_file(path)
+    fsync_path(path)
 
 
 def load_array(path: Path) -> np.ndarray:
@@ -80,7 +74,7 @@ def load_array(path: Path) -> np.ndarray:
 
 def write_json(path: Path, data: dict) -> None:
     path.write_text(json.dumps(data, indent=1, sort_keys=True) + "\n", encoding="utf-8")
-    _fsync_file(path)
+    fsync_path(path)
 
 
 def read_meta(entry: Path) -> dict:

@@ -12,15 +12,10 @@ from pathlib import Path
 
 import numpy as np
 
+from analysis.contract import fsync_path
+
 SHARD_TOKENS = 1 << 30  # ids per shard file (2 GiB of uint16)
 
-
-def _fsync(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 class ShardWriter:
@@ -45,7 +40,7 @@ class ShardWriter:
         if self._fh is None:
             return
         self._fh.close()
-        _fsync(self.folder / self._name)
+        fsync_path(self.folder / self._name)
         self.shards.append({"file": self._name, "tokens": self._n,
                             "sha256": self._h.hexdigest()})
         self._fh = None
