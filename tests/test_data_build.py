@@ -141,3 +141,14 @@ def test_data_info_lists_caches(tmp_path):
     rows = json.loads(r.stdout)
     assert [x["complete"] for x in rows] == [False, True]
     assert rows[1]["meta"]["source"] == src and rows[1]["build"]["wall_s"] > 0
+
+
+def test_non_utf8_file_is_skipped_with_a_word(tmp_path):
+    folder = tmp_path / "corpus"
+    folder.mkdir()
+    (folder / "good.txt").write_text("def f():\n    return 1\n" * 2000)
+    (folder / "bad.txt").write_bytes(b"\xff\xfe latin-1 \xe9\xe8" * 100)
+    cfg = DataConfig(source=str(folder), cache_dir=str(tmp_path / "k"), val_fraction=0.5)
+    with pytest.warns(UserWarning, match=r"1 file\(s\) skipped, not valid UTF-8.*bad.txt"):
+        ds = load_dataset(cfg, progress=False)
+    assert ds.meta["skipped_names"] == ["bad.txt"]

@@ -20,6 +20,7 @@ import resource
 import sys
 import threading
 import time
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -202,6 +203,10 @@ def builder(cfg: DataConfig, source, manifest: dict, key: str, log):
     def build(tmp: Path) -> None:
         t0 = time.perf_counter()
         sc = scan(source, cfg, log)
+        if sc.skipped:  # said once, at build time; the names are in meta.json too
+            warnings.warn(f"{source.where}: {len(sc.skipped)} file(s) skipped, not valid UTF-8 "
+                          f"text (e.g. {', '.join(sc.skipped[:3])}); meta.json lists them",
+                          stacklevel=2)
         is_val = split_mask(sc.hashes, sc.sizes, cfg.val_fraction, source.where)
         tok, sample = make_tokenizer(source, cfg, sc, is_val, tmp, log)
         dtype = cache.token_dtype(tok.vocab_size)
