@@ -30,7 +30,9 @@ def test_plan_rows_and_table():
 def test_refuses_points_that_do_not_fit_or_have_zero_steps():
     sw = sweep_from_dict(tiny_sweep(**{"grid.tokens": [100, 10240]}))
     pts = grid.expand(sw, VOCAB)
-    need = max(planner.training_memory(p.run.model, 8, "float32").total for p in pts)
+    # below what even one example per microbatch needs: refused whatever the microbatches
+    need = max(planner.training_memory(p.run.model, 8, "float32", microbatches=8).total
+               for p in pts)
     plan = planner.make_plan(sw, pts, dev(memory=need - 1), corpus=CORPUS)
     reasons = {r.point.index: " ".join(r.refused) for r in plan.rows}
     assert "zero steps" in reasons[0] and "zero steps" in reasons[2]
@@ -56,3 +58,20 @@ def test_measure_times_a_few_real_steps():
     assert r.measured_tokens_per_s > 0
     assert r.seconds == pytest.approx(r.point.run.tokens / r.measured_tokens_per_s)
     assert "measured tokens/s" in planner.format_plan(plan)
+
+
+def test_planner_picks_the_fewest_microbatches_that_fit():
+    sw = sweep_from_dict(tiny_sweep(**{"grid.tokens": [10240]}))
+    pts = grid.expand(sw, VOCAB)
+    m = pts[-1].run.model
+    mem = lambda k: planner.training_memory(m, 8, "float32", microbatches=k).total  # noqa: E731
+    assert mem(4) < mem(2) < mem(1)
+    plan = planner.make_plan(sw, pts[-1:], dev(memory=mem(2)), corpus=CORPUS)
+    row = plan.rows[0]
+    assert not row.refused and row.point.cfg.train.microbatches == 2
+    assert row.point.run_id != pts[-1].run_id  # microbatches > 1 is part of the identity
+    assert " mb " in planner.format_plan(plan).splitlines()[4]
+    # a microbatch count in the file is taken as it is
+    pinned = planner.with_microbatches(pts[-1], 4)
+    plan = planner.make_plan(sw, [pinned], dev(), corpus=CORPUS)
+    assert plan.rows[0].point.cfg.train.microbatches == 4

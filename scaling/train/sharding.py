@@ -28,8 +28,9 @@ def initialize_distributed(coordinator: str = "", num_processes: int = 0,
     On CPU the processes talk through gloo collectives (XLA's CPU default has none)."""
     if getattr(initialize_distributed, "_done", False):
         return
+    slurm = int(os.environ.get("SLURM_NTASKS", "1")) > 1
     by_env = bool(os.environ.get("JAX_COORDINATOR_ADDRESS")) or (
-        int(os.environ.get("SLURM_NTASKS", "1")) > 1 and bool(os.environ.get("SCALING_DISTRIBUTED")))
+        slurm and bool(os.environ.get("SCALING_DISTRIBUTED")))
     if coordinator or by_env:
         # read when the CPU client is created, so it must be set before any array exists
         jax.config.update("jax_cpu_collectives_implementation", "gloo")
