@@ -44,7 +44,8 @@ def test_branches_equal_wsd_runs_from_scratch(tmp_path):
     runs = tmp_path / "runs"
     t = train(trunk_cfg(), runs / "trunk", progress=False)
     assert t.status == "done" and t.steps == 48 and t.role == "trunk"
-    assert sorted(p.name for p in (runs / "trunk" / "branch_points").iterdir()) == ["24", "48"]
+    assert sorted(p.name for p in (runs / "trunk" / "branch_points").iterdir()) == \
+        ["24", "48", "metrics-24.jsonl", "metrics-48.jsonl"]
     for steps, at in ((30, 24), (60, 48)):
         b = train(branch_cfg(steps, at), runs / f"b{steps}", progress=False)
         ref = train(cfg(**{"train.steps": steps, "optim.decay_frac": (steps - at) / steps}),

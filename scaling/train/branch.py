@@ -75,16 +75,21 @@ def start_branch(state: dict, run_dir: Path, cfg: RunConfig) -> tuple[dict, int]
             state, _ = src.restore(t.branch_step, state)
         finally:
             src.mgr.close()
-    rows = [r for r in read_jsonl(trunk / "metrics.jsonl") if r.get("step", 0) <= t.branch_step]
-    write_jsonl(Path(run_dir) / "metrics.jsonl", rows)
+    write_jsonl(Path(run_dir) / "metrics.jsonl", read_jsonl(_rows_path(trunk, t.branch_step)))
     return state, t.branch_step
 
 
+def _rows_path(run_dir: Path, step: int) -> Path:
+    return Path(run_dir) / BRANCH_DIR / f"metrics-{step}.jsonl"
+
+
 class BranchPoint:
-    """Saves the state at each branch point into branch_points/, kept for good."""
+    """Saves the state at each branch point into branch_points/, kept for good, with the metric
+    rows up to it (a resumed trunk truncates and replays its metrics.jsonl: a branch starting
+    meanwhile must not copy a half-replayed file)."""
 
     def __init__(self, run_dir: Path, points: tuple[int, ...], run_id: str):
-        self.points, self.run_id = frozenset(points), run_id
+        self.run_dir, self.points, self.run_id = Path(run_dir), frozenset(points), run_id
         self.checkpointer = Checkpointer(Path(run_dir) / BRANCH_DIR, keep=None)
         self.done = set(self.checkpointer.mgr.all_steps())
 
@@ -92,6 +97,9 @@ class BranchPoint:
         return k in self.points and k not in self.done
 
     def __call__(self, info: StepInfo) -> None:
+        # rows first (the jsonl tracker has written step k's row): the checkpoint marks it ready
+        rows = [r for r in read_jsonl(self.run_dir / "metrics.jsonl") if r["step"] <= info.step]
+        write_jsonl(_rows_path(self.run_dir, info.step), rows)
         self.checkpointer.save(info.step, info.state, {"step": info.step, "run_id": self.run_id,
                                                        "branch_point": True})
         # complete before the trunk goes on: a later rolling checkpoint must never stand for a
