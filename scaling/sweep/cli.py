@@ -97,40 +97,50 @@ def _sweep(argv: list[str]) -> int:
         initialize_distributed(a.coordinator, a.num_processes, a.process_id)
     plan = planner.make_plan(sweep, points, device, measure=a.measure)
     if a.dry_run or a.device:
-        print(planner.format_plan(plan))
-        if a.check_memory:
-            from scaling.sweep import memory_check
-            print(memory_check.format_memory_check(memory_check.check_memory(plan)))
-        if any(p.role != "run" for p in points):
-            from scaling.sweep.branching import format_branches
-            print(format_branches(points))
-        if plan.refused:
-            plan.check(a.file)  # exit 2
-        return 0
+        return _dry_run(a, plan, points)
     plan.check(a.file)
     if a.executor != "inline":
-        from scaling.sweep import slurm
-        opts = slurm.SlurmOptions(partition=a.slurm_partition, time_min=a.slurm_time,
-                                  gpus=a.slurm_gpus, cpus=a.slurm_cpus, mem_gb=a.slurm_mem,
-                                  tasks=a.slurm_tasks, parallelism=a.slurm_parallelism,
-                                  account=a.slurm_account, qos=a.slurm_qos,
-                                  constraint=a.slurm_constraint, nodes=a.slurm_nodes,
-                                  tasks_per_node=a.slurm_tasks_per_node)
-        jobs = slurm.submit(sweep, len(points), kind=a.executor, opts=opts, file=a.file)
-        print(f"submitted {len(jobs)} array tasks ({a.executor}): "
-              f"{', '.join(str(j.job_id) for j in jobs)}; logs in "
-              f"{Path(sweep.out_dir).resolve() / 'slurm'}; follow with: scaling status "
-              f"{sweep.out_dir}")
-        if not a.wait:
-            return 0
-        results = [j.result() for j in jobs]
-        failed = sum(len(r["failed"]) for r in results)
-        print(json.dumps(results, indent=1))
-        return 1 if failed else 0
+        return _submit(a, sweep, len(points))
     _refuse_damaged(sweep, plan)  # before the dataset is loaded and anything is written
     outcome = runner.run_sweep(sweep, file=a.file, shard=shard, quiet=a.quiet, worker=a.worker,
                                plan=plan)
     return 0 if outcome.ok else 1
+
+
+def _dry_run(a, plan, points) -> int:
+    """The plan's table, the compiler's memory (--check-memory), trunks and branches."""
+    from scaling.sweep import planner
+    print(planner.format_plan(plan))
+    if a.check_memory:
+        from scaling.sweep import memory_check
+        print(memory_check.format_memory_check(memory_check.check_memory(plan)))
+    if any(p.role != "run" for p in points):
+        from scaling.sweep.branching import format_branches
+        print(format_branches(points))
+    if plan.refused:
+        plan.check(a.file)  # exit 2
+    return 0
+
+
+def _submit(a, sweep, n_points: int) -> int:
+    """SLURM array tasks through submitit; with --wait, their outcome."""
+    from scaling.sweep import slurm
+    opts = slurm.SlurmOptions(partition=a.slurm_partition, time_min=a.slurm_time,
+                              gpus=a.slurm_gpus, cpus=a.slurm_cpus, mem_gb=a.slurm_mem,
+                              tasks=a.slurm_tasks, parallelism=a.slurm_parallelism,
+                              account=a.slurm_account, qos=a.slurm_qos,
+                              constraint=a.slurm_constraint, nodes=a.slurm_nodes,
+                              tasks_per_node=a.slurm_tasks_per_node)
+    jobs = slurm.submit(sweep, n_points, kind=a.executor, opts=opts, file=a.file)
+    print(f"submitted {len(jobs)} array tasks ({a.executor}): "
+          f"{', '.join(str(j.job_id) for j in jobs)}; logs in "
+          f"{Path(sweep.out_dir).resolve() / 'slurm'}; follow with: scaling status "
+          f"{sweep.out_dir}")
+    if not a.wait:
+        return 0
+    results = [j.result() for j in jobs]
+    print(json.dumps(results, indent=1))
+    return 1 if sum(len(r["failed"]) for r in results) else 0
 
 
 def _refuse_damaged(sweep, plan) -> None:
