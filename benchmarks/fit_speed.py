@@ -45,6 +45,23 @@ def fresh_process_fit(n_budgets: int, seed: int) -> float:
     return float(out.stdout.strip().splitlines()[-1])
 
 
+def scipy_loop(x, y, ll, grid) -> tuple[float, float]:
+    """(best objective, seconds) of scipy's L-BFGS-B from every start, one after another."""
+    from analysis import optim
+    t = time.perf_counter()
+    results = [optim.scipy_minimize(s, x, y, ll, 1e-3) for s in grid]
+    return min(r[1] for r in results), time.perf_counter() - t
+
+
+def timed_bootstrap(x, y, ll, starts, n: int, seed: int) -> tuple[np.ndarray, float]:
+    """n resamples after a small call that compiles the bootstrap's shapes; (thetas, seconds)."""
+    from analysis.parametric import bootstrap_thetas
+    bootstrap_thetas(x, y, ll, 1e-3, starts, 8, seed)
+    t = time.perf_counter()
+    boot = bootstrap_thetas(x, y, ll, 1e-3, starts, n, seed + 1)
+    return boot, time.perf_counter() - t
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--runs", type=int, default=300, help="about this many runs (budgets x 15 sizes)")
@@ -55,7 +72,7 @@ def main() -> None:
 
     from analysis import optim
     from analysis.laws import REFERENCE_LAWS
-    from analysis.parametric import bootstrap_thetas, minimize_grid
+    from analysis.parametric import minimize_grid
     from analysis.synthetic import synthetic_runs
 
     law = REFERENCE_LAWS["hoffmann"]
@@ -72,20 +89,10 @@ def main() -> None:
     theta, f_vec, diag = minimize_grid(x, y, ll, 1e-3, grid)
     warm = time.perf_counter() - t
 
-    if args.skip_scipy:
-        f_sp, t_sp = float("nan"), float("nan")
-    else:
-        t = time.perf_counter()
-        results = [optim.scipy_minimize(s, x, y, ll, 1e-3) for s in grid]
-        t_sp = time.perf_counter() - t
-        f_sp = min(r[1] for r in results)
-
+    f_sp, t_sp = (float("nan"), float("nan")) if args.skip_scipy else scipy_loop(x, y, ll, grid)
     fresh = fresh_process_fit(max(args.runs // 15, 2), args.seed)
     starts = np.vstack([theta[None], grid[diag["grid_rows"][:3]]])
-    bootstrap_thetas(x, y, ll, 1e-3, starts, 8, args.seed)  # compile the bootstrap shapes
-    t = time.perf_counter()
-    boot = bootstrap_thetas(x, y, ll, 1e-3, starts, args.boot, args.seed + 1)
-    t_boot = time.perf_counter() - t
+    boot, t_boot = timed_bootstrap(x, y, ll, starts, args.boot, args.seed)
 
     e, a, b, al, be = theta
     print()
