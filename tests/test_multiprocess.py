@@ -1,6 +1,6 @@
 """One run over two CPU processes (jax.distributed with gloo collectives) trains the loss curve
 of a one-process run within 1e-6; only process 0 writes the run folder; SIGKILL of both and a
-restart resumes exactly."""
+restart resumes exactly; a sweep over two processes trains every point once, over both."""
 import json
 import signal
 import socket
@@ -10,7 +10,10 @@ import time
 
 import pytest
 
+import yaml
+
 from conftest import ROOT, run_cli, tiny_run, write_config
+from test_sweep_config import tiny_sweep
 
 STEPS = 12
 
@@ -21,9 +24,9 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def launch(cfg_path, out) -> list[subprocess.Popen]:
+def launch(cfg_path, out, command="train") -> list[subprocess.Popen]:
     port = free_port()
-    return [subprocess.Popen([sys.executable, "-m", "scaling", "train", str(cfg_path), "--out",
+    return [subprocess.Popen([sys.executable, "-m", "scaling", command, str(cfg_path), "--out",
                               str(out), "--quiet", "--coordinator", f"localhost:{port}",
                               "--num-processes", "2", "--process-id", str(i)], cwd=ROOT,
                              stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
@@ -84,3 +87,26 @@ def test_sigkill_both_then_restart_resumes_exactly(reference, tmp_path):
     assert not (out / "summary.json").exists()
     wait_all(launch(cfg, out))
     assert_same_curve(rows(out), ref)
+
+
+@pytest.mark.slow
+def test_a_sweep_over_two_processes_trains_each_point_once(tmp_path):
+    """Process 0 alone reads and takes the claims and tells process 1 which point comes next:
+    every point trains once, over both processes, with the one-process sweep's curves."""
+    cfg = tmp_path / "sweep.yaml"
+    cfg.write_text(yaml.safe_dump(tiny_sweep(**{"grid.params": [8000], "grid.tokens": [5120,
+                                                                                     10240]})))
+    run_cli("sweep", cfg, "--out", tmp_path / "one", "--quiet", check=True)
+    wait_all(launch(cfg, tmp_path / "two", command="sweep"), timeout=240)
+    one, two = sorted((tmp_path / "one" / "runs").iterdir()), \
+        sorted((tmp_path / "two" / "runs").iterdir())
+    assert [d.name for d in one] == [d.name for d in two] and len(two) == 2
+    for a, b in zip(one, two):
+        ra, rb = rows(a), rows(b)
+        assert [r["step"] for r in ra] == [r["step"] for r in rb]
+        for x, y in zip(rb, ra):
+            assert abs(x["train_loss"] - y["train_loss"]) <= 1e-6 * abs(y["train_loss"])
+        s = json.loads((b / "summary.json").read_text())
+        assert s["status"] == "done" and s["versions"]["n_devices"] == 2
+        assert not list(b.glob("claim.*")), "claims are released"
+        assert len((b / "claims.jsonl").read_text().splitlines()) == 1, "claimed once"

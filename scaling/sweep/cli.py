@@ -81,6 +81,9 @@ def _sweep(argv: list[str]) -> int:
     if a.devices < 1:
         raise ConfigError("must be >= 1", key="--devices")
 
+    if a.coordinator:  # before anything asks JAX for its devices
+        from scaling.train.sharding import initialize_distributed
+        initialize_distributed(a.coordinator, a.num_processes, a.process_id)
     from scaling.sweep import planner, runner
     dtype = sweep.base_run().model.dtype
     try:
@@ -92,9 +95,6 @@ def _sweep(argv: list[str]) -> int:
         raise ConfigError("--measure times the local device; drop it with --device",
                           key="--measure")
     points = grid.expand(sweep, runner.vocab_from_config(sweep), file=a.file)
-    if a.coordinator:
-        from scaling.train.sharding import initialize_distributed
-        initialize_distributed(a.coordinator, a.num_processes, a.process_id)
     plan = planner.make_plan(sweep, points, device, measure=a.measure)
     if a.dry_run or a.device:
         return _dry_run(a, plan, points)

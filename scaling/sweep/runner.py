@@ -77,6 +77,7 @@ def run_sweep(sweep: SweepConfig, *, file: str | None = None, shard: tuple[int, 
         plan = prepare(sweep, file)  # refuses before anything is written
     _compilation_cache(sweep)
     sharding.maybe_initialize_distributed()
+    quiet = quiet or not sharding.is_writer()  # one process of a multi-process job speaks
     ds = load_dataset(sweep.base_run().data, progress=not quiet)
     vocab = ds.tokenizer.vocab_size
     if vocab != vocab_from_config(sweep):  # BPE may stop short of the requested size
@@ -84,7 +85,8 @@ def run_sweep(sweep: SweepConfig, *, file: str | None = None, shard: tuple[int, 
     points = [r.point for r in plan.rows]
     root = Path(out) if out else sweep.out_dir
     store = Store(root, stale_s=sweep.claims.stale_s, heartbeat_s=sweep.claims.heartbeat_s)
-    store.write_sweep(sweep.resolved(), [p.to_dict() for p in points])
+    if sharding.is_writer():
+        store.write_sweep(sweep.resolved(), [p.to_dict() for p in points])
     mine = grid_mod.shard(points, *shard)
     info = worker_info(worker)
     _log(quiet, f"{sweep.name}: {len(mine)} of {len(points)} points in shard {shard[0]}/"
@@ -118,60 +120,98 @@ def _branch_blocked(pt: Point, store: Store) -> bool:
 
 
 def _trunks_running(waiting: list[Point], store: Store) -> bool:
-    return any(store.status(pt.trunk_id).status == "running" for pt in waiting)
+    from scaling.train.sharding import is_writer
+
+    running = is_writer() and any(store.status(pt.trunk_id).status == "running"
+                                  for pt in waiting)
+    return bool(_agree(int(running)))
+
+
+ACTIONS = ("train", "finished", "claimed", "wait")
+
+
+def _decide(pt: Point, store: Store, info: dict, quiet: bool):
+    """(action, claim) for one point, from the results folder: one of ACTIONS, with the claim
+    taken when the action is "train"."""
+    st = store.status(pt.run_id)
+    if st.status in FINISHED:
+        return "finished", None
+    if _branch_blocked(pt, store):
+        return "wait", None
+    claim = store.try_claim(pt.run_id, info)
+    if claim is None:
+        _log(quiet, f"point {pt.index} {pt.run_id}: claimed by another worker ({st.detail}); skip")
+        return "claimed", None
+    claim.on_lost = _thread.interrupt_main
+    claim.start()
+    if store.status(pt.run_id).status in FINISHED:  # finished between the check and the claim
+        claim.release()
+        return "finished", None
+    return "train", claim
+
+
+def _agree(value: int) -> int:
+    """Process 0's value, in every process of a multi-process job: one run spans all of them, so
+    they must take the same points in the same order. Only process 0 reads and writes claims."""
+    import jax
+
+    if jax.process_count() == 1:
+        return value
+    import numpy as np
+    from jax.experimental import multihost_utils
+
+    return int(multihost_utils.broadcast_one_to_all(np.int32(value)))
 
 
 def _run_point(pt: Point, store: Store, info: dict, ds, quiet: bool, outcome: Outcome) -> bool:
     """Train one point unless it is finished or held by another worker; False if it is a branch
     whose trunk checkpoint does not exist yet (try again later)."""
+    from scaling.train import sharding
+
+    action, claim = _decide(pt, store, info, quiet) if sharding.is_writer() else ("wait", None)
+    action = ACTIONS[_agree(ACTIONS.index(action))]
+    if action != "train":
+        {"finished": outcome.skipped_finished, "claimed": outcome.skipped_claimed,
+         "wait": []}[action].append(pt.run_id)
+        return action != "wait"
+    try:
+        _train_point(pt, store, ds, quiet, outcome, claim)
+    finally:
+        if claim is not None:
+            claim.release()
+    return True
+
+
+def _train_point(pt: Point, store: Store, ds, quiet: bool, outcome: Outcome, claim) -> None:
     from scaling.train.loop import train
+    from scaling.train.sharding import is_writer
 
     rid = pt.run_id
-    st = store.status(rid)
-    if st.status in FINISHED:
-        outcome.skipped_finished.append(rid)
-        return True
-    if _branch_blocked(pt, store):
-        return False
-    claim = store.try_claim(rid, info)
-    if claim is None:
-        _log(quiet, f"point {pt.index} {rid}: claimed by another worker ({st.detail}); skip")
-        outcome.skipped_claimed.append(rid)
-        return True
-    try:
-        claim.on_lost = _thread.interrupt_main
-        claim.start()
-        if store.status(rid).status in FINISHED:  # finished between the check and the claim
-            outcome.skipped_finished.append(rid)
-            return True
+    if is_writer():
         atomic_write_json(store.run_dir(rid) / "point.json", pt.to_dict())
-        _log(quiet, f"point {pt.index} {rid}: training {pt.role} (N {pt.run.n_total:,}, "
-                    f"D {pt.run.tokens:,}, steps {pt.run.start_step}..{pt.run.end_step})")
-        t0 = time.time()
-        try:
-            summary = train(pt.cfg, store.run_dir(rid), progress=not quiet, dataset=ds)
-        except KeyboardInterrupt:
-            if not claim.lost.is_set():
-                raise
-            _log(quiet, f"point {pt.index} {rid}: claim lost; moving on")
-            outcome.skipped_claimed.append(rid)
-            return True
-        except InputError as e:  # found late (a corpus too short for this shape, say)
-            print(f"error: {e}", file=sys.stderr)
-            outcome.failed.append(rid)
-            return True
-        except Exception:
-            traceback.print_exc()
-            _log(quiet, f"point {pt.index} {rid}: FAILED; it is retried on the next invocation")
-            outcome.failed.append(rid)
-            return True
-        (outcome.diverged if summary.status == "diverged" else outcome.trained).append(rid)
-        _log(quiet, f"point {pt.index} {rid}: {summary.status} in {time.time() - t0:.0f}s, "
-                    f"eval loss {summary.final_eval_loss}")
-        return True
-    finally:
-        claim.release()
-
+    _log(quiet, f"point {pt.index} {rid}: training {pt.role} (N {pt.run.n_total:,}, "
+                f"D {pt.run.tokens:,}, steps {pt.run.start_step}..{pt.run.end_step})")
+    t0 = time.time()
+    try:
+        summary = train(pt.cfg, store.run_dir(rid), progress=not quiet, dataset=ds)
+    except KeyboardInterrupt:
+        if claim is None or not claim.lost.is_set():
+            raise
+        _log(quiet, f"point {pt.index} {rid}: claim lost; moving on")
+        outcome.skipped_claimed.append(rid)
+        return
+    except InputError as e:  # found late (a corpus too short for this shape, say)
+        print(f"error: {e}", file=sys.stderr)
+        outcome.failed.append(rid)
+        return
+    except Exception:
+        traceback.print_exc()
+        _log(quiet, f"point {pt.index} {rid}: FAILED; it is retried on the next invocation")
+        outcome.failed.append(rid)
+        return
+    (outcome.diverged if summary.status == "diverged" else outcome.trained).append(rid)
+    _log(quiet, f"point {pt.index} {rid}: {summary.status} in {time.time() - t0:.0f}s, "
+                f"eval loss {summary.final_eval_loss}")
 
 
 def _compilation_cache(sweep: SweepConfig) -> None:
