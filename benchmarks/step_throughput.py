@@ -2,26 +2,37 @@
 """The suite's train step beside the peers (shared/peers), on configs A, B and C, in one run.
 
 For each config, alternating, each in a fresh process:
-  suite        benchmarks/_suite_step.py with NO allocator variable set (the suite fixes glibc
+  suite-OBJ    benchmarks/_suite_step.py with NO allocator variable set (the suite fixes glibc
                itself at `import scaling`); objectives clm, and mlm / span with --objectives
+  suite-clm-bf16  the same causal step with bf16 compute (fp32 parameters), on CPUs with bf16
+               arithmetic (AVX512_BF16 / AMX; --bf16 on|off|auto)
   peer-plain   peers/peer_jax_gpt.py as is
   peer-tuned   peers/peer_jax_gpt.py under the GLIBC_TUNABLES of peers/README.md
-  torch        peers/peer_torch_gpt.py, when torch is importable
-then the fp32 matmul ceiling (peers/matmul_peak.py) for MFU. Prints a table of tokens/s, MFU and
-the ratios suite / peer measured in this same run (absolute figures drift 10-20% on shared
-machines; ratios taken side by side are what to compare).
+  torch        peers/peer_torch_gpt.py (PyTorch eager): with --torch the benchmark builds its own
+               torch venv once (benchmarks/torch_env.py); --torch-python PY names one
+then the fp32 matmul ceiling (peers/matmul_peak.py). Prints tokens/s, two MFUs (against the CPU's
+hardware peak, benchmarks/hw_peak.py, and against JAX's own matmul rate, the suite's logged
+MFU), and the ratios to the peers measured in this same run (absolute figures drift 10-20% on
+shared machines; ratios taken side by side are what to compare). Other processes' CPU use
+during the run is measured and printed: torch's OpenMP threads slow down far more than XLA's
+under load, so a busy machine understates torch.
 
-  python benchmarks/step_throughput.py [--configs A,B,C] [--objectives clm,mlm,span] [--rounds 2]
+  python benchmarks/step_throughput.py [--torch] [--configs A,B,C] [--objectives clm,mlm,span]
 """
 from __future__ import annotations
 
 import argparse
 import json
 import os
+import resource
 import statistics
 import subprocess
 import sys
+import time
 from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import hw_peak  # noqa: E402  (a sibling module; benchmarks/ is no package)
 
 ROOT = Path(__file__).resolve().parents[1]
 TUNED = ("glibc.malloc.arena_max=1:glibc.malloc.mmap_max=0:"
@@ -36,6 +47,7 @@ CONFIGS = {  # shared/peers/README.md
 }
 ALLOC_VARS = ("GLIBC_TUNABLES", "LD_PRELOAD", "MALLOC_CONF", "MALLOC_ARENA_MAX",
               "MALLOC_MMAP_MAX_", "MALLOC_TRIM_THRESHOLD_", "SCALING_NO_MALLOPT")
+BF16 = "suite-clm-bf16"
 
 
 def clean_env(**extra) -> dict:
@@ -62,75 +74,153 @@ def run_json(cmd: list[str], env: dict) -> dict | None:
     return None
 
 
-def torch_python(explicit: str | None) -> str | None:
-    for py in [explicit, sys.executable]:
-        if py and subprocess.run([py, "-c", "import torch"], capture_output=True).returncode == 0:
-            return py
-    return None
+def torch_python(explicit: str | None, build: bool) -> str | None:
+    """--torch-python PY, else (with --torch) the benchmark's own venv, else this Python if it
+    has torch; None: no torch row."""
+    import torch_env
+    if explicit:
+        if not torch_env.has_torch(explicit):
+            raise SystemExit(f"error: {explicit} cannot import torch (fix: --torch instead)")
+        return explicit
+    if build:
+        return torch_env.ensure()
+    return sys.executable if torch_env.has_torch(sys.executable) else None
 
 
-def main() -> int:
-    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    p.add_argument("--peers", default=str(ROOT.parent / "shared" / "peers"))
-    p.add_argument("--configs", default="A,B,C")
-    p.add_argument("--objectives", default="clm", help="suite objectives: clm,mlm,span")
-    p.add_argument("--rounds", type=int, default=2, help="alternations per config")
-    p.add_argument("--steps-scale", type=float, default=1.0, help="scale the timed steps")
-    p.add_argument("--torch-python", help="a Python with torch, for the torch peer")
-    p.add_argument("--json", help="also write all measurements here")
-    a = p.parse_args()
-    peers = Path(a.peers)
-    if not (peers / "peer_jax_gpt.py").exists():
-        print(f"error: no peer_jax_gpt.py in {peers} (fix: --peers PATH)", file=sys.stderr)
-        return 2
-    py = sys.executable
-    tpy = torch_python(a.torch_python)
-    objectives = a.objectives.split(",")
+class BusyMeter:
+    """CPU seconds used by processes other than this one and its children, per CPU per second:
+    0 on a quiet machine, 1 when others kept every core busy all along (from /proc/stat)."""
+
+    def __init__(self):
+        self.t0, self.busy0, self.own0 = time.monotonic(), self._busy(), self._own()
+
+    @staticmethod
+    def _busy() -> float:
+        try:
+            cpu = Path("/proc/stat").read_text().splitlines()[0].split()[1:]
+        except OSError:
+            return float("nan")
+        user, nice, system, idle, iowait, irq, softirq, steal = (int(x) for x in cpu[:8])
+        return (user + nice + system + irq + softirq) / os.sysconf("SC_CLK_TCK")
+
+    @staticmethod
+    def _own() -> float:
+        return sum(getattr(resource.getrusage(w), f) for w in
+                   (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN)
+                   for f in ("ru_utime", "ru_stime"))
+
+    def share(self) -> float:
+        wall = time.monotonic() - self.t0
+        others = (self._busy() - self.busy0) - (self._own() - self.own0)
+        return max(0.0, others) / (wall * (os.cpu_count() or 1))
+
+
+def plan(name: str, a, py: str, tpy: str | None, peers: Path) -> dict[str, tuple]:
+    """The runs of one config: impl name -> (command, environment)."""
+    cargs = args_of(CONFIGS[name], a.steps_scale)
+    suite = [py, "benchmarks/_suite_step.py", *cargs]
+    runs = {f"suite-{o}": ([*suite, "--objective", o], clean_env())
+            for o in a.objectives.split(",")}
+    if a.bf16_on:
+        runs[BF16] = ([*suite, "--objective", "clm", "--dtype", "bfloat16"], clean_env())
+    runs["peer-plain"] = ([py, str(peers / "peer_jax_gpt.py"), *cargs], clean_env())
+    runs["peer-tuned"] = ([py, str(peers / "peer_jax_gpt.py"), *cargs],
+                          clean_env(GLIBC_TUNABLES=TUNED))
+    if tpy:
+        runs["torch"] = ([tpy, str(peers / "peer_torch_gpt.py"), *cargs], clean_env())
+    return runs
+
+
+def measure(a, py: str, tpy: str | None, peers: Path) -> dict[str, dict[str, list[dict]]]:
+    """Every config's runs, `a.rounds` times over, alternating the implementations."""
     results: dict[str, dict[str, list[dict]]] = {}
     for name in a.configs.split(","):
-        cfg = CONFIGS[name]
-        cargs = args_of(cfg, a.steps_scale)
-        runs = {f"suite-{o}": ([py, "benchmarks/_suite_step.py", *cargs, "--objective", o],
-                               clean_env()) for o in objectives}
-        runs["peer-plain"] = ([py, str(peers / "peer_jax_gpt.py"), *cargs], clean_env())
-        runs["peer-tuned"] = ([py, str(peers / "peer_jax_gpt.py"), *cargs],
-                              clean_env(GLIBC_TUNABLES=TUNED))
-        if tpy:
-            runs["torch"] = ([tpy, str(peers / "peer_torch_gpt.py"), *cargs], clean_env())
+        runs = plan(name, a, py, tpy, peers)
         results[name] = {k: [] for k in runs}
         for r in range(a.rounds):
             for key, (cmd, env) in runs.items():
                 out = run_json(cmd, env)
                 if out:
                     results[name][key].append(out)
-                    print(f"[{name} round {r + 1}] {key:11s} {out['tokens_per_s']:9.0f} tok/s",
+                    print(f"[{name} round {r + 1}] {key:14s} {out['tokens_per_s']:9.0f} tok/s",
                           file=sys.stderr, flush=True)
-    peak = run_json([py, str(peers / "matmul_peak.py"), "--sizes", "1024,2048", "--reps", "3"],
-                    clean_env())
-    peak_gflops = peak["peak_gflops"] if peak else None
+    return results
 
-    def med(rows, key):
-        return statistics.median(r[key] for r in rows) if rows else float("nan")
 
-    print(f"\nfp32 matmul ceiling (JAX, this run): {peak_gflops} GFLOP/s; "
-          f"rounds {a.rounds}; medians of the rounds; MFU = achieved GFLOP/s / ceiling")
-    head = f"{'config':6s} {'impl':11s} {'tok/s':>9s} {'GFLOP/s':>8s} {'MFU':>6s} " \
-           f"{'vs peer-tuned':>13s} {'vs peer-plain':>13s} {'vs torch':>9s}"
-    print(head)
-    print("-" * len(head))
+def _med(rows: list[dict], key: str) -> float:
+    return statistics.median(r[key] for r in rows) if rows else float("nan")
+
+
+def format_table(results: dict, jax_peak: float | None, hw: hw_peak.HwPeak | None) -> list[str]:
+    """The table: one row per (config, impl); MFU against the hardware peak (fp32, or bf16 for
+    the bf16 row) and against JAX's fp32 matmul ceiling; ratios to the peers of the same config."""
+    head = (f"{'config':6s} {'impl':14s} {'tok/s':>9s} {'GFLOP/s':>8s} {'MFU-hw':>7s} "
+            f"{'MFU-jaxmm':>9s} {'vs peer-tuned':>13s} {'vs peer-plain':>13s} {'vs torch':>9s}")
+    lines = [head, "-" * len(head)]
+    pct = lambda x, ref: f"{x / ref:.1%}" if ref else "n/a"
     for name, by in results.items():
-        ref_t, ref_p = med(by["peer-tuned"], "tokens_per_s"), med(by["peer-plain"], "tokens_per_s")
-        ref_torch = med(by.get("torch", []), "tokens_per_s")
+        refs = [_med(by.get(k, []), "tokens_per_s") for k in ("peer-tuned", "peer-plain", "torch")]
         for key, rows in by.items():
             if not rows:
                 continue
-            tps, gf = med(rows, "tokens_per_s"), med(rows, "achieved_gflops")
-            mfu = f"{gf / peak_gflops:6.1%}" if peak_gflops else "   n/a"
-            ratio = lambda ref: f"{tps / ref:.2f}x" if ref == ref else "n/a"
-            print(f"{name:6s} {key:11s} {tps:9.0f} {gf:8.1f} {mfu} {ratio(ref_t):>13s} "
-                  f"{ratio(ref_p):>13s} {ratio(ref_torch):>9s}")
+            tps, gf = _med(rows, "tokens_per_s"), _med(rows, "achieved_gflops")
+            peak = (hw.bf16 if key == BF16 else hw.fp32) / 1e9 if hw else None
+            ratios = [f"{tps / r:.2f}x" if r == r and key not in {"peer-tuned", "peer-plain",
+                                                                  "torch"} else "" for r in refs]
+            lines.append(f"{name:6s} {key:14s} {tps:9.0f} {gf:8.1f} {pct(gf, peak):>7s} "
+                         f"{pct(gf, jax_peak):>9s} {ratios[0]:>13s} {ratios[1]:>13s} "
+                         f"{ratios[2]:>9s}")
+    return lines
+
+
+def parse_args(argv=None):
+    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p.add_argument("--peers", default=str(ROOT.parent / "shared" / "peers"))
+    p.add_argument("--configs", default="A,B,C")
+    p.add_argument("--objectives", default="clm", help="suite objectives: clm,mlm,span")
+    p.add_argument("--rounds", type=int, default=2, help="alternations per config")
+    p.add_argument("--steps-scale", type=float, default=1.0, help="scale the timed steps")
+    p.add_argument("--torch", action="store_true",
+                   help="time the torch peer, in a venv built once (benchmarks/torch_env.py)")
+    p.add_argument("--torch-python", help="a Python with torch, for the torch peer")
+    p.add_argument("--bf16", choices=["auto", "on", "off"], default="auto",
+                   help="a bf16-compute row of the causal step; auto: on CPUs with AVX512_BF16/AMX")
+    p.add_argument("--json", help="also write all measurements here")
+    a = p.parse_args(argv)
+    try:
+        info = hw_peak.parse_cpuinfo(Path("/proc/cpuinfo").read_text())
+        fast = hw_peak.has_fast_bf16(info)
+    except OSError:
+        fast = False
+    a.bf16_on = a.bf16 == "on" or (a.bf16 == "auto" and fast)
+    return a
+
+
+def main(argv=None) -> int:
+    a = parse_args(argv)
+    peers = Path(a.peers)
+    if not (peers / "peer_jax_gpt.py").exists():
+        print(f"error: no peer_jax_gpt.py in {peers} (fix: --peers PATH)", file=sys.stderr)
+        return 2
+    py, tpy = sys.executable, torch_python(a.torch_python, a.torch)
+    busy = BusyMeter()
+    results = measure(a, py, tpy, peers)
+    peak = run_json([py, str(peers / "matmul_peak.py"), "--sizes", "1024,2048", "--reps", "3"],
+                    clean_env())
+    others = busy.share()
+    jax_peak, hw = (peak["peak_gflops"] if peak else None), hw_peak.this_cpu()
+    print(f"\nhardware peak: {hw.assumptions if hw else 'unknown (no /proc/cpuinfo clock)'}")
+    print(f"fp32 matmul ceiling (JAX, this run): {jax_peak} GFLOP/s; rounds {a.rounds}; medians "
+          "of the rounds; MFU = achieved GFLOP/s / peak (attention counted in full)")
+    print(f"other processes used {others:.0%} of the CPUs during the run"
+          + (": ratios unreliable (torch suffers most)" if others > 0.1 else ""))
+    if not tpy:
+        print("no torch row: pass --torch (builds the torch venv once) or --torch-python PY")
+    print("\n".join(format_table(results, jax_peak, hw)))
     if a.json:
-        Path(a.json).write_text(json.dumps({"results": results, "peak": peak}, indent=1))
+        Path(a.json).write_text(json.dumps({"results": results, "peak": peak, "others_busy":
+                                            others, "hw_peak": hw.__dict__ if hw else None},
+                                           indent=1))
     return 0
 
 
