@@ -5,9 +5,11 @@
 Makes JSONL corpora of about 100 MB and 400 MB from the installed packages' Python sources (the
 suite's site-packages, repeated under new names when they are smaller), builds byte and BPE
 (vocab 8192) caches of each with `scaling data prepare` in a fresh process (so that peak RSS is
-that build's), times a second prepare with the cache present, and measures the bar: raw HF
-`tokenizers` encode_batch with the same tokenizer on the same text, single-threaded
-(RAYON_NUM_THREADS=1) and on all cores. Prints one table. Compare within one run only.
+that build's; BPE encodes over one worker process per core, encode_pool.py, whose peak is
+reported beside the builder's), times a second prepare with the cache present, and measures
+the bar: raw HF `tokenizers` encode_batch with the same tokenizer on the same text,
+single-threaded (RAYON_NUM_THREADS=1) and on all cores (its own threads). Prints one table.
+Compare within one run only, on an otherwise idle machine: the ratio is a parallel speed-up.
 """
 from __future__ import annotations
 
@@ -107,7 +109,12 @@ def main() -> None:
             row = {"corpus_mb": round(c["bytes"] / 1e6), "tokenizer": tok,
                    "build_wall_s": b["wall_s"], "mb_per_s": b["mb_per_s"],
                    "encode_mb_per_s": round(c["bytes"] / 1e6 / b["encode_s"], 3),
-                   "peak_rss_mb": b["peak_rss_mb"], "tokens": sum(first["tokens"].values()),
+                   "peak_rss_mb": b["peak_rss_mb"], "workers": b.get("encode_workers", 0),
+                   "worker_rss_mb": b.get("worker_peak_rss_mb", 0.0),
+                   # all processes at once, at worst: the builder and each worker at its peak
+                   "total_rss_mb": round(b["peak_rss_mb"] + b.get("encode_workers", 0)
+                                         * b.get("worker_peak_rss_mb", 0.0), 1),
+                   "tokens": sum(first["tokens"].values()),
                    "reopen_s": round(again["process_wall_s"], 2), "hit": again["cache_hit"]}
             if tok == "bpe":
                 tj = Path(first["cache"]) / "tokenizer.json"
@@ -117,7 +124,7 @@ def main() -> None:
             rows.append(row)
             print(json.dumps(row), flush=True)
     cols = ["corpus_mb", "tokenizer", "build_wall_s", "mb_per_s", "encode_mb_per_s",
-            "peak_rss_mb", "tokens", "reopen_s", "raw_1t_mb_per_s", "raw_all_mb_per_s",
+            "peak_rss_mb", "workers", "worker_rss_mb", "total_rss_mb", "tokens", "reopen_s", "raw_1t_mb_per_s", "raw_all_mb_per_s",
             "ratio_vs_1t"]
     print("\n| " + " | ".join(cols) + " |\n|" + "---|" * len(cols))
     for r in rows:

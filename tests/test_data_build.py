@@ -152,3 +152,27 @@ def test_non_utf8_file_is_skipped_with_a_word(tmp_path):
     with pytest.warns(UserWarning, match=r"1 file\(s\) skipped, not valid UTF-8.*bad.txt"):
         ds = load_dataset(cfg, progress=False)
     assert ds.meta["skipped_names"] == ["bad.txt"]
+
+
+def test_progress_draws_a_bar_on_a_terminal_and_lines_elsewhere(monkeypatch):
+    import io
+
+    class Tty(io.StringIO):
+        def isatty(self):
+            return True
+    lines = []
+
+    def speak(msg):
+        lines.append(msg)
+    speak.enabled = True
+    monkeypatch.setattr(sys, "stderr", Tty())
+    p = build._Progress(100, speak)
+    p.add(40, 8)
+    p.add(60, 12)  # the end is always drawn
+    out = sys.stderr.getvalue()
+    assert "\r  encoding [" in out and "100.0%" in out and "MB/s" in out and "tokens/s" in out
+    assert out.endswith("\n") and not lines
+    monkeypatch.setattr(sys, "stderr", io.StringIO())  # not a terminal: log lines
+    p = build._Progress(100, speak, every_s=0.0)
+    p.add(100, 20)
+    assert lines and "MB/s" in lines[0] and sys.stderr.getvalue() == ""

@@ -26,7 +26,7 @@ from pathlib import Path
 
 import numpy as np
 
-from scaling.data import cache
+from scaling.data import cache, encode_pool
 from scaling.data.config import DataConfig
 from scaling.data.corpus import ContentHash, empty_error, split_mask, stream_documents, unit_hash
 from scaling.data.shards import ShardWriter
@@ -142,8 +142,13 @@ def _batches(source, cfg: DataConfig, hasher: ContentHash):
 
 
 class _Progress:
+    """The encode pass's progress in MB/s and tokens/s: a bar redrawn in place on a terminal,
+    a log line every `every_s` elsewhere (CI logs, files)."""
+
     def __init__(self, total_units: int, log, every_s: float = 2.0):
-        self.total, self.log, self.every = total_units, log, every_s
+        self.total, self.log = total_units, log
+        self.bar = bool(getattr(log, "enabled", False)) and sys.stderr.isatty()
+        self.every = 0.25 if self.bar else every_s
         self.t0 = self.last = time.perf_counter()
         self.units = self.tokens = 0
 
@@ -151,11 +156,43 @@ class _Progress:
         self.units += units
         self.tokens += tokens
         now = time.perf_counter()
-        if now - self.last >= self.every:
+        if now - self.last >= self.every or (self.bar and self.units >= self.total):
             self.last = now
-            dt = max(now - self.t0, 1e-9)
-            self.log(f"encoding {100 * self.units / max(self.total, 1):5.1f}%: "
-                     f"{self.units / 1e6 / dt:.2f} MB/s, {self.tokens / dt / 1e6:.2f} M tokens/s")
+            self._show(max(now - self.t0, 1e-9))
+
+    def _show(self, dt: float) -> None:
+        frac = min(self.units / max(self.total, 1), 1.0)
+        rate = f"{self.units / 1e6 / dt:.2f} MB/s, {self.tokens / dt / 1e6:.2f} M tokens/s"
+        if not self.bar:
+            self.log(f"encoding {100 * frac:5.1f}%: {rate}")
+            return
+        eta = dt * (1 - frac) / frac if frac > 0 else 0.0
+        filled = int(30 * frac)
+        end = "\n" if frac >= 1.0 else ""
+        print(f"\r  encoding [{'#' * filled}{'.' * (30 - filled)}] {100 * frac:5.1f}%  {rate}  "
+              f"eta {eta:4.0f} s ", end=end, file=sys.stderr, flush=True)
+
+
+def _encoded_here(batches, tok: Tokenizer):
+    """(start, docs, ids per doc), encoded in this process (byte, tokens:, small corpora)."""
+    for start, docs in batches:
+        yield start, docs, tok.encode_batch([d.ids if hasattr(d, "ids") else d.text
+                                             for d in docs])
+
+
+def _encoded(source, cfg: DataConfig, tok: Tokenizer, text_bytes: int, tmp: Path, hasher, log,
+             info: dict):
+    """The encoded stream, from worker processes when that pays (encode_pool.py); their
+    number goes to info["workers"]."""
+    info["workers"] = 0
+    batches = _batches(source, cfg, hasher)
+    if source.kind == "tokens" or not encode_pool.use_pool(cfg.tokenizer, text_bytes):
+        yield from _encoded_here(batches, tok)
+        return
+    with encode_pool.EncodePool(cfg, tmp) as pool:
+        info["workers"] = pool.workers
+        log(f"encoding with {pool.workers} worker processes")
+        yield from pool.encode(batches)
 
 
 def encode_pass(source, cfg: DataConfig, tok: Tokenizer, sc: Scan, is_val: np.ndarray,
@@ -164,12 +201,11 @@ def encode_pass(source, cfg: DataConfig, tok: Tokenizer, sc: Scan, is_val: np.nd
     h, val_names = ContentHash(), []
     n_docs = {"train": 0, "val": 0}
     eos = np.array([EOS_ID], np.int64)
-    prog = _Progress(int(sc.sizes.sum()), log)
-    for start, docs in _batches(source, cfg, h):
-        payload = [d.ids if hasattr(d, "ids") else d.text for d in docs]
-        encoded = tok.encode_batch(payload)
+    prog, info = _Progress(int(sc.sizes.sum()), log), {}
+    for start, docs, encoded in _encoded(source, cfg, tok, int(sc.sizes.sum()), tmp, h, log,
+                                         info):
         parts: dict[str, list] = {"train": [], "val": []}
-        for j, (doc, ids) in enumerate(zip(docs, encoded)):
+        for j, (doc, ids) in enumerate(zip(docs, encoded, strict=True)):
             i = start + j
             side = "val" if i < len(is_val) and is_val[i] else "train"
             if side == "val" and len(val_names) < VAL_NAMES:
@@ -182,19 +218,19 @@ def encode_pass(source, cfg: DataConfig, tok: Tokenizer, sc: Scan, is_val: np.nd
                 if ids.min() < 0 or ids.max() >= tok.vocab_size:
                     raise RuntimeError("token id out of range")  # the tokenizer's own ids
                 writers[side].append(ids)
-        prog.add(sum(int(s) for s in sc.sizes[start:start + len(docs)]),
-                 sum(len(e) + 1 for e in encoded))
+        prog.add(int(sc.sizes[start:start + len(docs)].sum()), sum(len(e) + 1 for e in encoded))
     if h.hexdigest() != sc.content_hash or sum(n_docs.values()) != len(sc.sizes):
         raise InputError("the source changed while its token cache was built", file=source.where,
                          key="data.source", fix="rerun once the source stops changing")
     shards = {s: w.close() for s, w in writers.items()}
     return {"shards": shards, "n_docs": n_docs, "val_doc_names": val_names,
             "n_tokens": {s: sum(x["tokens"] for x in sh) for s, sh in shards.items()},
-            "seconds": time.perf_counter() - prog.t0}
+            "seconds": time.perf_counter() - prog.t0, "workers": info["workers"]}
 
 
-def peak_rss_mb() -> float:
-    r = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+def peak_rss_mb(who: int = resource.RUSAGE_SELF) -> float:
+    """Peak resident memory of this process (RUSAGE_CHILDREN: of its largest finished child)."""
+    r = resource.getrusage(who).ru_maxrss
     return r / (1 << 20) if sys.platform == "darwin" else r / 1024.0
 
 
@@ -232,7 +268,9 @@ def builder(cfg: DataConfig, source, manifest: dict, key: str, log):
             "wall_s": round(wall, 3), "encode_s": round(enc["seconds"], 3),
             "mb_per_s": round(units / 1e6 / max(wall, 1e-9), 3),
             "tokens_per_s": round(sum(enc["n_tokens"].values()) / max(wall, 1e-9), 1),
-            "peak_rss_mb": round(peak_rss_mb(), 1),
+            "peak_rss_mb": round(peak_rss_mb(), 1), "encode_workers": enc["workers"],
+            "worker_peak_rss_mb": round(peak_rss_mb(resource.RUSAGE_CHILDREN), 1)
+            if enc["workers"] else 0.0,
             "built_at": time.strftime("%Y-%m-%dT%H:%M:%S%z")})
         cache.write_json(tmp / cache.META, meta)  # last: marks the entry complete
     return build

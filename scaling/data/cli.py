@@ -78,6 +78,10 @@ def _prepare(a) -> int:
            "tokens": m["n_tokens"], "documents": m["n_docs"], "bytes": m["n_bytes"],
            "bytes_per_token": ds.bytes_per_token, "wall_s": round(time.perf_counter() - t0, 3),
            "peak_rss_mb": round(peak_rss_mb(), 1)}
+    import resource
+    workers = peak_rss_mb(resource.RUSAGE_CHILDREN)  # the encode workers (encode_pool.py)
+    if workers:
+        out["worker_peak_rss_mb"] = round(workers, 1)
     if a.json:
         print(json.dumps(out, indent=2))
         return 0
@@ -87,7 +91,8 @@ def _prepare(a) -> int:
           f"tokens     train {m['n_tokens']['train']:,}  val {m['n_tokens']['val']:,}\n"
           f"documents  train {m['n_docs']['train']:,}  val {m['n_docs']['val']:,}\n"
           f"bytes/tok  {bpt}\n"
-          f"wall       {out['wall_s']:.2f} s   peak memory {out['peak_rss_mb']:.0f} MB")
+          f"wall       {out['wall_s']:.2f} s   peak memory {out['peak_rss_mb']:.0f} MB"
+          + (f" (+ {out['worker_peak_rss_mb']:.0f} MB per encode worker)" if workers else ""))
     return 0
 
 

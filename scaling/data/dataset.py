@@ -38,6 +38,7 @@ def _log(progress: bool):
     def log(msg: str) -> None:
         if progress:
             print(f"[data {time.perf_counter() - t0:6.1f}s] {msg}", file=sys.stderr, flush=True)
+    log.enabled = progress  # build._Progress draws a bar on a terminal only when asked to speak
     return log
 
 
