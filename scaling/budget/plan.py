@@ -86,13 +86,7 @@ def _loss_interval(law: Any, n: float, d: float, level: float) -> list[float] | 
 
 # ---- the plan ----------------------------------------------------------------------------------
 
-def plan(*, flops: float | None = None, pf_days: float | None = None,
-         params: float | None = None, gpu: str | None = None, gpus: int = 1,
-         days: float | None = None, mfu: float = 0.4, law: str = "besiroglu",
-         vocab: int = 32000, seq_len: int = 2048, batch_size: int = 1) -> dict[str, Any]:
-    """Everything `scaling plan` prints, as a JSON-able dict. Bad input raises InputError."""
-    given = {k: v for k, v in (("--flops", flops), ("--pf-days", pf_days), ("--params", params),
-                               ("--days", days)) if v is not None}
+def _check_budget(given: dict, gpu, days, mfu, gpus, vocab, seq_len, batch_size) -> None:
     if not given:
         raise InputError("no budget given", key="budget", fix="pass one of --flops C, --pf-days "
                          "X, --params N, or --gpu NAME --gpus K --days T")
@@ -107,14 +101,12 @@ def plan(*, flops: float | None = None, pf_days: float | None = None,
     if days is not None and gpu is None:
         raise InputError("--days needs the hardware it is spent on", key="--gpu",
                          fix="add --gpu NAME (and --gpus K)")
-    acc = resolve(gpu) if gpu else ACCELERATORS["H100 SXM"]
-    n_dev = int(gpus)
-    peak, peak_dtype = training_peak(acc)
-    the_law = load_law(law)
 
+
+def _optimal(the_law, flops, pf_days, params, days, peak, mfu, n_dev) -> tuple[dict, str]:
+    """(the law's compute-optimal point with its intervals, where the budget came from)."""
     if params is not None:
-        opt = dict(the_law.for_params(params))
-        source = "params"
+        opt, source = dict(the_law.for_params(params)), "params"
     else:
         if flops is not None:
             C, source = flops, "flops"
@@ -123,10 +115,45 @@ def plan(*, flops: float | None = None, pf_days: float | None = None,
         else:
             C, source = cu.flops_for_devices(peak, mfu, n_dev, days), "hardware"
         opt = dict(the_law.optimal(C))
-    C, n_opt, d_opt = float(opt["flops"]), float(opt["n_opt"]), float(opt["d_opt"])
+    n_opt, d_opt = float(opt["n_opt"]), float(opt["d_opt"])
     level = float(opt.get("level") or (getattr(the_law, "interval", None) or {}).get("level", 0.8))
     opt["loss_interval"] = _loss_interval(the_law, n_opt, d_opt, level)
     opt["level"] = level if opt["loss_interval"] or "n_opt_interval" in opt else None
+    return opt, source
+
+
+def _memory(cfg: ModelConfig, n_total: int, batch_size: int, acc, n_dev: int) -> dict:
+    hold = {p: hold_memory(n_total, p) for p in ("float32", "bfloat16", "int8")}
+    train = {p: training_memory(cfg, batch_size, p) for p in ("float32", "bfloat16")}
+    label = {"float32": "fp32 Adam", "bfloat16": "bf16 mixed"}
+    fit = {f"{label[p]} on 1 x {acc.name}": fits(cfg, batch_size, p, acc.memory_bytes)[1]
+           for p in train}
+    if n_dev > 1:
+        fit.update({f"{label[p]}, ZeRO-3 over {n_dev} x {acc.name}":
+                    fits(cfg, batch_size, p, acc.memory_bytes, n_dev, sharded=True)[1]
+                    for p in train})
+    return {"batch_size": batch_size, "seq_len": cfg.seq_len, "hold": hold,
+            "train": {"float32": train["float32"].to_dict(),
+                      "bf16_mixed": train["bfloat16"].to_dict()},
+            "rows": {"float32": train["float32"].rows(), "bf16_mixed": train["bfloat16"].rows()},
+            "rule_of_thumb_float32": rule_of_thumb_training_memory(n_total, "float32"),
+            "fits": fit}
+
+
+def plan(*, flops: float | None = None, pf_days: float | None = None,
+         params: float | None = None, gpu: str | None = None, gpus: int = 1,
+         days: float | None = None, mfu: float = 0.4, law: str = "besiroglu",
+         vocab: int = 32000, seq_len: int = 2048, batch_size: int = 1) -> dict[str, Any]:
+    """Everything `scaling plan` prints, as a JSON-able dict. Bad input raises InputError."""
+    given = {k: v for k, v in (("--flops", flops), ("--pf-days", pf_days), ("--params", params),
+                               ("--days", days)) if v is not None}
+    _check_budget(given, gpu, days, mfu, gpus, vocab, seq_len, batch_size)
+    acc = resolve(gpu) if gpu else ACCELERATORS["H100 SXM"]
+    n_dev = int(gpus)
+    peak, peak_dtype = training_peak(acc)
+    the_law = load_law(law)
+    opt, source = _optimal(the_law, flops, pf_days, params, days, peak, mfu, n_dev)
+    C, n_opt, d_opt = float(opt["flops"]), float(opt["n_opt"]), float(opt["d_opt"])
 
     # the shape rule counts what the law counts (Kaplan: non-embedding parameters)
     count = "nonembedding" if getattr(the_law, "params", "total") == "nonembedding" else "total"
@@ -134,16 +161,6 @@ def plan(*, flops: float | None = None, pf_days: float | None = None,
     cfg = ShapeRule(count=count).for_params(n_opt, base)
     n_total, fpt = cfg.n_params_total(), cfg.flops_per_token()
     exact = fpt * d_opt
-
-    hold = {p: hold_memory(n_total, p) for p in ("float32", "bfloat16", "int8")}
-    train = {p: training_memory(cfg, int(batch_size), p) for p in ("float32", "bfloat16")}
-    label = {"float32": "fp32 Adam", "bfloat16": "bf16 mixed"}
-    fit = {f"{label[p]} on 1 x {acc.name}": fits(cfg, int(batch_size), p, acc.memory_bytes)[1]
-           for p in train}
-    if n_dev > 1:
-        fit.update({f"{label[p]}, ZeRO-3 over {n_dev} x {acc.name}":
-                    fits(cfg, int(batch_size), p, acc.memory_bytes, n_dev, sharded=True)[1]
-                    for p in train})
     return {
         "law": {"name": getattr(the_law, "name", str(law)), "source": the_law.source,
                 "params": getattr(the_law, "params", "total")},
@@ -156,14 +173,7 @@ def plan(*, flops: float | None = None, pf_days: float | None = None,
                   "n_params_nonembedding": cfg.n_params_nonembedding()},
         "flops": {"per_token": fpt, "exact": exact, "six_nd": 6 * n_opt * d_opt,
                   "six_nd_actual_shape": 6 * n_total * d_opt, "exact_over_six_nd": exact / C},
-        "memory": {
-            "batch_size": int(batch_size), "seq_len": int(seq_len), "hold": hold,
-            "train": {"float32": train["float32"].to_dict(),
-                      "bf16_mixed": train["bfloat16"].to_dict()},
-            "rows": {"float32": train["float32"].rows(), "bf16_mixed": train["bfloat16"].rows()},
-            "rule_of_thumb_float32": rule_of_thumb_training_memory(n_total, "float32"),
-            "fits": fit,
-        },
+        "memory": _memory(cfg, n_total, int(batch_size), acc, n_dev),
         "hardware": {"gpu": acc.name, "n_devices": n_dev, "mfu": mfu, "peak_flops": peak,
                      "peak_dtype": peak_dtype, "memory_bytes": acc.memory_bytes,
                      "source": acc.source,
