@@ -33,9 +33,16 @@ def launch(cfg_path, out, command="train") -> list[subprocess.Popen]:
             for i in range(2)]
 
 
-def wait_all(procs, timeout=120) -> None:
+def wait_all(procs, timeout=300) -> None:
+    deadline = time.time() + timeout
     for p in procs:
-        _, err = p.communicate(timeout=timeout)
+        try:
+            _, err = p.communicate(timeout=max(deadline - time.time(), 1))
+        except subprocess.TimeoutExpired:
+            for q in procs:
+                q.kill()
+            errs = [q.communicate()[1][-2000:] for q in procs]
+            raise AssertionError(f"timed out after {timeout} s; stderr: {errs}") from None
         assert p.returncode == 0, err[-3000:]
 
 
@@ -97,7 +104,7 @@ def test_a_sweep_over_two_processes_trains_each_point_once(tmp_path):
     cfg.write_text(yaml.safe_dump(tiny_sweep(**{"grid.params": [8000], "grid.tokens": [5120,
                                                                                      10240]})))
     run_cli("sweep", cfg, "--out", tmp_path / "one", "--quiet", check=True)
-    wait_all(launch(cfg, tmp_path / "two", command="sweep"), timeout=240)
+    wait_all(launch(cfg, tmp_path / "two", command="sweep"), timeout=600)
     one, two = sorted((tmp_path / "one" / "runs").iterdir()), \
         sorted((tmp_path / "two" / "runs").iterdir())
     assert [d.name for d in one] == [d.name for d in two] and len(two) == 2
