@@ -18,6 +18,7 @@ during the run is measured and printed: torch's OpenMP threads slow down far mor
 under load, so a busy machine understates torch.
 
   python benchmarks/step_throughput.py [--torch] [--configs A,B,C] [--objectives clm,mlm,span]
+      [--bf16 auto|on|off] [--quiet-wait S] [--rounds 2] [--json FILE]
 """
 from __future__ import annotations
 
@@ -100,7 +101,7 @@ class BusyMeter:
             cpu = Path("/proc/stat").read_text().splitlines()[0].split()[1:]
         except OSError:
             return float("nan")
-        user, nice, system, idle, iowait, irq, softirq, steal = (int(x) for x in cpu[:8])
+        user, nice, system, irq, softirq = (int(cpu[i]) for i in (0, 1, 2, 5, 6))  # not idle
         return (user + nice + system + irq + softirq) / os.sysconf("SC_CLK_TCK")
 
     @staticmethod
