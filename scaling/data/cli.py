@@ -78,10 +78,9 @@ def _prepare(a) -> int:
            "tokens": m["n_tokens"], "documents": m["n_docs"], "bytes": m["n_bytes"],
            "bytes_per_token": ds.bytes_per_token, "wall_s": round(time.perf_counter() - t0, 3),
            "peak_rss_mb": round(peak_rss_mb(), 1)}
-    import resource
-    workers = peak_rss_mb(resource.RUSAGE_CHILDREN)  # the encode workers (encode_pool.py)
+    workers = _built_workers(m)
     if workers:
-        out["worker_peak_rss_mb"] = round(workers, 1)
+        out["worker_peak_rss_mb"] = workers
     if a.json:
         print(json.dumps(out, indent=2))
         return 0
@@ -94,6 +93,21 @@ def _prepare(a) -> int:
           f"wall       {out['wall_s']:.2f} s   peak memory {out['peak_rss_mb']:.0f} MB"
           + (f" (+ {out['worker_peak_rss_mb']:.0f} MB per encode worker)" if workers else ""))
     return 0
+
+
+def _built_workers(meta: dict) -> float:
+    """Peak memory of one encode worker (encode_pool.py) when this process built the cache,
+    as the build recorded it in build.json; 0 when it encoded in-process or found the cache."""
+    if meta["cache_hit"]:
+        return 0.0
+    from pathlib import Path
+
+    from scaling.data import cache
+    try:
+        b = json.loads((Path(meta["cache_dir"]) / cache.BUILD).read_text())
+    except (OSError, ValueError):
+        return 0.0
+    return float(b.get("worker_peak_rss_mb", 0.0)) if b.get("encode_workers") else 0.0
 
 
 def _info(a) -> int:

@@ -170,9 +170,11 @@ def _run_point(pt: Point, store: Store, info: dict, ds, quiet: bool, outcome: Ou
 
     action, claim = _decide(pt, store, info, quiet) if sharding.is_writer() else ("wait", None)
     action = ACTIONS[_agree(ACTIONS.index(action))]
+    if action == "finished":
+        outcome.skipped_finished.append(pt.run_id)
+    elif action == "claimed":
+        outcome.skipped_claimed.append(pt.run_id)
     if action != "train":
-        {"finished": outcome.skipped_finished, "claimed": outcome.skipped_claimed,
-         "wait": []}[action].append(pt.run_id)
         return action != "wait"
     try:
         _train_point(pt, store, ds, quiet, outcome, claim)
