@@ -122,8 +122,9 @@ def _branch_blocked(pt: Point, store: Store) -> bool:
 def _trunks_running(waiting: list[Point], store: Store) -> bool:
     from scaling.train.sharding import is_writer
 
+    # running, or finished in this very pass (after its branch was found blocked): go again
     running = is_writer() and any(store.status(pt.trunk_id).status == "running"
-                                  for pt in waiting)
+                                  or not _branch_blocked(pt, store) for pt in waiting)
     return bool(_agree(int(running)))
 
 
