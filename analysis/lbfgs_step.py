@@ -45,14 +45,10 @@ def _fg_rows(theta, x, y, logl, W, delta):
     """``_fg`` in one piece."""
     import jax.numpy as jnp
 
-    e, a, b, al, be = (theta[:, i:i + 1] for i in range(5))
-    t1 = a - al * x
-    t2 = b - be * y
-    m = jnp.maximum(jnp.maximum(t1, t2), e)
-    e1, e2, e3 = jnp.exp(t1 - m), jnp.exp(t2 - m), jnp.exp(e - m)
-    s = e1 + e2 + e3
-    r = m + jnp.log(s) - logl
-    c = jnp.clip(r, -delta, delta)
+    from analysis import huber
+
+    cols = (theta[:, i:i + 1] for i in range(5))
+    e1, e2, e3, s, r, c = huber.terms(jnp, *cols, x, y, logl, delta)
     psi = W * c / s
     # Reductions as matrix products: XLA would otherwise re-run the exp/log chain once
     # per reduction (measured 3x slower on CPU).

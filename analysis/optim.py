@@ -25,6 +25,7 @@ from typing import Any
 
 import numpy as np
 
+from analysis import huber
 from analysis.lbfgs_step import stepper as _stepper
 
 
@@ -43,14 +44,7 @@ def hoffmann_grid() -> np.ndarray:
 def objective_np(theta: np.ndarray, x: np.ndarray, y: np.ndarray, log_loss: np.ndarray,
                  delta: float, w: np.ndarray | None = None) -> tuple[float, np.ndarray]:
     """Sum of Huber losses and its gradient for one theta, in float64 numpy (for scipy)."""
-    e, a, b, al, be = (float(v) for v in theta)
-    t1 = a - al * x
-    t2 = b - be * y
-    m = np.maximum(np.maximum(t1, t2), e)
-    e1, e2, e3 = np.exp(t1 - m), np.exp(t2 - m), np.exp(e - m)
-    s = e1 + e2 + e3
-    r = m + np.log(s) - log_loss
-    c = np.clip(r, -delta, delta)
+    e1, e2, e3, s, r, c = huber.terms(np, *(float(v) for v in theta), x, y, log_loss, delta)
     hub = c * (r - 0.5 * c)
     psi = c / s
     if w is not None:
@@ -75,13 +69,8 @@ def objective_rows(theta: np.ndarray, x: np.ndarray, y: np.ndarray, log_loss: np
     theta = np.asarray(theta, dtype=float)
     out = np.empty(len(theta))
     for i in range(0, len(theta), block):
-        e, a, b, al, be = (theta[i:i + block, j:j + 1] for j in range(5))
-        t1 = a - al * x
-        t2 = b - be * y
-        m = np.maximum(np.maximum(t1, t2), e)
-        s = np.exp(t1 - m) + np.exp(t2 - m) + np.exp(e - m)
-        r = m + np.log(s) - log_loss
-        c = np.clip(r, -delta, delta)
+        cols = (theta[i:i + block, j:j + 1] for j in range(5))
+        *_, r, c = huber.terms(np, *cols, x, y, log_loss, delta)
         out[i:i + block] = (c * (r - 0.5 * c)).sum(axis=1)
     out[~np.isfinite(out)] = 1e30
     return out

@@ -36,7 +36,7 @@ from scaling.train import step as step_mod
 from scaling.train.config import OptimConfig
 from scaling.train.state import build_train_state
 
-SHAPES = {"A": (128, 4, 4, 256, 16), "B": (256, 6, 8, 256, 16), "C": (512, 8, 8, 512, 8)}
+from profile_step import SHAPES  # a sibling script: config -> (d, L, H, T, B)
 BLOCK = layers.CAUSAL_BLOCK
 _T = lambda a: jax.lax.optimization_barrier(jnp.swapaxes(a, -1, -2))  # a transpose XLA keeps
 

@@ -86,6 +86,15 @@ def read_meta(entry: Path) -> dict:
                                                    "load") from None
 
 
+def read_record(entry: Path, name: str) -> dict:
+    """The JSON file `name` (META, BUILD) of an entry, or {} when it is missing or unreadable:
+    for listings and reports, which show what they can (read_meta refuses instead)."""
+    try:
+        return json.loads((Path(entry) / name).read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError):
+        return {}
+
+
 def is_complete(entry: Path) -> bool:
     return (entry / META).is_file()
 
@@ -164,14 +173,7 @@ def list_entries(root: Path) -> list[dict]:
         if not p.is_dir():
             continue
         if is_complete(p):
-            try:
-                meta = json.loads((p / META).read_text(encoding="utf-8"))
-            except (OSError, json.JSONDecodeError):
-                meta = {}
-            try:
-                build = json.loads((p / BUILD).read_text(encoding="utf-8"))
-            except (OSError, json.JSONDecodeError):
-                build = {}
+            meta, build = read_record(p, META), read_record(p, BUILD)
             size = sum(f.stat().st_size for f in p.iterdir() if f.is_file())
             out.append({"path": str(p), "key": p.name, "complete": True, "bytes_on_disk": size,
                         "meta": meta, "build": build})

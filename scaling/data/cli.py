@@ -100,13 +100,9 @@ def _built_workers(meta: dict) -> float:
     as the build recorded it in build.json; 0 when it encoded in-process or found the cache."""
     if meta["cache_hit"]:
         return 0.0
-    from pathlib import Path
-
     from scaling.data import cache
-    try:
-        b = json.loads((Path(meta["cache_dir"]) / cache.BUILD).read_text())
-    except (OSError, ValueError):
-        return 0.0
+
+    b = cache.read_record(meta["cache_dir"], cache.BUILD)
     return float(b.get("worker_peak_rss_mb", 0.0)) if b.get("encode_workers") else 0.0
 
 

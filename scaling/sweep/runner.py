@@ -95,7 +95,7 @@ def run_sweep(sweep: SweepConfig, *, file: str | None = None, shard: tuple[int, 
     todo = mine
     while todo:  # branches wait for their trunk's checkpoint; everything else goes in one pass
         waiting = [pt for pt in todo if not _run_point(pt, store, info, ds, quiet, outcome)]
-        if not waiting or not _trunks_running(waiting, store):
+        if not waiting or not _worth_another_pass(waiting, store):
             for pt in waiting:
                 _log(quiet, f"point {pt.index} {pt.run_id}: its trunk {pt.trunk_id} is not "
                             "running here or elsewhere; rerun the sweep once it is")
@@ -119,13 +119,14 @@ def _branch_blocked(pt: Point, store: Store) -> bool:
     return pt.cfg.train.branch_step not in branch.ready_steps(store.run_dir(pt.trunk_id))
 
 
-def _trunks_running(waiting: list[Point], store: Store) -> bool:
+def _worth_another_pass(waiting: list[Point], store: Store) -> bool:
+    """Some waiting branch's trunk is still running, or has reached the branch step since the
+    branch was found blocked in this very pass; every process agrees on process 0's answer."""
     from scaling.train.sharding import is_writer
 
-    # running, or finished in this very pass (after its branch was found blocked): go again
-    running = is_writer() and any(store.status(pt.trunk_id).status == "running"
-                                  or not _branch_blocked(pt, store) for pt in waiting)
-    return bool(_agree(int(running)))
+    again = is_writer() and any(store.status(pt.trunk_id).status == "running"
+                                or not _branch_blocked(pt, store) for pt in waiting)
+    return bool(_agree(int(again)))
 
 
 ACTIONS = ("train", "finished", "claimed", "wait")
