@@ -15,7 +15,7 @@ laptop can fit results that came from a cluster:
 from analysis.api import fit_all
 from analysis.approach1 import EnvelopeFit, envelope_fit
 from analysis.approach2 import IsoFlopFit, isoflop
-from analysis.contract import InputError
+from runstore import InputError
 from analysis.fit_settings import FitOptions
 from analysis.holdout import Holdout, holdout
 from analysis.identify import Verdict
@@ -24,11 +24,8 @@ from analysis.csv_table import from_csv
 from analysis.load import AnalysisWarning, RunTable, load
 from analysis.parametric import ParametricFit, fit_parametric
 
-#: The results contract's one input-error type, under its old name (notebooks use it).
-AnalysisInputError = InputError
-
 __all__ = [
-    "AnalysisInputError", "AnalysisWarning", "EnvelopeFit", "FitOptions", "Holdout", "InputError",
+    "AnalysisWarning", "EnvelopeFit", "FitOptions", "Holdout", "InputError",
     "IsoFlopFit", "KaplanLaw", "ParametricFit", "ParametricLaw", "REFERENCE_LAWS", "RunTable",
     "Verdict", "envelope_fit", "fit_all", "fit_parametric", "from_csv", "get_law", "holdout",
     "isoflop", "load",

@@ -6,7 +6,7 @@ from __future__ import annotations
 import warnings
 from typing import Any
 
-from analysis.contract import InputError
+from runstore import InputError
 from analysis.fit_settings import FitOptions
 from analysis.load import AnalysisWarning, RunTable
 

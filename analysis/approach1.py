@@ -17,7 +17,7 @@ import numpy as np
 
 from analysis.approach2 import PowerAllocation, PowerLaw, fit_power_law
 from analysis.bootstrap import interval, resample_indices
-from analysis.contract import InputError, flops_6nd, tokens_for_flops
+from runstore import InputError, flops_6nd, tokens_for_flops
 from analysis.fit_settings import reporting_budgets
 from analysis.identify import Verdict, not_assessed
 from analysis.load import RunTable

@@ -25,7 +25,7 @@ from typing import Any, Sequence
 import numpy as np
 
 from analysis.bootstrap import interval
-from analysis.contract import InputError, flops_6nd, tokens_for_flops
+from runstore import InputError, flops_6nd, tokens_for_flops
 from analysis.fit_settings import reporting_budgets
 from analysis.identify import IDENTIFIED, WEAK, Verdict
 from analysis.load import AnalysisWarning, RunTable

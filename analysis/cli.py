@@ -25,7 +25,7 @@ import warnings
 from pathlib import Path
 from typing import Any, Sequence
 
-from analysis.contract import InputError, atomic_write_text, cli_main
+from runstore import InputError, atomic_write_text, cli_main
 
 
 def _parser() -> argparse.ArgumentParser:

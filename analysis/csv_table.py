@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 
-from analysis.contract import InputError, tokens_for_flops
+from runstore import InputError, tokens_for_flops
 from analysis.load import _ALIASES, _STR_COLUMNS, RunTable
 
 

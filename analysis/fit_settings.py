@@ -21,7 +21,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from analysis.contract import InputError, load_yaml_text
+from runstore import InputError, load_yaml_text
 
 FILE = "fit.yaml"
 

@@ -21,9 +21,9 @@ import numpy as np
 
 from analysis import approach2
 from analysis.bootstrap import interval
-from analysis.contract import InputError
 from analysis.fit_settings import FitOptions
 from analysis.load import RunTable
+from runstore import InputError, chinchilla_allocation
 
 
 @dataclass(frozen=True)
@@ -94,9 +94,7 @@ def _predict3(train: RunTable, held: RunTable, c: float, opt: FitOptions, params
             for i, (ni, di) in enumerate(zip(n, d))]
     m_iv = None
     if s is not None:
-        G = (s[:, 3] * s[:, 1] / (s[:, 4] * s[:, 2])) ** (1 / (s[:, 3] + s[:, 4]))
-        ns = G * (c / 6) ** (s[:, 4] / (s[:, 3] + s[:, 4]))
-        ds = c / (6 * ns)
+        ns, ds = chinchilla_allocation(*s[:, :5].T, c)
         m_iv = interval(s[:, 0] + s[:, 1] / ns ** s[:, 3] + s[:, 2] / ds ** s[:, 4], opt.level)
     n_opt = {"predicted": row["n_opt"], "interval": row.get("n_opt_interval")}
     min_loss = {"predicted": row["loss"], "interval": m_iv}

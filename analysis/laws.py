@@ -7,9 +7,8 @@ A law answers four questions for a compute budget C (FLOPs, C = 6 N D):
     loss(N, D)          predicted loss (nats per loss-bearing token)
 and the inverse, ``for_params(N)``: the budget and tokens that make N compute-optimal.
 
-``ParametricLaw`` is Chinchilla's L = E + A / N^alpha + B / D^beta; minimising it under
-C = 6 N D gives G = (alpha A / (beta B))^(1/(alpha+beta)), N_opt = G (C/6)^(beta/(alpha+beta)),
-D_opt = C / (6 N_opt).  ``KaplanLaw`` is Kaplan et al.'s law, whose allocation is a separate
+``ParametricLaw`` is Chinchilla's L = E + A / N^alpha + B / D^beta; its allocation under
+C = 6 N D is `runstore.chinchilla_allocation`.  ``KaplanLaw`` is Kaplan et al.'s law, whose allocation is a separate
 power law fitted on early-stopped runs; it has the same methods.
 
 This module is imported by ``scaling plan``: keep ``get_law``, ``n_opt``, ``d_opt``,
@@ -25,7 +24,7 @@ from typing import Any, Mapping
 
 import numpy as np
 
-from analysis.contract import PF_DAY, InputError, tokens_for_flops
+from runstore import PF_DAY, InputError, chinchilla_allocation, tokens_for_flops
 
 
 def _as_float_or_array(x: Any) -> Any:
@@ -94,13 +93,14 @@ class ParametricLaw(_Allocation):
     @property
     def G(self) -> float:
         """Allocation constant G = (alpha A / (beta B))^(1 / (alpha + beta))."""
-        return (self.alpha * self.A / (self.beta * self.B)) ** (1.0 / (self.alpha + self.beta))
+        return float(self.n_opt(6.0))  # N_opt = G (C/6)^a, so G is N_opt at C = 6
 
     # ---- allocation ------------------------------------------------------------------
     def n_opt(self, C: Any) -> Any:
         """Compute-optimal parameters at budget C FLOPs."""
         C = np.asarray(C, dtype=float)
-        return _as_float_or_array(self.G * (C / 6.0) ** self.a)
+        n, _ = chinchilla_allocation(self.E, self.A, self.B, self.alpha, self.beta, C)
+        return _as_float_or_array(n)
 
     def budget_for_params(self, N: Any) -> Any:
         """Inverse of n_opt: the budget C at which N parameters are compute-optimal."""
@@ -138,9 +138,7 @@ class ParametricLaw(_Allocation):
             level = float((self.interval or {}).get("level", 0.8))
         s = np.asarray(self.samples, dtype=float)
         E, A, B, al, be = s.T
-        G = (al * A / (be * B)) ** (1.0 / (al + be))
-        n = G * (C / 6.0) ** (be / (al + be))
-        d = tokens_for_flops(C, n)
+        n, d = chinchilla_allocation(E, A, B, al, be, C)
         q = [(1 - level) / 2, (1 + level) / 2]
         out: dict[str, Any] = {"level": level}
         for key, v in (("n_opt", n), ("d_opt", d), ("tokens_per_param", d / n)):

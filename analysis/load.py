@@ -1,6 +1,6 @@
 """Loading stored results (results/<sweep>/runs/<run-id>/...) or a CSV into a RunTable.
 
-The reader shares only the results contract with the writer (analysis/contract.py: the
+The reader shares only the results contract with the writer (runstore: the
 summary.json schema and its reader, tolerant JSONL, C = 6ND).  Runs whose status is not "done"
 are left out with a warning that names them; a half-written metrics line is skipped with an
 AnalysisWarning; a corrupt summary.json is an InputError that names the file and the fix (the
@@ -17,7 +17,7 @@ from typing import Any, Iterable, Iterator, Mapping, Sequence
 
 import numpy as np
 
-from analysis.contract import InputError, RunSummary, flops_6nd, read_jsonl, read_summary, \
+from runstore import InputError, RunSummary, flops_6nd, read_jsonl, read_summary, \
     tokens_for_flops
 
 
@@ -211,7 +211,7 @@ def _check_required(cols: dict[str, np.ndarray]) -> None:
 
 
 def read_metrics(path: Path, run_id: str = "") -> Curve:
-    """Parse metrics.jsonl (contract.read_jsonl), skipping with an AnalysisWarning each line
+    """Parse metrics.jsonl (runstore.read_jsonl), skipping with an AnalysisWarning each line
     that is not a complete metrics record."""
     keys = ("step", "tokens", "flops", "lr", "train_loss", "eval_loss")
     if not path.exists():

@@ -24,7 +24,7 @@ import numpy as np
 
 from analysis import identify, optim
 from analysis.bootstrap import interval, resample_counts
-from analysis.contract import InputError
+from runstore import InputError
 from analysis.fit_settings import reporting_budgets
 from analysis.laws import ParametricLaw
 from analysis.load import RunTable

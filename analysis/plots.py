@@ -16,7 +16,7 @@ import matplotlib
 import matplotlib.pyplot as plt
 import numpy as np
 
-from analysis.contract import atomic_path, flops_6nd, tokens_for_flops
+from runstore import atomic_path, flops_6nd, tokens_for_flops
 
 #: The one style every figure uses.
 STYLE: dict[str, Any] = {
@@ -39,7 +39,7 @@ def _ax(ax: Any) -> Any:
 
 
 def save(fig: Any, out_dir: str | Path, name: str) -> list[Path]:
-    """Write NAME.png and NAME.pdf (contract.atomic_path: temporary file, then rename); close
+    """Write NAME.png and NAME.pdf (runstore.atomic_path: temporary file, then rename); close
     the figure."""
     paths = []
     with plt.rc_context(STYLE):

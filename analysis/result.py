@@ -98,7 +98,7 @@ def require_pandas() -> Any:
     try:
         import pandas
     except ImportError:
-        from analysis.contract import InputError
+        from runstore import InputError
         raise InputError("pandas is not installed", key="to_pandas",
                          fix="pip install pandas (or pip install -e '.[dev]')") from None
     return pandas

@@ -5,7 +5,7 @@ N_opt(C), D = C / (6 N), loss = law.loss(N, D) * exp(noise * eps) (multiplicativ
 the fits work on log loss).  ``write_results_folder`` writes them in the DESIGN.md layout,
 with a training curve per run whose points lie on the same law (so approach 1 sees the
 law's efficient frontier).  Everything is written through the results contract
-(analysis/contract.py: RunSummary and write_summary, write_jsonl, atomic_write_json), so the
+(runstore: RunSummary and write_summary, write_jsonl, atomic_write_json), so the
 fixture is what a real sweep writes.
 """
 
@@ -16,7 +16,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from analysis.contract import (RunSummary, atomic_write_json, flops_6nd, tokens_for_flops,
+from runstore import (RunSummary, atomic_write_json, flops_6nd, tokens_for_flops,
                                write_jsonl, write_summary)
 from analysis.laws import ParametricLaw
 from analysis.load import RunTable

@@ -1,7 +1,7 @@
 """The `scaling` command: train, sweep, status, plan, fit, plot, config.
 
 Bad input (config, corpus, results) prints one message naming the file, the key and the fix,
-and exits with code 2 before anything is written (`analysis.contract.cli_main`).
+and exits with code 2 before anything is written (`runstore.cli_main`).
 """
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import sys
 import traceback
 import warnings
 
-from analysis.contract import InputError, cli_main
+from runstore import InputError, cli_main
 
 #: `scaling --help`: each line is run through the config loader by tests/test_cli_examples.py.
 EXAMPLES = """\

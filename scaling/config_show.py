@@ -15,7 +15,7 @@ import typing
 from dataclasses import dataclass
 
 from scaling.configio import FieldDoc, describe, nested_config
-from scaling.errors import InputError
+from runstore import InputError
 
 SWEEP = "sweep"
 

@@ -15,8 +15,8 @@ import typing
 from pathlib import Path
 from typing import Any, Literal, NamedTuple, Union, get_args, get_origin
 
-from analysis.contract import load_yaml_text
-from scaling.errors import ConfigError
+from runstore import load_yaml_text
+from runstore import InputError
 
 
 def doc(text: str, default: Any = dataclasses.MISSING, **kw) -> Any:
@@ -27,27 +27,27 @@ def doc(text: str, default: Any = dataclasses.MISSING, **kw) -> Any:
 
 
 def load_yaml(path: str | Path) -> dict:
-    """Safe-load a non-empty YAML mapping (analysis.contract.load_yaml_text: JSON data only,
+    """Safe-load a non-empty YAML mapping (runstore.load_yaml_text: JSON data only,
     no duplicate keys); every error names the file."""
     path = Path(path)
     if path.is_dir():
-        raise ConfigError("is a folder, not a YAML file", file=str(path),
+        raise InputError("is a folder, not a YAML file", file=str(path),
                           fix="give the config file itself, e.g. configs/sample_1m.yaml")
     if not path.is_file():
-        raise ConfigError("file not found", file=str(path), fix="check the path")
+        raise InputError("file not found", file=str(path), fix="check the path")
     try:
         text = path.read_text(encoding="utf-8")
     except UnicodeDecodeError as e:
-        raise ConfigError(f"not UTF-8 text (byte {e.start})", file=str(path),
+        raise InputError(f"not UTF-8 text (byte {e.start})", file=str(path),
                           fix="save the file as UTF-8") from None
     except OSError as e:
-        raise ConfigError(f"unreadable ({e.strerror or e})", file=str(path)) from None
+        raise InputError(f"unreadable ({e.strerror or e})", file=str(path)) from None
     data = load_yaml_text(text, str(path))
     if data is None:  # an empty file would otherwise train every default without a word
-        raise ConfigError("the file is empty", file=str(path),
+        raise InputError("the file is empty", file=str(path),
                           fix="write the keys that differ from the defaults (scaling config show)")
     if not isinstance(data, dict):
-        raise ConfigError("the top level must be a mapping of keys to values", file=str(path))
+        raise InputError("the top level must be a mapping of keys to values", file=str(path))
     return data
 
 
@@ -56,13 +56,13 @@ def parse_override(text: str, file: str = "--set") -> tuple[list[str], Any]:
     key, eq, raw = text.partition("=")
     keys = key.strip().split(".")
     if not eq or not all(k.strip() for k in keys):
-        raise ConfigError(f"'{text}' is not key=value", file=file,
+        raise InputError(f"'{text}' is not key=value", file=file,
                           fix="write e.g. --set optim.lr=3e-4")
     keys = [k.strip() for k in keys]
     try:
         value = load_yaml_text(raw, file) if raw.strip() else ""
-    except ConfigError as e:
-        raise ConfigError(e.detail, file=file, key=".".join(keys),
+    except InputError as e:
+        raise InputError(e.detail, file=file, key=".".join(keys),
                           fix="quote a string value, e.g. --set 'data.source=\"a: b\"'") from None
     return keys, value
 
@@ -76,7 +76,7 @@ def apply_overrides(data: dict, overrides: list[str], file: str = "--set") -> di
         for k in keys[:-1]:
             node = node.setdefault(k, {})
             if not isinstance(node, dict):
-                raise ConfigError(f"'{k}' is not a section", file=file, key=".".join(keys))
+                raise InputError(f"'{k}' is not a section", file=file, key=".".join(keys))
         node[keys[-1]] = value
     return data
 
@@ -97,9 +97,9 @@ def _integer(value: Any, key: str, file: str) -> int:
     """An int, or a float that is a whole number (`4e6`, as YAML 1.2 reads it); int64 range."""
     if isinstance(value, bool) or not (isinstance(value, int) or (
             isinstance(value, float) and math.isfinite(value) and value.is_integer())):
-        raise ConfigError(f"expected an integer, got {value!r}", file=file, key=key)
+        raise InputError(f"expected an integer, got {value!r}", file=file, key=key)
     if abs(value) > _INT_MAX:
-        raise ConfigError("too large for an integer (at most 2**63 - 1)", file=file, key=key)
+        raise InputError("too large for an integer (at most 2**63 - 1)", file=file, key=key)
     return int(value)
 
 
@@ -115,45 +115,45 @@ def _coerce(value: Any, tp: Any, key: str, file: str) -> Any:
                 continue
             try:
                 return _coerce(value, a, key, file)
-            except ConfigError as e:
+            except InputError as e:
                 errors.append(e)
         raise errors[0]
     if origin is Literal:
         if value not in get_args(tp):
-            raise ConfigError(f"{value!r} is not one of {_type_name(tp)}", file=file, key=key)
+            raise InputError(f"{value!r} is not one of {_type_name(tp)}", file=file, key=key)
         return value
     if origin in (tuple, list):
         if not isinstance(value, (list, tuple)):
-            raise ConfigError(f"expected a list, got {value!r}", file=file, key=key)
+            raise InputError(f"expected a list, got {value!r}", file=file, key=key)
         (inner, *rest) = get_args(tp) or (Any,)
         return tuple(_coerce(v, inner, f"{key}[{i}]", file) for i, v in enumerate(value))
     if dataclasses.is_dataclass(tp):
         if isinstance(value, tp):
             return value
         if not isinstance(value, dict):
-            raise ConfigError(f"expected a mapping, got {value!r}", file=file, key=key)
+            raise InputError(f"expected a mapping, got {value!r}", file=file, key=key)
         return from_dict(tp, value, file=file, prefix=key)
     if tp is Any:
         return value
     if tp is bool:
         if not isinstance(value, bool):
-            raise ConfigError(f"expected true or false, got {value!r}", file=file, key=key)
+            raise InputError(f"expected true or false, got {value!r}", file=file, key=key)
         return value
     if tp is int:
         return _integer(value, key, file)
     if tp is float:
         if isinstance(value, bool) or not isinstance(value, (int, float)):
-            raise ConfigError(f"expected a number, got {value!r}", file=file, key=key)
+            raise InputError(f"expected a number, got {value!r}", file=file, key=key)
         if abs(value) > _FLOAT_MAX or not math.isfinite(value):
-            raise ConfigError(f"expected a finite number, got {value!r}", file=file, key=key)
+            raise InputError(f"expected a finite number, got {value!r}", file=file, key=key)
         return float(value)
     if tp is str:
         if not isinstance(value, str):
-            raise ConfigError(f"expected a string, got {value!r}", file=file, key=key)
+            raise InputError(f"expected a string, got {value!r}", file=file, key=key)
         return value
     if tp is dict or origin is dict:
         if not isinstance(value, dict):
-            raise ConfigError(f"expected a mapping, got {value!r}", file=file, key=key)
+            raise InputError(f"expected a mapping, got {value!r}", file=file, key=key)
         return dict(value)
     raise TypeError(f"unsupported config type {tp} at {key}")
 
@@ -161,14 +161,14 @@ def _coerce(value: Any, tp: Any, key: str, file: str) -> Any:
 def from_dict(cls: type, data: dict, *, file: str = "<config>", prefix: str = ""):
     """Build dataclass `cls` from a mapping, checking keys, types and `cls.validate()`."""
     if not isinstance(data, dict):
-        raise ConfigError(f"expected a mapping, got {data!r}", file=file, key=prefix or None)
+        raise InputError(f"expected a mapping, got {data!r}", file=file, key=prefix or None)
     hints = typing.get_type_hints(cls)
     fields = {f.name: f for f in dataclasses.fields(cls) if f.init}
     for k in data:
         if k not in fields:
             near = difflib.get_close_matches(str(k), list(fields), n=1)
             fix = f"did you mean '{near[0]}'?" if near else f"known keys: {', '.join(fields)}"
-            raise ConfigError("unknown key", file=file, key=f"{prefix}.{k}" if prefix else str(k),
+            raise InputError("unknown key", file=file, key=f"{prefix}.{k}" if prefix else str(k),
                               fix=fix)
     kwargs = {}
     for name, f in fields.items():
@@ -179,17 +179,17 @@ def from_dict(cls: type, data: dict, *, file: str = "<config>", prefix: str = ""
             if dataclasses.is_dataclass(hints[name]):
                 kwargs[name] = from_dict(hints[name], {}, file=file, prefix=key)
             else:
-                raise ConfigError("missing required key", file=file, key=key,
+                raise InputError("missing required key", file=file, key=key,
                                   fix=f.metadata.get("doc"))
     obj = cls(**kwargs)
     check = getattr(obj, "validate", None)
     if check is not None:
         try:
             check()
-        except ConfigError as e:
+        except InputError as e:
             if e.file in (None, "<config>"):
                 key = f"{prefix}.{e.key}" if (prefix and e.key) else (e.key or prefix or None)
-                raise ConfigError(e.detail, file=file, key=key, fix=e.fix) from None
+                raise InputError(e.detail, file=file, key=key, fix=e.fix) from None
             raise
     return obj
 

@@ -27,8 +27,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from analysis.contract import atomic_write_json
-from scaling.errors import InputError
+from runstore import atomic_write_json
+from runstore import InputError
 
 GiB = 2**30
 GB = 10**9

@@ -4,7 +4,7 @@ loss-bearing tokens, and the objective's noise is drawn for the whole batch)."""
 import pytest
 
 from stepping import losses, rel_diff
-from scaling.errors import ConfigError
+from runstore import InputError
 
 
 @pytest.mark.parametrize("objective", ["clm", "mlm", "span"])
@@ -18,5 +18,5 @@ def test_microbatches_match_one_pass(objective):
 
 
 def test_microbatches_must_divide_the_batch():
-    with pytest.raises(ConfigError, match="microbatches"):
+    with pytest.raises(InputError, match="microbatches"):
         losses("clm", steps=1, **{"train.batch_size": 8, "train.microbatches": 3})

@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 
 import analysis
-from analysis import AnalysisInputError
+from analysis import InputError
 from analysis.approach1 import envelope_fit
 
 FIX = Path(__file__).parent / "fixtures" / "analysis"
@@ -24,5 +24,5 @@ def test_envelope_on_fixture():
 
 
 def test_csv_has_no_curves():
-    with pytest.raises(AnalysisInputError, match="curves"):
+    with pytest.raises(InputError, match="curves"):
         envelope_fit(analysis.from_csv(FIX / "runs.csv"))

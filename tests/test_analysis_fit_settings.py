@@ -8,7 +8,7 @@ import pytest
 
 from analysis import fit_settings
 from analysis.cli import main
-from analysis import AnalysisInputError
+from analysis import InputError
 
 FIX = Path(__file__).parent / "fixtures" / "analysis"
 
@@ -37,7 +37,7 @@ def test_flags_over_file_over_defaults(tmp_path):
 ])
 def test_bad_file_names_file_and_key(tmp_path, text, key):
     (tmp_path / "fit.yaml").write_text(text)
-    with pytest.raises(AnalysisInputError) as e:
+    with pytest.raises(InputError) as e:
         fit_settings.read(tmp_path)
     assert "fit.yaml" in str(e.value) and "(fix: " in str(e.value)
     if key:

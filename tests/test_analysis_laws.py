@@ -5,7 +5,7 @@ import math
 
 import pytest
 
-from analysis import AnalysisInputError, get_law
+from analysis import InputError, get_law
 from analysis.laws import REFERENCE_LAWS, ParametricLaw
 
 
@@ -50,7 +50,7 @@ def test_kaplan_allocation_numbers():
 
 
 def test_unknown_law_names_it():
-    with pytest.raises(AnalysisInputError, match="chinchila"):
+    with pytest.raises(InputError, match="chinchila"):
         get_law("chinchila")
 
 

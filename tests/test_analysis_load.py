@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 import analysis
-from analysis import AnalysisInputError, AnalysisWarning
+from analysis import InputError, AnalysisWarning
 
 FIX = Path(__file__).parent / "fixtures" / "analysis"
 
@@ -53,7 +53,7 @@ def test_from_csv_and_c_column(tmp_path):
 def test_bad_csv_names_file_and_column(tmp_path, text, col):
     p = tmp_path / "bad.csv"
     p.write_text(text)
-    with pytest.raises(AnalysisInputError) as exc:
+    with pytest.raises(InputError) as exc:
         analysis.from_csv(p)
     msg = str(exc.value)
     assert "bad.csv" in msg and repr(col) in msg and "(fix: " in msg
@@ -63,5 +63,5 @@ def test_corrupt_summary_is_an_input_error(tmp_path):
     d = tmp_path / "runs" / "r1"
     d.mkdir(parents=True)
     (d / "summary.json").write_text('{"status": "done", "n_params')
-    with pytest.raises(AnalysisInputError, match="summary.json"):
+    with pytest.raises(InputError, match="summary.json"):
         analysis.load(tmp_path)

@@ -10,7 +10,7 @@ import time
 import pytest
 
 from scaling.configio import from_dict
-from scaling.errors import InputError
+from runstore import InputError
 from scaling.train.config import RunConfig
 from scaling.train.loop import train
 

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from scaling import cli
-from scaling.errors import InputError
+from runstore import InputError
 from scaling.sweep import cli as sweep_cli
 from scaling.sweep.config import load_sweep
 from scaling.train.config import load_run_config

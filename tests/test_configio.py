@@ -1,7 +1,7 @@
 import pytest
 
 from scaling.configio import apply_overrides, describe, from_dict, load_yaml, parse_override
-from scaling.errors import ConfigError
+from runstore import InputError
 from scaling.train.config import RunConfig, load_run_config
 
 
@@ -22,21 +22,21 @@ def test_defaults_and_nested_override():
     ({"objective": "gpt"}, "objective"),
 ])
 def test_errors_name_file_and_key(data, key):
-    with pytest.raises(ConfigError) as e:
+    with pytest.raises(InputError) as e:
         from_dict(RunConfig, data, file="my.yaml")
     assert e.value.key == key
     assert "my.yaml" in str(e.value) and key in str(e.value)
 
 
 def test_unknown_key_suggests_fix():
-    with pytest.raises(ConfigError, match="did you mean 'd_model'"):
+    with pytest.raises(InputError, match="did you mean 'd_model'"):
         from_dict(RunConfig, {"model": {"d_modle": 3}})
 
 
 def test_yaml_is_safe_loaded(tmp_path):
     p = tmp_path / "evil.yaml"
     p.write_text("name: !!python/object/apply:os.system ['echo pwned']\n")
-    with pytest.raises(ConfigError, match="not valid YAML"):
+    with pytest.raises(InputError, match="not valid YAML"):
         load_yaml(p)
 
 
@@ -84,14 +84,14 @@ def test_integral_float_is_an_integer(tmp_path):
     p.write_text("train: {tokens: 1e6}\n")
     cfg = load_run_config(str(p), ["train.tokens=4e6"])
     assert cfg.train.tokens == 4_000_000 and type(cfg.train.tokens) is int
-    with pytest.raises(ConfigError, match="expected an integer") as e:
+    with pytest.raises(InputError, match="expected an integer") as e:
         load_run_config(str(p), ["train.tokens=4.5e0"])
     assert e.value.key == "train.tokens"
 
 
 @pytest.mark.parametrize("text", ["optim.lr", "=3", "optim..lr=3", "optim.lr=[1, 2"])
 def test_bad_override_is_an_input_error(text):
-    with pytest.raises(ConfigError) as e:
+    with pytest.raises(InputError) as e:
         apply_overrides({}, [text])
     assert "--set" in str(e.value)
 
@@ -99,6 +99,6 @@ def test_bad_override_is_an_input_error(text):
 def test_yaml_syntax_error_names_file_and_line(tmp_path):
     p = tmp_path / "bad.yaml"
     p.write_text("name: x\nmodel: {d_model: 64\n")
-    with pytest.raises(ConfigError, match="not valid YAML") as e:
+    with pytest.raises(InputError, match="not valid YAML") as e:
         load_yaml(p)
     assert e.value.file == str(p) and e.value.line

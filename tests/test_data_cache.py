@@ -102,7 +102,7 @@ def test_damaged_entry_is_reported(tmp_path):
     cfg = DataConfig(cache_dir=str(tmp_path), **SMALL)
     ds = load_dataset(cfg)
     (Path(ds.meta["cache_dir"]) / "val-00000.bin").write_bytes(b"garbage")
-    from scaling.errors import InputError
+    from runstore import InputError
     with pytest.raises(InputError, match="damaged") as e:
         load_dataset(cfg)
     assert "delete this folder" in e.value.fix

@@ -8,7 +8,7 @@ import pytest
 from scaling.configio import from_dict
 from scaling.data import DataConfig, load_dataset
 from scaling.data.corpus import Document, chunk_document, load_corpus, split_documents
-from scaling.errors import ConfigError, InputError
+from runstore import InputError
 
 
 def test_stdlib_listing_and_meta():
@@ -110,10 +110,10 @@ def test_config_validation():
     for bad in [dict(tokenizer="bpe", vocab_size=300), dict(val_fraction=0.0),
                 dict(val_fraction=1.0), dict(max_bytes=-1), dict(synthetic_states=1),
                 dict(synthetic_states=200), dict(val_windows=0), dict(n_sentinels=-1)]:
-        with pytest.raises(ConfigError) as e:
+        with pytest.raises(InputError) as e:
             from_dict(DataConfig, bad, file="run.yaml", prefix="data")
         assert e.value.file == "run.yaml" and e.value.key.startswith("data.")
-    with pytest.raises(ConfigError, match="did you mean"):
+    with pytest.raises(InputError, match="did you mean"):
         from_dict(DataConfig, {"vocab_sise": 5})
     cfg = from_dict(DataConfig, {"tokenizer": "bpe", "vocab_size": 4096})
     assert cfg.vocab_size == 4096 and cfg.n_reserved == 68

@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 
 from scaling.data import DataConfig, load_dataset
-from scaling.errors import InputError
+from runstore import InputError
 
 W, B = 64, 8
 

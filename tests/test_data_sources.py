@@ -11,7 +11,7 @@ import pytest
 from conftest import ROOT
 from scaling.data import DataConfig, load_dataset
 from scaling.data.corpus import load_corpus
-from scaling.errors import InputError
+from runstore import InputError
 
 TEXTS = [f"doc {i}: " + "lorem ipsum dolor sit amet " * (3 + i % 7) for i in range(60)]
 

@@ -19,10 +19,10 @@ import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from analysis.contract import InputError, load_yaml_text
+from runstore import InputError, load_yaml_text
 from conftest import ROOT, tiny_run, write_config
 from scaling.cli import main
-from scaling.errors import ConfigError
+from runstore import InputError
 from scaling.train.config import load_run_config
 
 REF = ROOT / "results" / "cpu_reference" / "clm_byte"
@@ -161,7 +161,7 @@ def test_any_value_is_valid_or_a_config_error(tmp_path, key, value):
                  .replace("-Infinity", "-.inf").replace("Infinity", ".inf"))
     try:
         load_run_config(str(p))
-    except ConfigError as e:
+    except InputError as e:
         assert str(p) in str(e)
 
 
@@ -249,7 +249,7 @@ def test_a_run_folder_being_trained_is_locked(tmp_path, capsys, finished_run):
     line = refused(*cli(capsys, "train", path, "--out", run, "--quiet"), str(run))
     assert "another process" in line and tree(run) == before
 
-    from scaling.sweep.store import hold_run_dir
+    from runstore.claims import hold_run_dir
     dead = dict(held, pid=2**22 + 12345)  # above pid_max's default: no such process
     (run / "claim.0").write_text(json.dumps(dead))
     with hold_run_dir(run):

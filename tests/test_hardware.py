@@ -6,7 +6,7 @@ import jax
 import pytest
 
 from scaling import hardware as hw
-from scaling.errors import InputError
+from runstore import InputError
 
 
 def _dev(kind, platform="gpu"):

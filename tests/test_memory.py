@@ -3,7 +3,7 @@ import pytest
 
 from scaling.budget.memory import (WORKSPACE_FACTOR, activation_elements, fits, fmt_bytes,
                                    hold_memory, rule_of_thumb_training_memory, training_memory)
-from scaling.errors import InputError
+from runstore import InputError
 from scaling.model.config import ModelConfig
 from scaling.model.shapes import ShapeRule
 

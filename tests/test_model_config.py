@@ -55,7 +55,7 @@ def test_encoder_decoder_flops_split():
 
 def test_invalid_shape_names_key():
     from scaling.configio import from_dict
-    from scaling.errors import ConfigError
-    with pytest.raises(ConfigError) as e:
+    from runstore import InputError
+    with pytest.raises(InputError) as e:
         from_dict(ModelConfig, {"d_model": 30, "n_heads": 4})
     assert e.value.key == "n_heads"

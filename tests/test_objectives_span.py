@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings, strategies as st
 
-from scaling.errors import ConfigError
+from runstore import InputError
 from scaling.model.config import ModelConfig
 from scaling.objectives import get_objective
 from scaling.objectives.base import Specials
@@ -79,9 +79,9 @@ def test_lengths_exact_and_largest(density, mean):
 
 
 def test_impossible_lengths_are_a_config_error():
-    with pytest.raises(ConfigError, match="span.noise_density"):
+    with pytest.raises(InputError, match="span.noise_density"):
         span_lengths(100, 0.7, 1.0)
-    with pytest.raises(ConfigError, match="model.seq_len"):
+    with pytest.raises(InputError, match="model.seq_len"):
         span_lengths(2)
 
 
@@ -93,17 +93,17 @@ def test_model_config_streams_registry():
     assert obj.model_config(m) == m  # idempotent
     assert obj.window_len(m) == 141
     assert obj.stream_tokens(m) == {"raw": 141, "encoder": 128, "decoder": 29}
-    with pytest.raises(ConfigError, match="model.dec_seq_len"):
+    with pytest.raises(InputError, match="model.dec_seq_len"):
         obj.model_config(m.replace(dec_seq_len=30))
 
 
 def test_too_few_sentinels_is_a_config_error():
     # encoder 128 needs 7 spans
-    with pytest.raises(ConfigError, match="data.n_sentinels"):
+    with pytest.raises(InputError, match="data.n_sentinels"):
         SpanCorruption(SpanConfig(), n_sentinels=6).model_config(ModelConfig(seq_len=128))
     SpanCorruption(SpanConfig(), n_sentinels=7).model_config(ModelConfig(seq_len=128))
     few = Specials(SP.vocab_size, 0, 1, 2, 3, 4, 6, 10)
-    with pytest.raises(ConfigError, match="data.n_sentinels"):
+    with pytest.raises(InputError, match="data.n_sentinels"):
         SpanCorruption().make_batch(jnp.zeros((1, 141), jnp.int32) + 20, jax.random.key(0), few)
 
 

@@ -9,7 +9,7 @@ import pytest
 
 from conftest import ROOT, tiny_run, write_config
 from scaling.configio import from_dict
-from scaling.errors import ConfigError
+from runstore import InputError
 from scaling.train.config import RunConfig, load_run_config
 from scaling.train.loop import train
 from scaling.train.record import resolve_run
@@ -50,12 +50,12 @@ def test_loss_falls_and_tokens_counted(tmp_path, objective):
 
 
 def test_span_refuses_too_few_sentinels(tmp_path):
-    """Encoder 128 needs 7 spans and the tokenizer has 4 sentinels: a ConfigError naming
+    """Encoder 128 needs 7 spans and the tokenizer has 4 sentinels: a InputError naming
     data.n_sentinels, before any step is taken (at plan time once `objective_for` passes
     data.n_sentinels to SpanCorruption; at the first trace of the step otherwise)."""
     cfg = from_dict(RunConfig, tiny_run(objective="span", **{"model.seq_len": 128,
                                                              "data.n_sentinels": 4}))
-    with pytest.raises(ConfigError, match="data.n_sentinels"):
+    with pytest.raises(InputError, match="data.n_sentinels"):
         train(cfg, tmp_path / "run", progress=False)
     assert not (tmp_path / "run" / "checkpoints").exists() or \
         not any((tmp_path / "run" / "checkpoints").iterdir())

@@ -5,7 +5,7 @@ import sys
 
 import pytest
 
-from analysis.contract import InputError, RunSummary, read_summary, write_summary
+from runstore import InputError, RunSummary, read_summary, write_summary
 from scaling.configio import from_dict
 from scaling.train.config import RunConfig
 from scaling.train.record import resolve_run

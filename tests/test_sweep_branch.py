@@ -37,8 +37,8 @@ def test_plan_groups_by_size_and_prices_the_cooldowns():
 
 
 def test_branch_inside_warmup_is_refused():
-    from scaling.errors import ConfigError
-    with pytest.raises(ConfigError, match="cooldown_frac"):
+    from runstore import InputError
+    with pytest.raises(InputError, match="cooldown_frac"):
         grid.expand(sweep_from_dict(tiny_sweep(**{**BRANCHED, "recipe.cooldown_frac": 0.95})),
                     VOCAB)
 

@@ -5,7 +5,7 @@ import pytest
 import yaml
 
 from conftest import set_dotted
-from scaling.errors import ConfigError
+from runstore import InputError
 from scaling.sweep.config import load_sweep, sweep_from_dict
 
 
@@ -30,8 +30,8 @@ def tiny_sweep(**over) -> dict:
     return set_dotted(sw, over)
 
 
-def err(raw) -> ConfigError:
-    with pytest.raises(ConfigError) as e:
+def err(raw) -> InputError:
+    with pytest.raises(InputError) as e:
         sweep_from_dict(raw, file="sweeps/x.yaml")
     return e.value
 
@@ -78,6 +78,6 @@ def test_sugar_and_overrides(tmp_path):
     p.write_text(yaml.safe_dump(raw))
     sw = load_sweep(p, ["grid.tokens=[1000, 2000]", "seeds=[0, 1]"])
     assert sw.grid.tokens == (1000, 2000) and sw.seeds == (0, 1)
-    with pytest.raises(ConfigError) as e:
+    with pytest.raises(InputError) as e:
         load_sweep(tmp_path / "missing.yaml")
     assert "missing.yaml" in str(e.value)

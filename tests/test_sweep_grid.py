@@ -2,7 +2,7 @@
 seeds, shards and duplicate points."""
 import pytest
 
-from scaling.errors import ConfigError
+from runstore import InputError
 from scaling.sweep import grid
 from scaling.sweep.config import sweep_from_dict
 from test_sweep_config import tiny_sweep
@@ -63,12 +63,12 @@ def test_shards_partition_the_grid():
         assert got == list(range(len(pts)))
     assert grid.parse_shard("1/4") == (1, 4)
     for bad in ("4/4", "x", "1/0"):
-        with pytest.raises(ConfigError):
+        with pytest.raises(InputError):
             grid.parse_shard(bad)
 
 
 def test_duplicate_shapes_are_refused():
-    with pytest.raises(ConfigError) as e:
+    with pytest.raises(InputError) as e:
         grid.expand(sweep_from_dict(tiny_sweep(**{"grid.params": [30000, 35000]})), VOCAB,
                     file="s.yaml")
     assert "s.yaml" in str(e.value) and "grid.params[1]" in str(e.value)

@@ -1,7 +1,7 @@
 """The dry-run plan: rows, totals, memory and zero-step refusals, target devices."""
 import pytest
 
-from scaling.errors import ConfigError
+from runstore import InputError
 from scaling.sweep import grid, planner
 from scaling.sweep.config import sweep_from_dict
 from test_sweep_config import tiny_sweep
@@ -37,7 +37,7 @@ def test_refuses_points_that_do_not_fit_or_have_zero_steps():
     reasons = {r.point.index: " ".join(r.refused) for r in plan.rows}
     assert "zero steps" in reasons[0] and "zero steps" in reasons[2]
     assert "does not fit" in reasons[3]
-    with pytest.raises(ConfigError) as e:
+    with pytest.raises(InputError) as e:
         plan.check("sweeps/big.yaml")
     assert str(e.value).startswith("sweeps/big.yaml: key 'grid'") and "does not fit" in str(e.value)
     plan8 = planner.make_plan(sw, pts, dev(n=3), corpus=CORPUS)

@@ -3,7 +3,7 @@ import math
 
 import pytest
 
-from scaling.errors import ConfigError
+from runstore import InputError
 from scaling.sweep.config import RecipeConfig, SizeRule
 from scaling.sweep import recipe as rec
 from scaling.train.config import RunConfig, TrainConfig
@@ -32,7 +32,7 @@ def test_hyper_and_apply():
     cfg = rec.apply(base, h, steps=1000, warmup=w)
     assert cfg.train.steps == 1000 and cfg.optim.warmup_steps == w and cfg.optim.b2 == 0.99
     assert rec.hyper(RecipeConfig(), base, 1e5).lr == base.optim.lr  # unset: the base's
-    with pytest.raises(ConfigError) as e:
+    with pytest.raises(InputError) as e:
         rec.hyper(RecipeConfig(b2=SizeRule(rule="power", base=0.9, n_ref=1, exponent=1)),
                   base, 10)
     assert "recipe.b2" in str(e.value)

@@ -8,7 +8,8 @@ import time
 
 import pytest
 
-from scaling.sweep.store import Store, worker_info
+from runstore.claims import worker_info
+from scaling.sweep.store import Store
 
 
 def info(name, pid=None):

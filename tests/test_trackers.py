@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from analysis.contract import InputError
+from runstore import InputError
 from scaling.train import trackers as tr
 from scaling.train.hooks import Hooks, StepInfo, TrackerHook
 

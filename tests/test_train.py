@@ -95,7 +95,7 @@ def test_finished_run_is_never_retrained(tmp_path):
 
 
 def test_folder_of_another_run_is_refused(tmp_path):
-    from scaling.errors import InputError
+    from runstore import InputError
     train(cfg_of(**{"train.steps": 10}), tmp_path / "r", progress=False)
     with pytest.raises(InputError, match="different run"):
         train(cfg_of(**{"train.steps": 10, "seed": 3}), tmp_path / "r", progress=False)
@@ -110,7 +110,7 @@ def test_init_from_starts_from_another_runs_weights(tmp_path):
 
 
 def test_missing_init_from_writes_nothing(tmp_path):
-    from scaling.errors import InputError
+    from runstore import InputError
     missing = tmp_path / "nowhere" / "checkpoints"
     with pytest.raises(InputError, match="train.init_from"):
         train(cfg_of(**{"train.init_from": str(missing)}), tmp_path / "r", progress=False)

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import math
 
-from analysis.contract import PF_DAY, tokens_for_flops
-from analysis.contract import flops_6nd as _flops_6nd
+from runstore import PF_DAY, tokens_for_flops
+from runstore import flops_6nd as _flops_6nd
 
 #: Assumed model-FLOPs utilisation on accelerators when not measured: a typical figure for small
 #: dense transformers (Chowdhery et al. 2022 report 46% for PaLM 540B; models of 1e7-1e9

@@ -41,7 +41,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from scaling.errors import InputError
+from runstore import InputError
 from scaling.model.config import ModelConfig
 
 #: Bytes per stored parameter (or activation element) by precision.

@@ -22,11 +22,11 @@ from typing import Any
 
 import numpy as np
 
-from analysis.contract import cli_main
+from runstore import cli_main
 from scaling.budget import compute as cu
 from scaling.budget.memory import (fits, fmt_bytes, hold_memory, rule_of_thumb_training_memory,
                                    training_memory)
-from scaling.errors import InputError
+from runstore import InputError
 from scaling.hardware import ACCELERATORS, ALIASES, Accelerator, resolve
 from scaling.model.config import ModelConfig
 from scaling.model.shapes import ShapeRule

@@ -36,8 +36,7 @@ from typing import Callable
 
 import numpy as np
 
-from analysis.contract import fsync_path
-from scaling.errors import InputError
+from runstore import InputError, atomic_write_json, fsync_path
 
 try:
     import fcntl
@@ -73,8 +72,7 @@ def load_array(path: Path) -> np.ndarray:
 
 
 def write_json(path: Path, data: dict) -> None:
-    path.write_text(json.dumps(data, indent=1, sort_keys=True) + "\n", encoding="utf-8")
-    fsync_path(path)
+    atomic_write_json(path, data, indent=1)
 
 
 def read_meta(entry: Path) -> dict:

@@ -12,7 +12,7 @@ import json
 import sys
 import time
 
-from analysis.contract import cli_main
+from runstore import cli_main
 from scaling.data.config import DataConfig
 
 EPILOG = __doc__.split("\n\n", 1)[1]
@@ -42,7 +42,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def data_config(a) -> DataConfig:
     """The DataConfig of `prepare`: from a run config / sweep file, or from the flags."""
-    from scaling.errors import InputError
+    from runstore import InputError
     flags = {k: getattr(a, f) for f, k in (("source", "source"), ("tokenizer", "tokenizer"),
                                             ("vocab_size", "vocab_size"),
                                             ("cache_dir", "cache_dir"))

@@ -6,7 +6,7 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 from scaling.configio import doc
-from scaling.errors import ConfigError
+from runstore import InputError
 
 N_SPECIAL = 4  # PAD, BOS, EOS, MASK; the sentinels follow them
 MAX_SYNTHETIC_STATES = 95  # printable ASCII characters incl. space (see synthetic.py)
@@ -60,44 +60,44 @@ class DataConfig:
 
     def validate(self) -> None:
         if not self.source:
-            raise ConfigError("must not be empty", key="source",
+            raise InputError("must not be empty", key="source",
                               fix="use 'stdlib', 'synthetic' or a path")
         if not self.text_field:
-            raise ConfigError("must not be empty", key="text_field")
+            raise InputError("must not be empty", key="text_field")
         if self.max_bytes < 0:
-            raise ConfigError(f"must be >= 0, got {self.max_bytes}", key="max_bytes",
+            raise InputError(f"must be >= 0, got {self.max_bytes}", key="max_bytes",
                               fix="0 means the whole corpus")
         if self.tokenizer not in ("byte", "bpe") and not (self.tokenizer.startswith("file:")
                                                           and len(self.tokenizer) > 5):
-            raise ConfigError(f"{self.tokenizer!r} is not 'byte', 'bpe' or 'file:PATH'",
+            raise InputError(f"{self.tokenizer!r} is not 'byte', 'bpe' or 'file:PATH'",
                               key="tokenizer", fix="e.g. file:models/gpt2/tokenizer.json")
         if self.tokenizer_train_bytes < 1_000:
-            raise ConfigError(f"must be >= 1000, got {self.tokenizer_train_bytes}",
+            raise InputError(f"must be >= 1000, got {self.tokenizer_train_bytes}",
                               key="tokenizer_train_bytes", fix="e.g. 64_000_000")
         if self.tokens_vocab_size < 0 or self.tokens_separator_id < -2:
-            raise ConfigError("must be >= 0 (vocab) and >= -2 (separator)",
+            raise InputError("must be >= 0 (vocab) and >= -2 (separator)",
                               key="tokens_vocab_size/tokens_separator_id")
         if not 0 <= self.n_sentinels <= 4096:
-            raise ConfigError(f"must be in [0, 4096], got {self.n_sentinels}", key="n_sentinels")
+            raise InputError(f"must be in [0, 4096], got {self.n_sentinels}", key="n_sentinels")
         if self.tokenizer == "bpe":
             lo = self.n_reserved + 256
             if not lo <= self.vocab_size <= 2**31 - 1:
-                raise ConfigError(f"bpe needs vocab_size >= {lo} (reserved ids + 256 bytes), "
+                raise InputError(f"bpe needs vocab_size >= {lo} (reserved ids + 256 bytes), "
                                   f"got {self.vocab_size}", key="vocab_size",
                                   fix=f"use at least {lo}, e.g. 1024")
         if not 0.0 < self.val_fraction < 1.0:
-            raise ConfigError(f"must be in (0, 1), got {self.val_fraction}", key="val_fraction",
+            raise InputError(f"must be in (0, 1), got {self.val_fraction}", key="val_fraction",
                               fix="e.g. 0.05")
         if self.val_windows < 1:
-            raise ConfigError(f"must be >= 1, got {self.val_windows}", key="val_windows")
+            raise InputError(f"must be >= 1, got {self.val_windows}", key="val_windows")
         if not 2 <= self.synthetic_bytes <= 10**10:  # beyond: generating it would not end
-            raise ConfigError(f"must be in [2, 1e10], got {self.synthetic_bytes}",
+            raise InputError(f"must be in [2, 1e10], got {self.synthetic_bytes}",
                               key="synthetic_bytes")
         if not 2 <= self.synthetic_states <= MAX_SYNTHETIC_STATES:
-            raise ConfigError(f"must be in [2, {MAX_SYNTHETIC_STATES}], got "
+            raise InputError(f"must be in [2, {MAX_SYNTHETIC_STATES}], got "
                               f"{self.synthetic_states}", key="synthetic_states")
         if self.synthetic_seed < 0:
-            raise ConfigError(f"must be >= 0, got {self.synthetic_seed}", key="synthetic_seed")
+            raise InputError(f"must be >= 0, got {self.synthetic_seed}", key="synthetic_seed")
 
     def replace(self, **kw) -> "DataConfig":
         return dataclasses.replace(self, **kw)

@@ -27,7 +27,7 @@ from scaling.data.config import DataConfig
 from scaling.data.shards import open_split
 from scaling.data.sources import open_source
 from scaling.data.tokenizer import Tokenizer, text_tokenizer, tokenizer_config
-from scaling.errors import InputError
+from runstore import InputError
 
 __all__ = ["Dataset", "load_dataset", "find_entry", "corpus_tokens", "SPLIT_RULE"]
 

@@ -16,7 +16,7 @@ import json
 from pathlib import Path
 from typing import Iterator
 
-from scaling.errors import InputError
+from runstore import InputError
 
 SOURCE_KEY = "data.source"
 EXTRA = "pip install 'scaling-suite[data]'"

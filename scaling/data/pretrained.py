@@ -16,7 +16,7 @@ from typing import Iterable
 import numpy as np
 
 from scaling.data.tokenizer import Tokenizer
-from scaling.errors import InputError
+from runstore import InputError
 
 KEY = "data.tokenizer"
 

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
-from analysis.contract import fsync_path
+from runstore import fsync_path
 
 SHARD_TOKENS = 1 << 30  # ids per shard file (2 GiB of uint16)
 

@@ -28,7 +28,7 @@ from scaling.data import synthetic
 from scaling.data.config import DataConfig
 from scaling.data.formats import (SOURCE_KEY, SUPPORTED, Document, file_docs, missing_extra,
                                   refusal)
-from scaling.errors import InputError
+from runstore import InputError
 
 
 def _is_glob(s: str) -> bool:

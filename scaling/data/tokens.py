@@ -23,7 +23,7 @@ import numpy as np
 from scaling.data.config import DataConfig
 from scaling.data.formats import SOURCE_KEY
 from scaling.data.tokenizer import Tokenizer
-from scaling.errors import InputError
+from runstore import InputError
 
 MAX_CHUNKS = 64
 READ_TOKENS = 1 << 24  # ids read per step: bounds memory whatever the array's size

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 from scaling.configio import doc
-from scaling.errors import ConfigError
+from runstore import InputError
 
 Arch = Literal["decoder", "encoder", "encoder_decoder"]
 
@@ -59,18 +59,18 @@ class ModelConfig:
     def validate(self) -> None:
         for name in ("d_model", "n_layers", "n_heads", "seq_len"):
             if getattr(self, name) < 1:
-                raise ConfigError(f"must be >= 1, got {getattr(self, name)}", key=name)
+                raise InputError(f"must be >= 1, got {getattr(self, name)}", key=name)
         if not self.init_std > 0:  # 0 makes every unit the same: nothing to break symmetry
-            raise ConfigError(f"must be > 0, got {self.init_std}", key="init_std")
+            raise InputError(f"must be > 0, got {self.init_std}", key="init_std")
         if not self.rope_base > 1:  # <= 1: rotation frequencies no longer fall with depth
-            raise ConfigError(f"must be > 1, got {self.rope_base}", key="rope_base")
+            raise InputError(f"must be > 1, got {self.rope_base}", key="rope_base")
         if self.d_model % self.n_heads:
-            raise ConfigError(f"d_model {self.d_model} is not divisible by n_heads {self.n_heads}",
+            raise InputError(f"d_model {self.d_model} is not divisible by n_heads {self.n_heads}",
                               key="n_heads", fix="pick n_heads dividing d_model")
         if self.pos == "rope" and self.head_dim % 2:
-            raise ConfigError(f"rope needs an even head dim, got {self.head_dim}", key="n_heads")
+            raise InputError(f"rope needs an even head dim, got {self.head_dim}", key="n_heads")
         if self.d_ff < 0 or self.vocab_size < 0 or self.dec_seq_len < 0:
-            raise ConfigError("must be >= 0", key="d_ff/vocab_size/dec_seq_len")
+            raise InputError("must be >= 0", key="d_ff/vocab_size/dec_seq_len")
 
     def replace(self, **kw) -> "ModelConfig":
         return dataclasses.replace(self, **kw)

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 from scaling.configio import doc
-from scaling.errors import ConfigError
+from runstore import InputError
 from scaling.model.config import ModelConfig
 
 
@@ -34,9 +34,9 @@ class ShapeRule:
 
     def validate(self) -> None:
         if self.aspect_ratio <= 0:
-            raise ConfigError("must be > 0", key="aspect_ratio")
+            raise InputError("must be > 0", key="aspect_ratio")
         if self.width_step < 1 or self.head_dim < 1 or self.min_layers < 1 or self.n_layers < 0:
-            raise ConfigError("width_step, head_dim, min_layers must be >= 1; n_layers >= 0",
+            raise InputError("width_step, head_dim, min_layers must be >= 1; n_layers >= 0",
                               key="width_step")
 
     def shape(self, d_model: int, base: ModelConfig) -> ModelConfig:
@@ -53,7 +53,7 @@ class ShapeRule:
     def for_params(self, target: float, base: ModelConfig) -> ModelConfig:
         """The shape whose parameter count is nearest `target` (in log space)."""
         if target <= 0:
-            raise ConfigError(f"target parameter count must be > 0, got {target}", key="params")
+            raise InputError(f"target parameter count must be > 0, got {target}", key="params")
         best, best_err = None, math.inf
         for d in range(self.width_step, self.max_width + 1, self.width_step):
             cfg = self.shape(d, base)

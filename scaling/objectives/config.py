@@ -5,7 +5,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 from scaling.configio import doc
-from scaling.errors import ConfigError
+from runstore import InputError
 
 #: The pre-training objectives (scaling/objectives/__init__.py `get_objective` builds them).
 ObjectiveName = Literal["clm", "mlm", "span"]
@@ -21,9 +21,9 @@ class MLMConfig:
 
     def validate(self) -> None:
         if not 0 < self.select_rate < 1:
-            raise ConfigError("must be in (0, 1)", key="select_rate")
+            raise InputError("must be in (0, 1)", key="select_rate")
         if self.mask_frac < 0 or self.random_frac < 0 or self.mask_frac + self.random_frac > 1:
-            raise ConfigError("mask_frac + random_frac must be in [0, 1]", key="mask_frac")
+            raise InputError("mask_frac + random_frac must be in [0, 1]", key="mask_frac")
 
 
 @dataclass(frozen=True)
@@ -35,6 +35,6 @@ class SpanConfig:
 
     def validate(self) -> None:
         if not 0 < self.noise_density < 1:
-            raise ConfigError("must be in (0, 1)", key="noise_density")
+            raise InputError("must be in (0, 1)", key="noise_density")
         if self.mean_span < 1:
-            raise ConfigError("must be >= 1", key="mean_span")
+            raise InputError("must be >= 1", key="mean_span")

@@ -14,7 +14,7 @@ most 1 since noise_density < 1, and s by at most 1 when n does), so every L >= 3
 and the encoder input holds no PAD (the encoder has no padding mask, so there is nothing to mask).
 The only configs that could need padding are those where the T that fits has fewer kept tokens
 than spans (T - n < s: very high noise_density with a short mean_span); they are refused with a
-ConfigError at plan time instead.
+InputError at plan time instead.
 
 Mask, per example (inside jit, static shapes, vectorised over the batch): the n noise tokens are
 split into s positive lengths and the T - n kept tokens into s positive lengths, each uniformly at
@@ -42,7 +42,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from scaling.errors import ConfigError
+from runstore import InputError
 from scaling.model.config import ModelConfig
 from scaling.objectives.base import Batch, Specials
 from scaling.objectives.config import SpanConfig
@@ -62,9 +62,9 @@ def span_lengths(encoder_len: int, noise_density: float = 0.15,
     largest T whose encoder input (T - n) + s + 1 fits in `encoder_len`.
 
     The encoder input length is always exactly `encoder_len` (no padding); a config where that is
-    impossible (fewer kept tokens than spans) is refused with a ConfigError."""
+    impossible (fewer kept tokens than spans) is refused with a InputError."""
     if encoder_len < 3:
-        raise ConfigError(f"span corruption needs an encoder length >= 3, got {encoder_len}",
+        raise InputError(f"span corruption needs an encoder length >= 3, got {encoder_len}",
                           key="model.seq_len")
 
     def enc(t: int) -> int:
@@ -80,7 +80,7 @@ def span_lengths(encoder_len: int, noise_density: float = 0.15,
     n, s = _noise_and_spans(T, noise_density, mean_span)
     enc_len = (T - n) + s + 1
     if T - n < s or enc_len != encoder_len:
-        raise ConfigError(f"noise_density {noise_density} with mean_span {mean_span} leaves "
+        raise InputError(f"noise_density {noise_density} with mean_span {mean_span} leaves "
                           f"{T - n} kept tokens for {s} spans at encoder length {encoder_len}",
                           key="span.noise_density",
                           fix="lower span.noise_density or raise span.mean_span")
@@ -126,7 +126,7 @@ class SpanCorruption:
 
     def _check_sentinels(self, s: int, n_sentinels: int) -> None:
         if s > n_sentinels:
-            raise ConfigError(f"span corruption needs {s} sentinels per example but the tokenizer "
+            raise InputError(f"span corruption needs {s} sentinels per example but the tokenizer "
                               f"has {n_sentinels}", key="data.n_sentinels",
                               fix=f"set data.n_sentinels >= {s}, or shorten model.seq_len or "
                                   "raise span.mean_span")
@@ -136,7 +136,7 @@ class SpanCorruption:
         if self.n_sentinels:
             self._check_sentinels(s, self.n_sentinels)
         if model.dec_seq_len and model.dec_seq_len != dec_len:
-            raise ConfigError(f"span corruption with encoder length {model.seq_len} has "
+            raise InputError(f"span corruption with encoder length {model.seq_len} has "
                               f"{dec_len} targets, not {model.dec_seq_len}",
                               key="model.dec_seq_len", fix="set it to 0 (derived)")
         return model.replace(arch=self.arch, dec_seq_len=dec_len)

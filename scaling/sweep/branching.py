@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import dataclasses
 
-from scaling.errors import ConfigError
+from runstore import InputError
 from scaling.sweep.grid import Point
 from scaling.train.config import RunConfig
 
@@ -37,7 +37,7 @@ def _group(pts: list[Point], frac: float) -> list[Point]:
     at = [p.run.steps - c for p, c in zip(pts, cool)]
     warm = _warmup(pts[0].cfg, pts[0].run.steps)
     if at[0] <= warm:
-        raise ConfigError(f"point of {pts[0].run.steps} steps would branch at step {at[0]}, "
+        raise InputError(f"point of {pts[0].run.steps} steps would branch at step {at[0]}, "
                           f"inside its {warm}-step warmup", key="recipe.cooldown_frac",
                           fix="lower cooldown_frac or the warmup, or drop the shortest D")
     last = pts[-1]

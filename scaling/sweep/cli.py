@@ -18,8 +18,8 @@ import sys
 import time
 from pathlib import Path
 
-from analysis.contract import cli_main
-from scaling.errors import ConfigError, InputError
+from runstore import cli_main
+from runstore import InputError
 
 
 def _sweep_parser() -> argparse.ArgumentParser:
@@ -77,9 +77,9 @@ def _sweep(argv: list[str]) -> int:
         sweep = dataclasses.replace(sweep, out=a.out)
     shard = grid.parse_shard(a.shard)
     if a.mfu is not None and not 0 < a.mfu <= 1:
-        raise ConfigError("must be in (0, 1]", key="--mfu")
+        raise InputError("must be in (0, 1]", key="--mfu")
     if a.devices < 1:
-        raise ConfigError("must be >= 1", key="--devices")
+        raise InputError("must be >= 1", key="--devices")
 
     if a.coordinator:  # before anything asks JAX for its devices
         from scaling.train.sharding import initialize_distributed
@@ -92,7 +92,7 @@ def _sweep(argv: list[str]) -> int:
     except InputError as e:  # the hardware table names its own flag (--gpu of scaling plan)
         raise InputError(e.detail, key="--device" if a.device else e.key, fix=e.fix) from None
     if a.device and a.measure:
-        raise ConfigError("--measure times the local device; drop it with --device",
+        raise InputError("--measure times the local device; drop it with --device",
                           key="--measure")
     points = grid.expand(sweep, runner.vocab_from_config(sweep), file=a.file)
     plan = planner.make_plan(sweep, points, device, measure=a.measure)
@@ -146,7 +146,7 @@ def _submit(a, sweep, n_points: int) -> int:
 def _refuse_damaged(sweep, plan) -> None:
     """A point whose summary.json cannot be read is neither finished nor safe to train over:
     refuse the sweep with its path (read_summary's InputError), so nothing is mixed or lost."""
-    from analysis.contract import read_summary
+    from runstore import read_summary
     for row in plan.rows:
         read_summary(sweep.out_dir / "runs" / row.point.run_id)
 
@@ -195,7 +195,7 @@ def _warn(e: InputError) -> None:
 
 def _stale_s(sweep_file: Path, default: float) -> float:
     """claims.stale_s of the sweep as run; a damaged sweep.yaml is reported, the default used."""
-    from analysis.contract import load_yaml_text
+    from runstore import load_yaml_text
     try:
         raw = load_yaml_text(sweep_file.read_text(encoding="utf-8"), str(sweep_file))
         v = raw.get("claims", {}).get("stale_s", default)

@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Literal
 
 from scaling.configio import apply_overrides, doc, from_dict, load_yaml, to_dict
-from scaling.errors import ConfigError
+from runstore import InputError
 from scaling.model.shapes import ShapeRule
 from scaling.objectives.config import ObjectiveName
 from scaling.train.config import RunConfig
@@ -37,7 +37,7 @@ _SET_BY_SHAPE = ("d_model", "n_layers", "n_heads", "d_ff")
 def _positive(values, key: str) -> None:
     for i, v in enumerate(values):
         if not (math.isfinite(v) and v > 0):
-            raise ConfigError(f"must be > 0, got {v}", key=f"{key}[{i}]")
+            raise InputError(f"must be > 0, got {v}", key=f"{key}[{i}]")
 
 
 @dataclass(frozen=True)
@@ -58,21 +58,21 @@ class GridConfig:
 
     def validate(self) -> None:
         if not self.params:
-            raise ConfigError("give at least one size", key="params",
+            raise InputError("give at least one size", key="params",
                               fix="e.g. params: [1e5, 3e5, 1e6]")
         given = [k for k in ("tokens", "tokens_per_param", "flops") if getattr(self, k)]
         if len(given) != 1:
-            raise ConfigError("give exactly one of tokens, tokens_per_param, flops "
+            raise InputError("give exactly one of tokens, tokens_per_param, flops "
                               f"(got {', '.join(given) or 'none'})", key="tokens",
                               fix="e.g. tokens: [1e6, 3e6] or flops: [1e12, 3e12]")
         r = self.keep_tokens_per_param
         if r and not (len(r) == 2 and 0 <= r[0] < r[1]):
-            raise ConfigError("give [lo, hi] with 0 <= lo < hi", key="keep_tokens_per_param")
+            raise InputError("give [lo, hi] with 0 <= lo < hi", key="keep_tokens_per_param")
         for k in ("params", "tokens", "tokens_per_param", "flops"):
             _positive(getattr(self, k), k)
             vals = getattr(self, k)
             if len(set(vals)) != len(vals):
-                raise ConfigError("has repeated values", key=k)
+                raise InputError("has repeated values", key=k)
 
     @property
     def axis(self) -> str:
@@ -106,18 +106,18 @@ class SizeRule:
 
     def validate(self) -> None:
         if self.rule == "constant" and not self.value > 0:
-            raise ConfigError("constant rule needs value > 0", key="value")
+            raise InputError("constant rule needs value > 0", key="value")
         if self.rule == "power" and not (self.base > 0 and self.n_ref > 0):
-            raise ConfigError("power rule needs base > 0 and n_ref > 0", key="base",
+            raise InputError("power rule needs base > 0 and n_ref > 0", key="base",
                               fix="e.g. {rule: power, base: 7.8e-3, n_ref: 37760, exponent: -0.6}")
         if self.rule == "table":
             if not self.table:
-                raise ConfigError("table rule needs table: [[N, value], ...]", key="table")
+                raise InputError("table rule needs table: [[N, value], ...]", key="table")
             for i, row in enumerate(self.table):
                 if len(row) != 2 or not (row[0] > 0 and row[1] > 0):
-                    raise ConfigError("each row is [N > 0, value > 0]", key=f"table[{i}]")
+                    raise InputError("each row is [N > 0, value > 0]", key=f"table[{i}]")
         if self.multiple_of < 0 or self.min < 0 or self.max < 0:
-            raise ConfigError("must be >= 0", key="multiple_of/min/max")
+            raise InputError("must be >= 0", key="multiple_of/min/max")
 
     def __call__(self, n: float) -> float:
         if self.rule == "constant":
@@ -156,9 +156,9 @@ class RecipeConfig:
 
     def validate(self) -> None:
         if self.warmup_tokens_per_param < 0:
-            raise ConfigError("must be >= 0", key="warmup_tokens_per_param")
+            raise InputError("must be >= 0", key="warmup_tokens_per_param")
         if not 0 < self.cooldown_frac < 1:
-            raise ConfigError("must be in (0, 1)", key="cooldown_frac", fix="e.g. 0.2")
+            raise InputError("must be in (0, 1)", key="cooldown_frac", fix="e.g. 0.2")
 
 
 @dataclass(frozen=True)
@@ -173,7 +173,7 @@ class ExtraSeeds:
 
     def validate(self) -> None:
         if not self.seeds or any(not 0 <= s < 2**32 for s in self.seeds):
-            raise ConfigError("give one or more seeds in [0, 2**32)", key="seeds")
+            raise InputError("give one or more seeds in [0, 2**32)", key="seeds")
 
 
 @dataclass(frozen=True)
@@ -186,7 +186,7 @@ class ClaimConfig:
 
     def validate(self) -> None:
         if not (self.heartbeat_s > 0 and self.stale_s > 2 * self.heartbeat_s):
-            raise ConfigError("need heartbeat_s > 0 and stale_s > 2 x heartbeat_s",
+            raise InputError("need heartbeat_s > 0 and stale_s > 2 x heartbeat_s",
                               key="stale_s")
 
 
@@ -210,21 +210,21 @@ class SweepConfig:
 
     def validate(self) -> None:
         if not self.name or "/" in self.name or self.name.startswith("."):
-            raise ConfigError("must be a non-empty name without '/'", key="name")
+            raise InputError("must be a non-empty name without '/'", key="name")
         if not self.objectives:
-            raise ConfigError("give at least one objective", key="objectives")
+            raise InputError("give at least one objective", key="objectives")
         if len(set(self.objectives)) != len(self.objectives):
-            raise ConfigError("has repeated values", key="objectives")
+            raise InputError("has repeated values", key="objectives")
         if (not self.seeds or any(not 0 <= s < 2**32 for s in self.seeds)  # RunConfig.seed
                 or len(set(self.seeds)) != len(self.seeds)):
-            raise ConfigError("give distinct seeds in [0, 2**32)", key="seeds")
+            raise InputError("give distinct seeds in [0, 2**32)", key="seeds")
         axis = self.grid.axis
         for i, e in enumerate(self.extra_seeds):
             if e.params not in self.grid.params:
-                raise ConfigError(f"{e.params:g} is not one of grid.params",
+                raise InputError(f"{e.params:g} is not one of grid.params",
                                   key=f"extra_seeds[{i}].params")
             if getattr(e, axis) not in self.grid.axis_values:
-                raise ConfigError(f"{axis} {getattr(e, axis):g} is not one of grid.{axis}",
+                raise InputError(f"{axis} {getattr(e, axis):g} is not one of grid.{axis}",
                                   key=f"extra_seeds[{i}].{axis}")
 
     @property
@@ -267,20 +267,20 @@ def _normalise(raw: dict) -> dict:
 
 def _check_base(base: dict, file: str) -> None:
     if not isinstance(base, dict):
-        raise ConfigError(f"expected a mapping, got {base!r}", file=file, key="base")
+        raise InputError(f"expected a mapping, got {base!r}", file=file, key="base")
     for k, why in _SET_BY_SWEEP.items():
         if k in base:
-            raise ConfigError(f"set by {why}, not in base", file=file, key=f"base.{k}")
+            raise InputError(f"set by {why}, not in base", file=file, key=f"base.{k}")
     train = base.get("train") or {}
     for k in _SET_BY_GRID:
         if isinstance(train, dict) and train.get(k):
-            raise ConfigError("set per point by the grid, not in base", file=file,
+            raise InputError("set per point by the grid, not in base", file=file,
                               key=f"base.train.{k}", fix="remove it; use grid.tokens or "
                               "grid.flops")
     model = base.get("model") or {}
     for k in _SET_BY_SHAPE:
         if isinstance(model, dict) and k in model:
-            raise ConfigError("set per point by the shape rule, not in base", file=file,
+            raise InputError("set per point by the shape rule, not in base", file=file,
                               key=f"base.model.{k}", fix="use the `shape:` section")
 
 
@@ -292,8 +292,8 @@ def sweep_from_dict(raw: dict, file: str = "<sweep>") -> SweepConfig:
     for obj in sweep.objectives:  # the base must be a valid RunConfig for every objective
         try:
             sweep.base_run(obj)
-        except ConfigError as e:
-            raise ConfigError(e.detail, file=file, key=e.key, fix=e.fix) from None
+        except InputError as e:
+            raise InputError(e.detail, file=file, key=e.key, fix=e.fix) from None
     return sweep
 
 

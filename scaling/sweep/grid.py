@@ -15,8 +15,8 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass
 
-from analysis.contract import tokens_for_flops
-from scaling.errors import ConfigError
+from runstore import tokens_for_flops
+from runstore import InputError
 from scaling.sweep import recipe as rec
 from scaling.sweep.config import SweepConfig
 from scaling.train.config import RunConfig
@@ -82,9 +82,9 @@ def _resolve(cfg: RunConfig, vocab_size: int, key: str) -> RunRecord:
     try:
         return resolve_run(cfg, vocab_size)
     except (ImportError, ValueError) as e:
-        if isinstance(e, ConfigError):
+        if isinstance(e, InputError):
             raise
-        raise ConfigError(f"objective '{cfg.objective}' is not available here ({e})",
+        raise InputError(f"objective '{cfg.objective}' is not available here ({e})",
                           key=key) from None
 
 
@@ -100,7 +100,7 @@ def expand(sweep: SweepConfig, vocab_size: int, file: str | None = None) -> list
     """Every point of the sweep for a tokenizer of `vocab_size` ids, sorted and numbered."""
     try:
         return _expand(sweep, vocab_size)
-    except ConfigError as e:
+    except InputError as e:
         raise e.located(file) from None
 
 
@@ -139,7 +139,7 @@ def _expand(sweep: SweepConfig, vocab_size: int) -> list[Point]:
                     assert run.n_total == n_total, "shape rule and record disagree on N"
                     where = f"grid.params[{pi}] x grid.{grid.axis}[{xi}] seed {seed}"
                     if run.run_id in seen and steps > 0:
-                        raise ConfigError(f"{where} gives the same run as {seen[run.run_id]} "
+                        raise InputError(f"{where} gives the same run as {seen[run.run_id]} "
                                           f"(shape d{model.d_model} L{model.n_layers})",
                                           key=f"grid.params[{pi}]",
                                           fix="space the sizes further apart or lower "
@@ -159,7 +159,7 @@ def _expand(sweep: SweepConfig, vocab_size: int) -> list[Point]:
 def shard(points: list[Point], i: int, n: int) -> list[Point]:
     """The deterministic slice `--shard i/n`: points whose index % n == i."""
     if not (n >= 1 and 0 <= i < n):
-        raise ConfigError(f"shard {i}/{n}: need 0 <= i < n", key="--shard", fix="e.g. --shard 0/4")
+        raise InputError(f"shard {i}/{n}: need 0 <= i < n", key="--shard", fix="e.g. --shard 0/4")
     return [p for p in points if p.index % n == i]
 
 
@@ -167,7 +167,7 @@ def parse_shard(text: str) -> tuple[int, int]:
     try:
         i, n = (int(v) for v in text.split("/"))
     except ValueError:
-        raise ConfigError(f"'{text}' is not i/n", key="--shard", fix="e.g. --shard 0/4") from None
+        raise InputError(f"'{text}' is not i/n", key="--shard", fix="e.g. --shard 0/4") from None
     if not (n >= 1 and 0 <= i < n):
-        raise ConfigError(f"shard {text}: need 0 <= i < n", key="--shard", fix="e.g. --shard 0/4")
+        raise InputError(f"shard {text}: need 0 <= i < n", key="--shard", fix="e.g. --shard 0/4")
     return i, n

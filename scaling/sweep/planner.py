@@ -17,10 +17,10 @@ import os
 import time
 from dataclasses import dataclass, field
 
-from analysis.contract import PF_DAY, fmt_si
+from runstore import PF_DAY, fmt_si
 from scaling.budget.compute import DEFAULT_MFU_ACCEL
 from scaling.budget.memory import fits, fmt_bytes, training_memory
-from scaling.errors import ConfigError
+from runstore import InputError
 from scaling.sweep.config import SweepConfig
 from scaling.sweep.grid import Point
 
@@ -127,14 +127,14 @@ class SweepPlan:
         return [r for r in self.rows if r.refused]
 
     def check(self, file: str | None = None) -> None:
-        """Raise ConfigError (exit 2) naming every refused point and why."""
+        """Raise InputError (exit 2) naming every refused point and why."""
         bad = self.refused
         if not bad:
             return
         lines = [f"point {r.point.index} ({r.point.cfg.objective}, N {r.point.run.n_total:,}, "
                  f"D {r.point.run.tokens:,}, seed {r.point.cfg.seed}): {'; '.join(r.refused)}"
                  for r in bad]
-        raise ConfigError(f"{len(bad)} of {len(self.rows)} points refused before running:\n  "
+        raise InputError(f"{len(bad)} of {len(self.rows)} points refused before running:\n  "
                           + "\n  ".join(lines), file=file, key="grid",
                           fix="drop or shrink those points, lower the batch size, or plan for "
                               "a larger --device")

@@ -12,7 +12,7 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass
 
-from scaling.errors import ConfigError
+from runstore import InputError
 from scaling.sweep.config import RecipeConfig
 from scaling.train.config import RunConfig
 
@@ -34,13 +34,13 @@ def hyper(recipe: RecipeConfig, base: RunConfig, n: float) -> Hyper:
     b2 = recipe.b2(n) if recipe.b2 is not None else base.optim.b2
     batch = int(round(bs))
     if batch < 1:
-        raise ConfigError(f"the batch rule gives {bs:g} (< 1) at N = {n:.4g}",
+        raise InputError(f"the batch rule gives {bs:g} (< 1) at N = {n:.4g}",
                           key="recipe.batch_size")
     if not 0 < b2 < 1:
-        raise ConfigError(f"the beta2 rule gives {b2:g} at N = {n:.4g}; need (0, 1)",
+        raise InputError(f"the beta2 rule gives {b2:g} at N = {n:.4g}; need (0, 1)",
                           key="recipe.b2")
     if not lr > 0:
-        raise ConfigError(f"the lr rule gives {lr:g} at N = {n:.4g}", key="recipe.lr")
+        raise InputError(f"the lr rule gives {lr:g} at N = {n:.4g}", key="recipe.lr")
     schedule = recipe.schedule or base.optim.schedule
     return Hyper(lr=float(lr), batch_size=batch, b2=float(b2),
                  schedule="wsd" if schedule == "wsd_branch" else schedule)  # branching.py

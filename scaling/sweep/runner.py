@@ -20,12 +20,13 @@ import traceback
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from analysis.contract import InputError, atomic_write_json
+from runstore import InputError, atomic_write_json
 from scaling.sweep import grid as grid_mod
 from scaling.sweep.config import SweepConfig
 from scaling.sweep.grid import Point
 from scaling.sweep.planner import Device, SweepPlan, local_device, make_plan
-from scaling.sweep.store import FINISHED, Store, worker_info
+from runstore.claims import worker_info
+from scaling.sweep.store import FINISHED, Store
 
 
 @dataclass
@@ -53,7 +54,7 @@ def vocab_from_config(sweep: SweepConfig) -> int:
 
 def prepare(sweep: SweepConfig, file: str | None = None, device: Device | None = None,
             measure: bool = False, vocab_size: int | None = None) -> SweepPlan:
-    """Expand and plan the sweep (nothing written); raises ConfigError on a refused point."""
+    """Expand and plan the sweep (nothing written); raises InputError on a refused point."""
     points = grid_mod.expand(sweep, vocab_size or vocab_from_config(sweep), file=file)
     device = device or local_device(sweep.base_run().model.dtype)
     plan = make_plan(sweep, points, device, measure=measure)

@@ -16,7 +16,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from scaling.errors import ConfigError
+from runstore import InputError
 from scaling.sweep.config import SweepConfig
 
 
@@ -66,18 +66,18 @@ def executor(kind: str, folder: Path, opts: SlurmOptions, n_tasks: int, name: st
     try:
         import submitit
     except ImportError:
-        raise ConfigError("the slurm executor needs submitit", key="--executor",
+        raise InputError("the slurm executor needs submitit", key="--executor",
                           fix="pip install 'scaling-suite[slurm]' (or pip install submitit)") \
             from None
     if kind == "slurm":
         if not opts.partition:
-            raise ConfigError("--executor slurm needs a partition", key="--slurm-partition",
+            raise InputError("--executor slurm needs a partition", key="--slurm-partition",
                               fix="e.g. --slurm-partition gpu")
         ex = submitit.AutoExecutor(folder=str(folder), cluster="slurm")
     elif kind == "local":
         ex = submitit.AutoExecutor(folder=str(folder), cluster="local")
     else:
-        raise ConfigError(f"unknown executor '{kind}'", key="--executor",
+        raise InputError(f"unknown executor '{kind}'", key="--executor",
                           fix="use inline, slurm or local")
     params = {"timeout_min": opts.time_min, "name": f"sweep-{name}", "nodes": opts.nodes,
               "tasks_per_node": opts.tasks_per_node, "cpus_per_task": opts.cpus}
@@ -103,7 +103,7 @@ def submit(sweep: SweepConfig, n_points: int, *, kind: str = "slurm",
     out = Path(out or sweep.out_dir).resolve()
     n = opts.tasks or min(max(n_points, 1), 64)
     if n < 1:
-        raise ConfigError("must be >= 1", key="--slurm-tasks")
+        raise InputError("must be >= 1", key="--slurm-tasks")
     ex = executor(kind, out / "slurm", opts, n, sweep.name)
     task = ShardTask(sweep, str(out), n, file,
                      multi_process=opts.nodes * opts.tasks_per_node > 1)

@@ -16,8 +16,8 @@ import contextlib
 import logging
 from pathlib import Path
 
-from analysis.contract import read_jsonl, write_jsonl
-from scaling.errors import ConfigError
+from runstore import read_jsonl, write_jsonl
+from runstore import InputError
 from scaling.train.checkpoint import Checkpointer
 from scaling.train.config import RunConfig
 from scaling.train.hooks import StepInfo
@@ -59,7 +59,7 @@ def check_branch_ready(run_dir: Path, cfg: RunConfig) -> None:
     """Refuse (before anything is written) a branch whose trunk checkpoint does not exist."""
     t = cfg.train
     if t.branch_from and t.branch_step not in ready_steps(trunk_dir(run_dir, cfg)):
-        raise ConfigError(f"trunk {t.branch_from} has no checkpoint at step {t.branch_step} yet",
+        raise InputError(f"trunk {t.branch_from} has no checkpoint at step {t.branch_step} yet",
                           key="train.branch_from",
                           fix="train the trunk first (scaling sweep does it in order)")
 

@@ -8,7 +8,7 @@ from typing import Literal
 
 from scaling.configio import doc, from_dict, load_yaml, apply_overrides, to_dict
 from scaling.data.config import DataConfig
-from scaling.errors import ConfigError
+from runstore import InputError
 from scaling.model.config import ModelConfig
 from scaling.objectives.config import MLMConfig, ObjectiveName, SpanConfig
 
@@ -34,20 +34,20 @@ class OptimConfig:
 
     def validate(self) -> None:
         if not self.lr > 0:
-            raise ConfigError("must be > 0", key="lr")
+            raise InputError("must be > 0", key="lr")
         for k in ("b1", "b2"):  # at 1 a moment never forgets; above 1 it grows
             if not 0 <= getattr(self, k) < 1:
-                raise ConfigError(f"must be in [0, 1), got {getattr(self, k)}", key=k)
+                raise InputError(f"must be in [0, 1), got {getattr(self, k)}", key=k)
         if not self.eps > 0:  # eps <= 0 divides by a vanishing second moment
-            raise ConfigError(f"must be > 0, got {self.eps}", key="eps", fix="e.g. 1e-8")
+            raise InputError(f"must be > 0, got {self.eps}", key="eps", fix="e.g. 1e-8")
         if not 0 <= self.warmup_frac < 1:
-            raise ConfigError("must be in [0, 1)", key="warmup_frac")
+            raise InputError("must be in [0, 1)", key="warmup_frac")
         if not 0 <= self.min_lr_ratio <= 1:
-            raise ConfigError("must be in [0, 1]", key="min_lr_ratio")
+            raise InputError("must be in [0, 1]", key="min_lr_ratio")
         if not 0 < self.decay_frac <= 1:
-            raise ConfigError("must be in (0, 1]", key="decay_frac")
+            raise InputError("must be in (0, 1]", key="decay_frac")
         if self.grad_clip < 0 or self.weight_decay < 0 or self.warmup_steps < 0:
-            raise ConfigError("must be >= 0", key="grad_clip/weight_decay/warmup_steps")
+            raise InputError("must be >= 0", key="grad_clip/weight_decay/warmup_steps")
 
 
 @dataclass(frozen=True)
@@ -83,30 +83,30 @@ class TrainConfig:
 
     def validate(self) -> None:
         if self.microbatches < 1 or self.batch_size % self.microbatches:
-            raise ConfigError(f"must be >= 1 and divide batch_size {self.batch_size}",
+            raise InputError(f"must be >= 1 and divide batch_size {self.batch_size}",
                               key="microbatches", fix="pick a divisor of train.batch_size")
         if (self.tokens > 0) == (self.steps > 0):
-            raise ConfigError("give exactly one of train.tokens and train.steps (> 0)",
+            raise InputError("give exactly one of train.tokens and train.steps (> 0)",
                               key="tokens", fix="set train.tokens: 2_000_000, say")
         for k in ("batch_size", "eval_batch_size", "log_every", "checkpoint_every",
                   "keep_checkpoints"):
             if getattr(self, k) < 1:
-                raise ConfigError("must be >= 1", key=k)
+                raise InputError("must be >= 1", key=k)
         for k in ("batch_size", "eval_batch_size"):  # a typo (1e12) would allocate, not fail
             if getattr(self, k) > 2**20:
-                raise ConfigError(f"must be at most 2**20, got {getattr(self, k)}", key=k)
+                raise InputError(f"must be at most 2**20, got {getattr(self, k)}", key=k)
         if self.eval_every < 0:
-            raise ConfigError("must be >= 0", key="eval_every")
+            raise InputError("must be >= 0", key="eval_every")
         self._validate_branching()
 
     def _validate_branching(self) -> None:
         if self.stop_at < 0 or self.branch_step < 0 or any(b < 1 for b in self.branch_points):
-            raise ConfigError("must be >= 0 (branch points >= 1)", key="stop_at/branch_step")
+            raise InputError("must be >= 0 (branch points >= 1)", key="stop_at/branch_step")
         if bool(self.branch_from) != (self.branch_step > 0):
-            raise ConfigError("give branch_from and branch_step > 0 together", key="branch_from",
+            raise InputError("give branch_from and branch_step > 0 together", key="branch_from",
                               fix="branch_from: <trunk run id>, branch_step: <its step>")
         if "/" in self.branch_from:
-            raise ConfigError("a run id in the same runs/ folder, not a path", key="branch_from")
+            raise InputError("a run id in the same runs/ folder, not a path", key="branch_from")
 
 
 @dataclass(frozen=True)
@@ -126,9 +126,9 @@ class RunConfig:
 
     def validate(self) -> None:
         if not self.name or "/" in self.name:
-            raise ConfigError("must be a non-empty name without '/'", key="name")
+            raise InputError("must be a non-empty name without '/'", key="name")
         if not 0 <= self.seed < 2**32:  # jax.random.PRNGKey keeps 32 bits: larger seeds collide
-            raise ConfigError(f"must be in [0, 2**32), got {self.seed}", key="seed")
+            raise InputError(f"must be in [0, 2**32), got {self.seed}", key="seed")
 
     def to_dict(self) -> dict:
         return to_dict(self)

@@ -18,9 +18,9 @@ import jax
 import numpy as np
 
 import scaling
-from analysis.contract import RunSummary, write_summary
+from runstore import RunSummary, write_summary
 from scaling.data.dataset import Dataset, load_dataset
-from scaling.errors import ConfigError
+from runstore import InputError
 from scaling.objectives import Specials
 from scaling.train import branch, rundir
 from scaling.train import loop_hooks as lh
@@ -90,7 +90,7 @@ def _check_inputs(record: RunRecord, ds: Dataset, run_dir: Path) -> None:
     sharding.check_batch(cfg.train.batch_size, sharding.data_mesh(), cfg.train.microbatches)
     if cfg.train.init_from and not (Path(cfg.train.init_from).is_dir() and
                                     Checkpointer.has_checkpoint(cfg.train.init_from)):
-        raise ConfigError(f"no checkpoint in {cfg.train.init_from}", key="train.init_from",
+        raise InputError(f"no checkpoint in {cfg.train.init_from}", key="train.init_from",
                           fix="point it at a run's checkpoints/ folder")
     if not (run_dir / "checkpoints").is_dir():  # a branch's own checkpoints resume it
         branch.check_branch_ready(run_dir, cfg)
@@ -119,7 +119,7 @@ class _Trainer:
             src = Checkpointer(self.cfg.train.init_from, read_only=True)
             step0 = src.latest_step()
             if step0 is None:
-                raise ConfigError("no checkpoint there", key="train.init_from",
+                raise InputError("no checkpoint there", key="train.init_from",
                                   fix="point it at a run's checkpoints/ folder")
             ts.state, _ = src.restore(step0, ts.state)
             src.close()

@@ -11,8 +11,8 @@ from __future__ import annotations
 import functools
 from dataclasses import dataclass
 
-from analysis.contract import SCHEMA_VERSION, RunSummary, flops_6nd, fmt_si
-from scaling.errors import ConfigError
+from runstore import SCHEMA_VERSION, RunSummary, flops_6nd, fmt_si
+from runstore import InputError
 from scaling.model.config import ModelConfig
 from scaling.objectives import Objective, get_objective
 from scaling.train.config import RunConfig
@@ -120,7 +120,7 @@ class RunRecord:
 def resolve_run(cfg: RunConfig, vocab_size: int) -> RunRecord:
     """Resolve the model for the tokenizer's vocabulary and count steps, tokens and FLOPs."""
     if cfg.model.vocab_size and cfg.model.vocab_size < vocab_size:
-        raise ConfigError(f"model.vocab_size {cfg.model.vocab_size} is smaller than the "
+        raise InputError(f"model.vocab_size {cfg.model.vocab_size} is smaller than the "
                           f"tokenizer's {vocab_size}", key="model.vocab_size",
                           fix="set it to 0 to take the tokenizer's")
     obj = objective_for(cfg)
@@ -139,5 +139,5 @@ def _steps(cfg: RunConfig, tokens_per_example: int) -> int:
         return cfg.train.steps
     steps = cfg.train.tokens // (cfg.train.batch_size * tokens_per_example)
     if steps < 1:
-        raise ConfigError(f"{cfg.train.tokens} tokens is less than one batch", key="train.tokens")
+        raise InputError(f"{cfg.train.tokens} tokens is less than one batch", key="train.tokens")
     return steps

@@ -13,8 +13,8 @@ import os
 from pathlib import Path
 from typing import Iterator
 
-from analysis.contract import RunSummary, atomic_write_json, read_summary
-from scaling.errors import InputError
+from runstore import RunSummary, atomic_write_json, read_summary
+from runstore import InputError
 from scaling.train.config import RunConfig, config_identity
 
 _FIX = "give another --out, or move the folder aside to start over"
@@ -93,7 +93,7 @@ def hold(run_dir: Path, cfg: RunConfig, *, writer: bool = True) -> Iterator[RunS
     """Create, lock and claim the folder for this run; yields its summary if it finished
     meanwhile (another process did it), else None; the lock is released on exit however the
     run ends. Only the writer process of a multi-process job locks and writes."""
-    from scaling.sweep.store import hold_run_dir
+    from runstore.claims import hold_run_dir
 
     run_dir.mkdir(parents=True, exist_ok=True)
     if not writer:

@@ -85,8 +85,8 @@ def state_shardings(tree, mesh, fsdp: bool):
 def check_batch(batch_size: int, mesh, microbatches: int = 1) -> None:
     n = mesh.devices.size
     if (batch_size // microbatches) % n:
-        from scaling.errors import ConfigError
-        raise ConfigError(f"batch_size {batch_size} over {microbatches} microbatches is not "
+        from runstore import InputError
+        raise InputError(f"batch_size {batch_size} over {microbatches} microbatches is not "
                           f"divisible by {n} devices", key="train.batch_size",
                           fix=f"use a multiple of {n * microbatches}")
 

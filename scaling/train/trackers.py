@@ -17,7 +17,7 @@ import time
 from pathlib import Path
 from typing import Any, Iterable, Iterator
 
-from analysis.contract import (InputError, JsonlAppender, atomic_path,
+from runstore import (InputError, JsonlAppender, atomic_path,
                                read_jsonl, write_jsonl)
 from scaling.train.hooks import Tracker
 
@@ -37,7 +37,7 @@ def _require(module: str, tracker: str, package: str) -> Any:
 # ---- jsonl ------------------------------------------------------------------------------------
 
 class JsonlTracker:
-    """run_dir/metrics.jsonl: one line per row, exactly as given (the analysis contract)."""
+    """run_dir/metrics.jsonl: one line per row, exactly as given (runstore.summary.read_metrics reads it)."""
 
     def __init__(self, run_dir: Path, start_step: int = 0):
         path = Path(run_dir) / "metrics.jsonl"

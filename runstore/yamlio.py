@@ -1,0 +1,88 @@
+"""The one YAML loader: safe, JSON data only, every refusal an InputError at FILE:LINE:COL."""
+from __future__ import annotations
+
+import math
+import re
+from typing import Any
+
+from runstore.errors import InputError
+
+#: Tags whose values JSON cannot hold (and so no config, sweep or fit file can mean): refused by
+#: name rather than built. Python tags are never registered, so PyYAML refuses those itself.
+_NON_DATA_TAGS = {"tag:yaml.org,2002:binary": "binary data", "tag:yaml.org,2002:set": "a set",
+                  "tag:yaml.org,2002:omap": "an ordered map", "tag:yaml.org,2002:pairs": "pairs",
+                  "tag:yaml.org,2002:timestamp": "a date"}
+_MERGE_TAG = "tag:yaml.org,2002:merge"
+
+
+def _yaml_loader():
+    import yaml
+
+    class Loader(yaml.SafeLoader):
+        """Safe YAML that yields JSON data only: YAML 1.2 floats (`1e12` and `3e-4` are
+        numbers, not strings), no dates, no non-finite numbers, no duplicate keys."""
+
+        def construct_mapping(self, node, deep=False):
+            seen: dict = {}
+            for key_node, _ in node.value:  # merged (`<<`) keys may be overridden: not these
+                if key_node.tag == _MERGE_TAG:
+                    continue
+                key = self.construct_object(key_node, deep=True)
+                if not isinstance(key, str):
+                    raise _YamlDataError(f"key {key!r} is not a string (quote it)", key_node)
+                if key in seen:
+                    raise _YamlDataError(f"duplicate key '{key}' (first on line "
+                                         f"{seen[key].start_mark.line + 1})", key_node)
+                seen[key] = key_node
+            return super().construct_mapping(node, deep=deep)
+
+        def construct_yaml_float(self, node):
+            v = super().construct_yaml_float(node)
+            if not math.isfinite(v):
+                raise _YamlDataError(f"{node.value} is not a finite number", node)
+            return v
+
+    def refuse(what):
+        def construct(loader, node):
+            shown = f" {node.value}" if isinstance(node.value, str) else ""
+            raise _YamlDataError(f"{what}{shown:.40} is not a plain value (quote it if you mean "
+                                 "the text)", node)
+        return construct
+
+    Loader.add_implicit_resolver("tag:yaml.org,2002:float", re.compile(
+        r"^[-+]?(?:[0-9][0-9_]*)(?:\.[0-9_]*)?[eE][-+]?[0-9]+$"), list("-+0123456789"))
+    Loader.add_constructor("tag:yaml.org,2002:float", Loader.construct_yaml_float)
+    for tag, what in _NON_DATA_TAGS.items():
+        Loader.add_constructor(tag, refuse(what))
+    return Loader
+
+
+class _YamlDataError(Exception):
+    """A value that parses as YAML but is not JSON data; carries the node for its position."""
+
+    def __init__(self, message: str, node: Any):
+        super().__init__(message)
+        self.mark = node.start_mark
+
+
+def _where(mark: Any) -> str | None:
+    """'LINE:COL' (1-based) of a PyYAML mark, the position half of `FILE:LINE:COL`."""
+    return None if mark is None else f"{mark.line + 1}:{mark.column + 1}"
+
+
+def load_yaml_text(text: str, file: str = "<yaml>") -> Any:
+    """Safe-load YAML into JSON data (str-keyed mappings, lists, str, int, finite float, bool,
+    null); anything else (a syntax error, a duplicate key, a date, `.inf`, a tag that builds
+    another type) is an InputError at FILE:LINE:COL."""
+    import yaml
+    try:
+        return yaml.load(text, Loader=_yaml_loader())  # noqa: S506 (a SafeLoader subclass)
+    except _YamlDataError as e:
+        raise InputError(str(e), file=file, line=_where(e.mark)) from None
+    except yaml.YAMLError as e:
+        mark = getattr(e, "problem_mark", None)
+        what = getattr(e, "problem", None) or str(e).splitlines()[0]
+        if "constructor for the tag" in what:  # e.g. !!python/object: never built, refused
+            what = f"tag {what.split()[-1]} builds an object; only plain values are allowed"
+        raise InputError(f"not valid YAML ({what})", file=file, line=_where(mark),
+                         fix="see https://yaml.org/spec/1.2.2/ or quote the value") from None
