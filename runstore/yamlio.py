@@ -13,6 +13,12 @@ _NON_DATA_TAGS = {"tag:yaml.org,2002:binary": "binary data", "tag:yaml.org,2002:
                   "tag:yaml.org,2002:omap": "an ordered map", "tag:yaml.org,2002:pairs": "pairs",
                   "tag:yaml.org,2002:timestamp": "a date"}
 _MERGE_TAG = "tag:yaml.org,2002:merge"
+#: Deepest nesting a file may have: configs are a few levels deep; PyYAML's composer recurses,
+#: so thousands of levels would end in a RecursionError instead of a message.
+MAX_DEPTH = 64
+#: Most values a file may expand to once its aliases are followed: a sweep file has hundreds; a
+#: 700-byte alias bomb ("billion laughs") has billions and would hang the JSON round trip.
+MAX_VALUES = 100_000
 
 
 def _yaml_loader():
@@ -21,6 +27,23 @@ def _yaml_loader():
     class Loader(yaml.SafeLoader):
         """Safe YAML that yields JSON data only: YAML 1.2 floats (`1e12` and `3e-4` are
         numbers, not strings), no dates, no non-finite numbers, no duplicate keys."""
+
+        def compose_node(self, parent, index):
+            self._depth = getattr(self, "_depth", 0) + 1
+            try:
+                if self._depth > MAX_DEPTH:
+                    raise _YamlDataError(f"nested deeper than {MAX_DEPTH} levels",
+                                         self.peek_event())
+                return super().compose_node(parent, index)
+            finally:
+                self._depth -= 1
+
+        def compose_document(self):
+            node = super().compose_document()
+            if _expanded_size(node, {}) > MAX_VALUES:
+                raise _YamlDataError(f"its aliases expand to more than {MAX_VALUES:,} values "
+                                     "(an alias bomb?)", node)
+            return node
 
         def construct_mapping(self, node, deep=False):
             seen: dict = {}
@@ -55,6 +78,23 @@ def _yaml_loader():
     for tag, what in _NON_DATA_TAGS.items():
         Loader.add_constructor(tag, refuse(what))
     return Loader
+
+
+def _expanded_size(node: Any, memo: dict) -> int:
+    """Values the node stands for with every alias followed: linear in the distinct nodes
+    (an alias is the same node object, so its size is looked up, never recomputed)."""
+    key = id(node)
+    if key not in memo:
+        memo[key] = 0  # a recursive alias (a node inside itself) counts once, not forever
+        children = node.value if isinstance(node.value, list) else []
+        total = 1
+        for child in children:
+            for c in (child if isinstance(child, tuple) else (child,)):
+                total += _expanded_size(c, memo)
+                if total > MAX_VALUES:
+                    break
+        memo[key] = total
+    return memo[key]
 
 
 class _YamlDataError(Exception):

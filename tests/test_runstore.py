@@ -93,3 +93,24 @@ def test_runstore_imports_only_the_standard_library_and_yaml():
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
     assert set(runstore.__all__) <= set(dir(runstore))
+
+
+def test_yaml_alias_bomb_and_deep_nesting_are_one_line(tmp_path):
+    """A 700-byte "billion laughs" and 5,000-deep nesting: refused at once, never expanded."""
+    import time
+
+    from runstore import load_yaml_text
+    rows = ['a: &a ["x","x","x","x","x","x","x","x","x"]']
+    rows += [f"{k}: &{k} [{','.join(['*' + p] * 9)}]" for p, k in zip("abcdefgh", "bcdefghi")]
+    bomb = "\n".join(rows) + "\n"
+    assert len(bomb) < 800
+    t0 = time.perf_counter()
+    with pytest.raises(InputError, match="aliases expand to more than"):
+        load_yaml_text(bomb, "bomb.yaml")
+    with pytest.raises(InputError, match="nested deeper than 64 levels") as e:
+        load_yaml_text("[" * 5000 + "]" * 5000, "deep.yaml")
+    assert str(e.value).startswith("deep.yaml:1:")
+    assert time.perf_counter() - t0 < 5
+    # a shared anchor used a few times is fine
+    assert load_yaml_text("a: &x {lr: 1}\nb: *x\nc: *x\n") == {"a": {"lr": 1}, "b": {"lr": 1},
+                                                                "c": {"lr": 1}}
