@@ -11,33 +11,93 @@ slice of the global batch.
 from __future__ import annotations
 
 import os
+import sys
+import threading
+import time
 
 import jax
 import numpy as np
 from jax.sharding import NamedSharding, PartitionSpec as P
+
+from runstore import InputError
 
 #: Arrays smaller than this stay replicated under FSDP: norms, biases and Adam's step counter
 #: would cost a collective each for a few bytes saved.
 FSDP_MIN_BYTES = 1 << 14
 
 
+#: Seconds a process waits for the whole job to join before it gives up (--init-timeout).
+INIT_TIMEOUT_S = 120.0
+
+
+def parse_coordinator(address: str) -> tuple[str, int]:
+    """'HOST:PORT' (IPv6 as '[::1]:PORT') -> (host, port), or an InputError naming the flag."""
+    host, sep, port = address.rpartition(":")
+    host = host[1:-1] if host.startswith("[") and host.endswith("]") else host
+    if not (sep and host and port.isdigit() and 0 < int(port) < 65536):
+        raise InputError(f"{address!r} is not HOST:PORT", key="--coordinator",
+                         fix="give process 0's address, e.g. --coordinator 10.0.0.1:8476")
+    return host, int(port)
+
+
+def check_launch(coordinator: str, num_processes: int, process_id: int) -> None:
+    """The multi-process flags, checked before anything starts: the one place they are."""
+    if not coordinator:
+        if num_processes or process_id != -1:
+            raise InputError("given without --coordinator", key="--num-processes"
+                             if num_processes else "--process-id",
+                             fix="add --coordinator HOST:PORT (process 0's address)")
+        return
+    parse_coordinator(coordinator)
+    if num_processes < 1:
+        raise InputError(f"must be >= 1, got {num_processes}", key="--num-processes",
+                         fix="give the number of processes in the job")
+    if not 0 <= process_id < num_processes:
+        raise InputError(f"must be in [0, {num_processes}), got {process_id}",
+                         key="--process-id", fix="number the processes 0 .. N-1; 0 writes")
+
+
+def _watchdog(what: str, timeout_s: float, done: threading.Event) -> None:
+    """A line every 10 s while the job assembles; one error line and exit 2 at the timeout
+    (JAX's own deadline, set later than this one, would abort with a C++ stack trace)."""
+    t0 = time.monotonic()
+    while not done.wait(10.0 if timeout_s > 10 else timeout_s):
+        waited = time.monotonic() - t0
+        if waited >= timeout_s:
+            print(f"error: --coordinator {what}: the job did not assemble within "
+                  f"{timeout_s:.0f} s (fix: start every process with the same --coordinator and "
+                  "--num-processes, check that process 0 is reachable, or raise "
+                  "--init-timeout)", file=sys.stderr, flush=True)
+            os._exit(2)
+        print(f"waiting for the job at {what} ({waited:.0f} s of {timeout_s:.0f})",
+              file=sys.stderr, flush=True)
+
+
 def initialize_distributed(coordinator: str = "", num_processes: int = 0,
-                           process_id: int = -1) -> None:
+                           process_id: int = -1, timeout_s: float = INIT_TIMEOUT_S) -> None:
     """Join a multi-process job: given by hand (--coordinator/--num-processes/--process-id), or
     described by the environment (SLURM with SCALING_DISTRIBUTED=1, or JAX's own variables).
-    On CPU the processes talk through gloo collectives (XLA's CPU default has none)."""
+    On CPU the processes talk through gloo collectives (XLA's CPU default has none). Waits at
+    most `timeout_s` for every process to join, with a progress line, then fails in one line."""
     if getattr(initialize_distributed, "_done", False):
         return
+    check_launch(coordinator, num_processes, process_id)
     slurm = int(os.environ.get("SLURM_NTASKS", "1")) > 1
     by_env = bool(os.environ.get("JAX_COORDINATOR_ADDRESS")) or (
         slurm and bool(os.environ.get("SCALING_DISTRIBUTED")))
     if coordinator or by_env:
         # read when the CPU client is created, so it must be set before any array exists
         jax.config.update("jax_cpu_collectives_implementation", "gloo")
-        if coordinator:
-            jax.distributed.initialize(coordinator, num_processes, process_id)
-        else:
-            jax.distributed.initialize()  # SLURM's or JAX's environment fills in the rest
+        done = threading.Event()
+        what = (f"{coordinator} (process {process_id} of {num_processes})" if coordinator
+                else "the address in the environment")
+        threading.Thread(target=_watchdog, args=(what, timeout_s, done), daemon=True).start()
+        try:
+            jax.distributed.initialize(coordinator or None, num_processes or None,
+                                       None if process_id < 0 else process_id,
+                                       initialization_timeout=int(timeout_s) + 60)
+        finally:
+            done.set()
     initialize_distributed._done = True
 
 
