@@ -17,7 +17,7 @@ from runstore.files import (
                             read_jsonl,
                             write_jsonl,
 )
-from runstore.layout import RunDir, SweepDir
+from runstore.layout import RunDir, SweepDir, cache_dir
 from runstore.summary import (
                             SCHEMA_VERSION,
                             RunSummary,
@@ -39,6 +39,6 @@ from runstore.yamlio import load_yaml_text
 
 __all__ = ["InputError", "cli_main", "JsonlAppender", "atomic_path", "atomic_write_json",
            "atomic_write_text", "fsync_path", "read_json", "read_jsonl", "write_jsonl", "RunDir",
-           "SweepDir", "SCHEMA_VERSION", "RunSummary", "read_metrics", "read_summary",
+           "SweepDir", "cache_dir", "SCHEMA_VERSION", "RunSummary", "read_metrics", "read_summary",
            "write_summary", "PF_DAY", "chinchilla_allocation", "finite_float", "finite_number",
            "flops_6nd", "fmt_si", "params_for_flops", "tokens_for_flops", "load_yaml_text"]

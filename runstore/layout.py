@@ -16,8 +16,16 @@
 """
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from pathlib import Path
+
+
+def cache_dir() -> Path:
+    """The suite's cache folder (token caches, the measured CPU peak, compiled programs):
+    $SCALING_CACHE, else ~/.cache/scaling."""
+    env = os.environ.get("SCALING_CACHE")
+    return Path(env).expanduser() if env else Path.home() / ".cache" / "scaling"
 
 
 @dataclass(frozen=True)

@@ -27,8 +27,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from runstore import atomic_write_json
-from runstore import InputError
+from runstore import InputError, atomic_write_json, cache_dir
+from scaling.precision import canonical_precision
 
 GiB = 2**30
 GB = 10**9
@@ -163,7 +163,6 @@ def resolve(name: str) -> Accelerator:
 
 
 def _column(dtype: str) -> str:
-    from scaling.budget.memory import canonical_precision
     if dtype.lower() in ("tf32", "tensorfloat32"):
         return "tf32"
     try:
@@ -238,8 +237,7 @@ def device_memory_bytes(device: Any = None) -> int | None:
 
 def cache_path() -> Path:
     """Where the measured CPU peak is cached: $SCALING_CACHE/cpu_peak.json or ~/.cache/scaling/."""
-    from scaling.data.config import default_cache_dir
-    return default_cache_dir() / "cpu_peak.json"
+    return cache_dir() / "cpu_peak.json"
 
 
 def cpu_key() -> str:

@@ -43,11 +43,8 @@ from dataclasses import dataclass
 
 from runstore import InputError
 from scaling.model.config import ModelConfig
+from scaling.precision import BYTES_PER_PARAM, canonical_precision
 
-#: Bytes per stored parameter (or activation element) by precision.
-BYTES_PER_PARAM: dict[str, int] = {"float32": 4, "bfloat16": 2, "float16": 2, "int8": 1}
-_ALIASES = {"fp32": "float32", "f32": "float32", "bf16": "bfloat16", "fp16": "float16",
-            "f16": "float16", "half": "float16"}
 #: The seed notes' factor: training memory ~ this x the held weights.
 RULE_OF_THUMB_FACTOR = 20.0
 #: Width-d tensors saved per transformer layer for backward (see module docstring).
@@ -59,15 +56,6 @@ WORKSPACE_FACTOR = 0.9
 #: Width-d tensors per layer that remat 'dots' keeps: block input, Q, K, V (one fused matmul),
 #: attention output projection, MLP output projection; plus the MLP's up projection (width d_ff).
 DOTS_SAVED_D_TENSORS = 5
-
-
-def canonical_precision(precision: str) -> str:
-    """'fp32' -> 'float32', 'bf16' -> 'bfloat16', ...; unknown -> InputError."""
-    p = _ALIASES.get(precision.lower(), precision.lower())
-    if p not in BYTES_PER_PARAM:
-        raise InputError(f"unknown precision '{precision}'", key="precision",
-                         fix=f"use one of {', '.join(BYTES_PER_PARAM)}")
-    return p
 
 
 def hold_memory(n_params: float, precision: str = "float32") -> int:
