@@ -133,6 +133,7 @@ def _peer_gpt(peers: str):
     spec = importlib.util.spec_from_file_location("peer_torch_gpt",
                                                   Path(peers) / "peer_torch_gpt.py")
     mod = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = mod
     spec.loader.exec_module(mod)
     return mod.GPT
 
