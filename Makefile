@@ -55,10 +55,10 @@ reference-figures: $(STAMP)
 	$(BIN)/scaling fit results/cpu_reference
 	$(BIN)/scaling plot results/cpu_reference --out results/cpu_reference/figures
 
-# The suite's CPU step beside the JAX and PyTorch peers (issue 18); the first run builds the
+# The suite's CPU step beside the JAX and PyTorch peers (docs/performance.md); the first run builds the
 # torch venv in ~/.cache/scaling-bench (PyPI's torch wheel: several GB, once).
 bench: $(STAMP)
-	$(BIN)/python benchmarks/step_throughput.py --torch
+	$(BIN)/python -m benchmarks.step_throughput --torch
 
 clean:
 	rm -rf $(VENV) .cache

@@ -1,7 +1,7 @@
 #!/usr/bin/env python
-"""How far gradient accumulation moves a whole run's loss curve, beside a control (issue 14).
+"""How far gradient accumulation moves a whole run's loss curve, beside a control.
 
-    .venv/bin/python benchmarks/accumulation_drift.py [--config configs/sample_1m.yaml]
+    .venv/bin/python -m benchmarks.accumulation_drift [--config configs/sample_1m.yaml]
         [--microbatches 4] [--work /tmp/accumulation_drift]
 
 Trains the config three times with `scaling train` (minutes each on 2 cores):

@@ -1,6 +1,6 @@
-"""Token-cache build throughput and memory (issue 13): not a test, heavy (minutes).
+"""Token-cache build throughput and memory: not a test, heavy (minutes).
 
-    .venv/bin/python benchmarks/data_throughput.py [--sizes 100,400] [--work /tmp/dtp] [--quick]
+    .venv/bin/python -m benchmarks.data_throughput [--sizes 100,400] [--work /tmp/dtp] [--quick]
 
 Makes JSONL corpora of about 100 MB and 400 MB from the installed packages' Python sources (the
 suite's site-packages, repeated under new names when they are smaller), builds byte and BPE

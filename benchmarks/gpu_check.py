@@ -1,8 +1,8 @@
-"""The accelerator checks of issue 14, as one script that finishes in under 8 minutes on one GPU.
+"""The accelerator options measured on one GPU, as one script that finishes in under 8 minutes.
 
-    python benchmarks/gpu_check.py                 # on the GPU host; prints one table per part
-    python benchmarks/gpu_check.py --cpu-smoke     # tiny shapes on CPU: checks the script runs
-    python benchmarks/gpu_check.py --only compile  # one part (throughput, accum, compile, isoflop)
+    python -m benchmarks.gpu_check                 # on the GPU host; prints one table per part
+    python -m benchmarks.gpu_check --cpu-smoke     # tiny shapes on CPU: checks the script runs
+    python -m benchmarks.gpu_check --only compile  # one part (throughput, accum, compile, isoflop)
 
 1. throughput: bf16 train-step tokens/s and MFU at d_model 1024 and 2048, seq 2048, attention
    einsum vs dot_product (cuDNN flash where it applies), remat none vs block;
@@ -10,7 +10,8 @@
 3. compile: lower().compile() time against depth for the largest gpu_chinchilla shape;
 4. isoflop: a one-budget, three-size IsoFLOP slice of sweeps/gpu_chinchilla.yaml at 1e16 FLOPs
    on a real corpus (the installed packages' Python sources), via `scaling sweep`.
-The same train state as a run (build_train_state); MFU against scaling.hardware's peak.
+The step is built as every step benchmark builds it (benchmarks.suite_step.build: the train
+state a run builds); MFU against scaling.hardware's peak.
 """
 from __future__ import annotations
 
@@ -23,30 +24,21 @@ import sys
 import time
 from pathlib import Path
 
-import scaling  # noqa: F401  (malloc settings before jax allocates)
+from benchmarks import suite_step  # imports scaling first: malloc settings before jax allocates
 import jax
 import numpy as np
 
-from scaling.model.config import ModelConfig
-from scaling.objectives import Specials, get_objective
 from scaling.train import sharding
-from scaling.train.config import OptimConfig
-from scaling.train.state import build_train_state
 
 ROOT = Path(__file__).resolve().parents[1]
-SP = Specials(32768, 0, 1, 2, 3, 4, 0, 0)
 
 
 def _state(d, L, T, *, dtype="bfloat16", attention="auto", remat="none", k=1, vocab=32768):
-    obj = get_objective("clm")
-    m = obj.model_config(ModelConfig(d_model=d, n_layers=L, n_heads=max(1, d // 128),
-                                     seq_len=T, vocab_size=vocab, pos="rope", norm="rmsnorm",
-                                     mlp="swiglu", bias=False, dtype=dtype, remat=remat,
-                                     attention=attention))
-    sp = Specials(vocab, 0, 1, 2, 3, 4, 0, 0)
-    ts = build_train_state(m, obj, OptimConfig(lr=3e-4, warmup_steps=1, schedule="constant"),
-                           10**6, sp, 0, microbatches=k)
-    return m, ts
+    """A gpu_chinchilla-style causal model (rope, rmsnorm, swiglu, no biases, 128-wide heads)."""
+    ss = suite_step.build("clm", d_model=d, n_layers=L, n_heads=max(1, d // 128), seq_len=T,
+                          vocab=vocab, dtype=dtype, microbatches=k, pos="rope", norm="rmsnorm",
+                          mlp="swiglu", bias=False, remat=remat, attention=attention)
+    return ss.model, ss.train
 
 
 def _time_steps(ts, B, T, vocab, steps, mesh):

@@ -2,7 +2,7 @@
 
 The suite's own CPU "MFU" divides by the rate JAX reaches on a large fp32 matmul
 (scaling/hardware.py), which says how close a step comes to JAX's matmul, not to the machine: it
-read 97% on an Intel Xeon where torch ran the same model 1.9x faster (issue 18). This peak is the
+read 97% on an Intel Xeon where torch ran the same model 1.9x faster. This peak is the
 machine's. Assumptions, each printed with the figure:
 
 - cores: the CPUs this process may run on (os.sched_getaffinity), one thread each (the 2-vCPU

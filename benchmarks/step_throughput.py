@@ -1,23 +1,25 @@
 #!/usr/bin/env python
-"""The suite's train step beside the peers (shared/peers), on configs A, B and C, in one run.
+"""The suite's train step beside the peers, on the shapes A, B and C, in one run.
 
-For each config, alternating, each in a fresh process:
-  suite-OBJ    benchmarks/_suite_step.py with NO allocator variable set (the suite fixes glibc
-               itself at `import scaling`); objectives clm, and mlm / span with --objectives
+For each shape (benchmarks/shapes.py), alternating, each in a fresh process:
+  suite-OBJ    `python -m benchmarks.suite_step` with NO allocator variable set (the suite fixes
+               glibc itself at `import scaling`); objectives clm, and mlm / span with --objectives
   suite-clm-bf16  the same causal step with bf16 compute (fp32 parameters), on CPUs with bf16
                arithmetic (AVX512_BF16 / AMX; --bf16 on|off|auto)
-  peer-plain   peers/peer_jax_gpt.py as is
-  peer-tuned   peers/peer_jax_gpt.py under the GLIBC_TUNABLES of peers/README.md
-  torch        peers/peer_torch_gpt.py (PyTorch eager): with --torch the benchmark builds its own
-               torch venv once (benchmarks/torch_env.py); --torch-python PY names one
-then the fp32 matmul ceiling (peers/matmul_peak.py). Prints tokens/s, two MFUs (against the CPU's
-hardware peak, benchmarks/hw_peak.py, and against JAX's own matmul rate, the suite's logged
-MFU), and the ratios to the peers measured in this same run (absolute figures drift 10-20% on
-shared machines; ratios taken side by side are what to compare). Other processes' CPU use
-during the run is measured and printed: torch's OpenMP threads slow down far more than XLA's
-under load, so a busy machine understates torch.
+  peer-plain   the nanoGPT-style JAX peer (PEERS/peer_jax_gpt.py) as is
+  peer-tuned   the same peer under the glibc tunables that fix its allocator (TUNED below)
+  torch        the PyTorch eager peer (PEERS/peer_torch_gpt.py): with --torch the benchmark
+               builds its own torch venv once (benchmarks/torch_env.py); --torch-python PY names one
+then the fp32 matmul ceiling (PEERS/matmul_peak.py). Prints tokens/s, two MFUs (against the
+CPU's hardware peak, benchmarks/hw_peak.py, and against JAX's own matmul rate, the suite's
+logged MFU), and the ratios to the peers measured in this same run (absolute figures drift
+10-20% on shared machines; ratios taken side by side are what to compare). Other processes'
+CPU use during the run is measured and printed: torch's OpenMP threads slow down far more than
+XLA's under load, so a busy machine understates torch. PEERS is --peers (default
+$SCALING_PEERS, else ../shared/peers beside the repository); docs/performance.md has the
+figures and how to read them.
 
-  python benchmarks/step_throughput.py [--torch] [--configs A,B,C] [--objectives clm,mlm,span]
+  python -m benchmarks.step_throughput [--torch] [--configs A,B,C] [--objectives clm,mlm,span]
       [--bf16 auto|on|off] [--quiet-wait S] [--rounds 2] [--json FILE]
 """
 from __future__ import annotations
@@ -32,20 +34,12 @@ import sys
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-import hw_peak  # noqa: E402  (a sibling module; benchmarks/ is no package)
+from benchmarks import hw_peak, torch_env
+from benchmarks.shapes import SHAPES
 
 ROOT = Path(__file__).resolve().parents[1]
 TUNED = ("glibc.malloc.arena_max=1:glibc.malloc.mmap_max=0:"
          "glibc.malloc.trim_threshold=68719476736")
-CONFIGS = {  # shared/peers/README.md
-    "A": dict(d_model=128, n_layers=4, n_heads=4, seq_len=256, batch=16, vocab=256, warmup=5,
-              steps=40),
-    "B": dict(d_model=256, n_layers=6, n_heads=8, seq_len=256, batch=16, vocab=256, warmup=3,
-              steps=20),
-    "C": dict(d_model=512, n_layers=8, n_heads=8, seq_len=512, batch=8, vocab=256, warmup=2,
-              steps=10),
-}
 ALLOC_VARS = ("GLIBC_TUNABLES", "LD_PRELOAD", "MALLOC_CONF", "MALLOC_ARENA_MAX",
               "MALLOC_MMAP_MAX_", "MALLOC_TRIM_THRESHOLD_", "SCALING_NO_MALLOPT")
 BF16 = "suite-clm-bf16"
@@ -55,15 +49,6 @@ def clean_env(**extra) -> dict:
     env = {k: v for k, v in os.environ.items() if k not in ALLOC_VARS}
     env.update(extra)
     return env
-
-
-def args_of(cfg: dict, steps_scale: float) -> list[str]:
-    out = []
-    for k, v in cfg.items():
-        if k == "steps":
-            v = max(3, int(v * steps_scale))
-        out += [f"--{k.replace('_', '-')}", str(v)]
-    return out
 
 
 def run_json(cmd: list[str], env: dict) -> dict | None:
@@ -78,7 +63,6 @@ def run_json(cmd: list[str], env: dict) -> dict | None:
 def torch_python(explicit: str | None, build: bool) -> str | None:
     """--torch-python PY, else (with --torch) the benchmark's own venv, else this Python if it
     has torch; None: no torch row."""
-    import torch_env
     if explicit:
         if not torch_env.has_torch(explicit):
             raise SystemExit(f"error: {explicit} cannot import torch (fix: --torch instead)")
@@ -131,8 +115,8 @@ def wait_quiet(max_s: float, limit: float = 0.1) -> float:
 
 def plan(name: str, a, py: str, tpy: str | None, peers: Path) -> dict[str, tuple]:
     """The runs of one config: impl name -> (command, environment)."""
-    cargs = args_of(CONFIGS[name], a.steps_scale)
-    suite = [py, "benchmarks/_suite_step.py", *cargs]
+    cargs = SHAPES[name].cli_args(a.steps_scale)
+    suite = [py, "-m", "benchmarks.suite_step", *cargs]
     runs = {f"suite-{o}": ([*suite, "--objective", o], clean_env())
             for o in a.objectives.split(",")}
     if a.bf16_on:
@@ -200,7 +184,9 @@ def format_table(results: dict, jax_peak: float | None, hw: hw_peak.HwPeak | Non
 
 def parse_args(argv=None):
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    p.add_argument("--peers", default=str(ROOT.parent / "shared" / "peers"))
+    p.add_argument("--peers", default=os.environ.get("SCALING_PEERS",
+                                                     str(ROOT.parent / "shared" / "peers")),
+                   help="the peers' folder (peer_jax_gpt.py, peer_torch_gpt.py, matmul_peak.py)")
     p.add_argument("--configs", default="A,B,C")
     p.add_argument("--objectives", default="clm", help="suite objectives: clm,mlm,span")
     p.add_argument("--rounds", type=int, default=2, help="alternations per config")
@@ -228,7 +214,7 @@ def main(argv=None) -> int:
     a = parse_args(argv)
     peers = Path(a.peers)
     if not (peers / "peer_jax_gpt.py").exists():
-        print(f"error: no peer_jax_gpt.py in {peers} (fix: --peers PATH)", file=sys.stderr)
+        print(f"error: no peer_jax_gpt.py in {peers} (fix: --peers PATH or SCALING_PEERS)", file=sys.stderr)
         return 2
     py, tpy = sys.executable, torch_python(a.torch_python, a.torch)
     results = measure(a, py, tpy, peers)

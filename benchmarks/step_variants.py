@@ -1,7 +1,7 @@
 #!/usr/bin/env python
-"""Variants of the suite's causal train step, timed interleaved in one process (issue 18).
+"""Variants of the suite's causal train step, timed interleaved in one process.
 
-    python benchmarks/step_variants.py --config A [--variants base,grads_only,no_attention,
+    python -m benchmarks.step_variants --config A [--variants base,grads_only,no_attention,
         attention_vjp] [--steps 8] [--rounds 8]
 
 Every variant is compiled first; then each round runs `--steps` steps of every variant in turn,
@@ -9,7 +9,7 @@ so that the machine's drift (these VMs are shared) falls on all of them alike. P
 median, 25th percentile and minimum step time and a digest of the parameters after the run
 (equal digests: the same bits).
 
-  base           the suite's step (scaling.train.state.build_train_state)
+  base           the suite's step (benchmarks.suite_step.build, as every step benchmark)
   grads_only     value_and_grad and a plain SGD update: what the optimizer chain costs
   no_attention   attention replaced by its values (y = v): what attention costs in the model
   attention_vjp  causal attention with a hand-written backward (flash-attention's formulas on
@@ -24,19 +24,15 @@ import hashlib
 import statistics
 import time
 
-import scaling  # noqa: F401  (applies the malloc settings before jax allocates)
+from benchmarks import suite_step  # imports scaling first: the malloc fix, before jax allocates
+from benchmarks.shapes import SHAPES
 import jax
 import jax.numpy as jnp
 import numpy as np
 
 from scaling.model import layers
-from scaling.model.config import ModelConfig
-from scaling.objectives import Specials, get_objective
 from scaling.train import step as step_mod
-from scaling.train.config import OptimConfig
-from scaling.train.state import build_train_state
 
-from profile_step import SHAPES  # a sibling script: config -> (d, L, H, T, B)
 BLOCK = layers.CAUSAL_BLOCK
 _T = lambda a: jax.lax.optimization_barrier(jnp.swapaxes(a, -1, -2))  # a transpose XLA keeps
 
@@ -93,14 +89,15 @@ def no_attention(q, k, v, causal, impl="einsum"):
     return v
 
 
-def build(variant, model, obj, sp, batch, window):
-    """(step, params, opt_state) compiled for one variant."""
+def build(variant: str, batch: int, **shape):
+    """(step, params, opt_state, suite step) compiled for one variant of the step that
+    `suite_step.build("clm", **shape)` makes, for windows of `batch` examples."""
     patch = {"no_attention": no_attention, "attention_vjp": attend_vjp}.get(variant)
     orig = layers.attend
     layers.attend = patch or orig
     try:
-        ts = build_train_state(model, obj, OptimConfig(lr=3e-4, warmup_steps=1,
-                                                       schedule="constant"), 10**6, sp, seed=0)
+        ss = suite_step.build("clm", **shape)
+        ts, obj, sp = ss.train, ss.objective, ss.specials
         p, o = ts.state["params"], ts.state["opt_state"]
         fn = ts.step_fn
         if variant == "grads_only":
@@ -110,11 +107,11 @@ def build(variant, model, obj, sp, batch, window):
                 (loss, _), g = jax.value_and_grad(loss_fn, has_aux=True)(params)
                 return jax.tree.map(lambda a, b: a - 0.1 * b, params, g), opt_state, {"loss": loss}
             fn = jax.jit(sgd, donate_argnums=(0, 1))
-        w = jax.ShapeDtypeStruct((batch, window), np.int32)
+        w = jax.ShapeDtypeStruct((batch, ss.window), np.int32)
         compiled = fn.lower(p, o, w, 0).compile()  # compiled while the patch is in place
     finally:
         layers.attend = orig
-    return compiled, p, o
+    return compiled, p, o, ss
 
 
 def digest(tree) -> str:
@@ -131,18 +128,14 @@ def main() -> None:
     ap.add_argument("--steps", type=int, default=8)
     ap.add_argument("--rounds", type=int, default=8)
     a = ap.parse_args()
-    d, L, H, T, B = SHAPES[a.config]
-    obj = get_objective("clm")
-    sp = Specials(256, 0, 1, 2, 3, 4, 0, 0)
-    model = obj.model_config(ModelConfig(d_model=d, n_layers=L, n_heads=H, seq_len=T,
-                                         vocab_size=256))
-    W = obj.window_len(model)
-    rng = np.random.default_rng(1)
-    pool = [jax.device_put(rng.integers(0, 256, (B, W), dtype=np.int32)) for _ in range(4)]
+    shape = SHAPES[a.config]
+    B = shape.batch
+    pool = None
     names = a.variants.split(",")
     state = {}
     for v in names:
-        fn, p, o = build(v, model, obj, sp, B, W)
+        fn, p, o, ss = build(v, B, **shape.model_kwargs)
+        pool = pool or ss.windows(B)  # the same random batches for every variant
         for i in range(3):  # warm-up
             p, o, m = fn(p, o, pool[i % 4], i)
         jax.block_until_ready(m["loss"])

@@ -1,8 +1,8 @@
 #!/usr/bin/env python
 """A PyTorch CPU environment for the torch peer, built once, outside the project's venv.
 
-The torch peer (shared/peers/peer_torch_gpt.py) is the bar the suite's CPU step is held to
-(issue 18), but torch is no dependency of the suite: installing it into the project's venv would
+The torch peer (peer_torch_gpt.py, docs/performance.md) is the bar the suite's CPU step is held
+to, but torch is no dependency of the suite: installing it into the project's venv would
 add gigabytes to every install. So the benchmark keeps its own venv in
 `$SCALING_BENCH_CACHE/torch-venv` (default `~/.cache/scaling-bench/torch-venv`), made with
 `python -m venv` and `pip install torch numpy` the first time `--torch` is given, and reused
@@ -12,7 +12,7 @@ minutes); that is paid once per machine.
 The venv is built under a temporary name and renamed when pip succeeded, so an interrupted
 install is never taken for a working one; an flock keeps two benchmarks from building it at once.
 
-  python benchmarks/torch_env.py          # build if needed; print the venv's python
+  python -m benchmarks.torch_env          # build if needed; print the venv's python
 """
 from __future__ import annotations
 
@@ -23,7 +23,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-#: the version the peers were measured with (shared/peers/README.md), so figures compare
+#: the version the peers were measured with (docs/performance.md), so figures compare
 TORCH_SPEC = os.environ.get("SCALING_BENCH_TORCH", "torch==2.13.0")
 
 

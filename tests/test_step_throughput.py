@@ -1,20 +1,13 @@
-"""benchmarks/step_throughput.py without running it: the hardware peak from fixture cpuinfo
-blocks, the table's MFU and ratio columns, the bf16 row's choice, the torch venv lookup, and
-profile_step.py's HLO classing and time split."""
+"""benchmarks.step_throughput without running it: the hardware peak from fixture cpuinfo
+blocks, the table's MFU and ratio columns, the bf16 row's choice, the torch venv lookup, the one
+shapes table behind every step benchmark, and step_profile's HLO classing and time split."""
 from __future__ import annotations
-
-import sys
-from pathlib import Path
 
 import pytest
 
-BENCH = Path(__file__).resolve().parents[1] / "benchmarks"
-sys.path.insert(0, str(BENCH))
-
-import hw_peak  # noqa: E402
-import profile_step  # noqa: E402
-import step_throughput  # noqa: E402
-import torch_env  # noqa: E402
+from benchmarks import hw_peak, step_throughput, torch_env
+from benchmarks import step_profile as profile_step
+from benchmarks.shapes import SHAPES
 
 ZEN4 = """processor\t: 0
 vendor_id\t: AuthenticAMD
@@ -100,6 +93,26 @@ def test_table_without_torch_or_peaks():
 def test_bf16_row_follows_the_cpu(monkeypatch):
     assert step_throughput.parse_args(["--bf16", "on"]).bf16_on
     assert not step_throughput.parse_args(["--bf16", "off"]).bf16_on
+
+
+def test_shapes_give_the_peers_flags_in_their_order():
+    # the peers' own command lines for config A (their README), steps scaled with a floor of 3
+    assert SHAPES["A"].cli_args() == ["--d-model", "128", "--n-layers", "4", "--n-heads", "4",
+                                      "--seq-len", "256", "--batch", "16", "--vocab", "256",
+                                      "--warmup", "5", "--steps", "40"]
+    assert SHAPES["C"].cli_args(0.1)[-2:] == ["--steps", "3"]
+    assert SHAPES["B"].model_kwargs == {"d_model": 256, "n_layers": 6, "n_heads": 8,
+                                        "seq_len": 256, "vocab": 256}
+
+
+def test_suite_rows_run_the_suite_step_module(tmp_path):
+    a = step_throughput.parse_args(["--objectives", "clm,span", "--bf16", "off"])
+    runs = step_throughput.plan("B", a, "PY", None, tmp_path)
+    assert runs["suite-span"][0][:3] == ["PY", "-m", "benchmarks.suite_step"]
+    assert runs["suite-span"][0][3:-2] == SHAPES["B"].cli_args()
+    assert "GLIBC_TUNABLES" not in runs["suite-clm"][1]
+    assert runs["peer-tuned"][1]["GLIBC_TUNABLES"] == step_throughput.TUNED
+    assert "torch" not in runs
 
 
 def test_torch_env_reuses_a_working_venv(tmp_path, monkeypatch):

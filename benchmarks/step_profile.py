@@ -1,22 +1,24 @@
 #!/usr/bin/env python
 """Where the time of one CPU train step goes, per kind of op: the suite's step or the torch peer.
 
-  python benchmarks/profile_step.py --impl jax   --config A [--dtype bfloat16] [--steps 5]
-  python benchmarks/profile_step.py --impl torch --config A      # in the torch venv (torch_env)
+  python -m benchmarks.step_profile --impl jax   --config A [--dtype bfloat16] [--steps 5]
+  python -m benchmarks.step_profile --impl torch --config A      # in the torch venv (torch_env)
 
-jax: the suite's real step (scaling.train.state.build_train_state, as _suite_step.py) under
+jax: the suite's real step (benchmarks.suite_step.build, as every step benchmark) under
 jax.profiler; XLA:CPU records one trace event per thunk (a fusion, a dot, a YNNPACK fusion),
 named as the instruction of the optimized HLO, which is dumped beside it (XLA_FLAGS
 --xla_dump_to) so each event can be classed by what its instruction computes. Shares are of the
 wall time covered by thunks (two overlapping thunks split the time), not of thread time.
-torch: the peer's model and step (shared/peers/peer_torch_gpt.py) under torch.profiler, ops by
-self CPU time. Results are for PROFILE_CPU.md; run on a quiet machine (flock /tmp/bench.lock).
+torch: the torch peer's model and step (PEERS/peer_torch_gpt.py, --peers as step_throughput)
+under torch.profiler, ops by self CPU time. Results: docs/performance.md; run on a quiet machine
+(flock /tmp/bench.lock).
 """
 from __future__ import annotations
 
 import argparse
 import collections
 import glob
+import importlib.util
 import os
 import re
 import statistics
@@ -26,8 +28,9 @@ import tempfile
 import time
 from pathlib import Path
 
-HERE = Path(__file__).resolve().parent
-SHAPES = {"A": (128, 4, 4, 256, 16), "B": (256, 6, 8, 256, 16), "C": (512, 8, 8, 512, 8)}
+from benchmarks.shapes import SHAPES
+
+ROOT = Path(__file__).resolve().parents[1]
 
 
 def parse_hlo(path: str) -> dict[str, dict]:
@@ -94,23 +97,13 @@ def profile_jax(config: str, dtype: str, steps: int) -> tuple[float, collections
     dump = tempfile.mkdtemp(prefix="hlo_")
     os.environ["XLA_FLAGS"] = (os.environ.get("XLA_FLAGS", "") + f" --xla_dump_to={dump} "
                                "--xla_dump_hlo_as_text --xla_dump_hlo_module_re=.*train_step.*")
-    sys.path.insert(0, str(HERE.parent))
-    import scaling  # noqa: F401  (the malloc fix, before jax allocates)
+    from benchmarks import suite_step  # imports scaling: the malloc fix, before jax allocates
     import jax
-    import numpy as np
-    from scaling.model.config import ModelConfig
-    from scaling.objectives import Specials, get_objective
-    from scaling.train.config import OptimConfig
-    from scaling.train.state import build_train_state
 
-    d, L, H, T, B = SHAPES[config]
-    obj = get_objective("clm")
-    model = obj.model_config(ModelConfig(d_model=d, n_layers=L, n_heads=H, seq_len=T,
-                                         vocab_size=256, dtype=dtype))
-    ts = build_train_state(model, obj, OptimConfig(lr=3e-4, warmup_steps=1, schedule="constant"),
-                           10**6, Specials(256, 0, 1, 2, 3, 4, 64, 0), seed=0)
-    p, o, step = ts.state["params"], ts.state["opt_state"], ts.step_fn
-    x = jax.device_put(np.random.default_rng(1).integers(0, 256, (B, T + 1), dtype=np.int32))
+    shape = SHAPES[config]
+    ss = suite_step.build("clm", dtype=dtype, **shape.model_kwargs)
+    p, o, step = ss.train.state["params"], ss.train.state["opt_state"], ss.train.step_fn
+    x = ss.windows(shape.batch, n=1)[0]
     times = []
     for i in range(3 + steps):  # 3 warm-up steps, then the timed ones (as the peers time them)
         t0 = time.perf_counter()
@@ -135,14 +128,24 @@ def profile_jax(config: str, dtype: str, steps: int) -> tuple[float, collections
     return ms, collections.Counter({k: v / covered * ms for k, v in shares.items()}), conc
 
 
-def profile_torch(config: str, steps: int) -> tuple[float, collections.Counter]:
+def _peer_gpt(peers: str):
+    """The torch peer's model class, loaded from its file (the peers are no package)."""
+    spec = importlib.util.spec_from_file_location("peer_torch_gpt",
+                                                  Path(peers) / "peer_torch_gpt.py")
+    mod = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = mod
+    spec.loader.exec_module(mod)
+    return mod.GPT
+
+
+def profile_torch(config: str, steps: int, peers: str) -> tuple[float, collections.Counter]:
     """(ms per step, self CPU ms per op per step) of the torch peer's step."""
     import torch
     import torch.nn.functional as F
-    sys.path.insert(0, str(HERE.parents[1] / "shared" / "peers"))
-    from peer_torch_gpt import GPT
+    GPT = _peer_gpt(peers)
 
-    d, L, H, T, B = SHAPES[config]
+    sh = SHAPES[config]
+    d, L, H, T, B = sh.d_model, sh.n_layers, sh.n_heads, sh.seq_len, sh.batch
     torch.manual_seed(0)
     model = GPT(256, T, d, L, H)
     groups = [{"params": [q for q in model.parameters() if q.dim() >= 2], "weight_decay": 0.1},
@@ -179,24 +182,28 @@ def main() -> int:
     p.add_argument("--dtype", default="float32", choices=["float32", "bfloat16"])
     p.add_argument("--steps", type=int, default=5)
     p.add_argument("--top", type=int, default=15)
+    p.add_argument("--peers", default=os.environ.get("SCALING_PEERS",
+                                                     str(ROOT.parent / "shared" / "peers")),
+                   help="the peers' folder (peer_torch_gpt.py), as step_throughput's --peers")
     p.add_argument("--quiet-wait", type=float, default=60.0,
                    help="wait up to this many seconds for other processes to leave the CPUs idle")
     a = p.parse_args()
     if a.quiet_wait > 0 and a.impl != "torch":  # "torch" waits in the process it starts
-        from step_throughput import wait_quiet
+        from benchmarks.step_throughput import wait_quiet
         wait_quiet(a.quiet_wait)
-    if a.impl == "torch":  # re-run this file in the benchmark's own torch venv
-        import torch_env
-        cmd = [torch_env.ensure(), __file__, "--impl", "torch-here", "--config", a.config,
-               "--steps", str(a.steps), "--top", str(a.top), "--quiet-wait", str(a.quiet_wait)]
-        return subprocess.run(cmd).returncode
+    if a.impl == "torch":  # re-run this module in the benchmark's own torch venv
+        from benchmarks import torch_env
+        cmd = [torch_env.ensure(), "-m", "benchmarks.step_profile", "--impl", "torch-here",
+               "--config", a.config, "--steps", str(a.steps), "--top", str(a.top),
+               "--quiet-wait", str(a.quiet_wait), "--peers", a.peers]
+        return subprocess.run(cmd, cwd=ROOT).returncode
     if a.impl == "jax":
         ms, by, conc = profile_jax(a.config, a.dtype, a.steps)
         print(f"suite step, config {a.config}, {a.dtype}: {ms:.1f} ms/step (median, unprofiled); "
               "thunks running: " + ", ".join(f"{k}{'+' if k == 2 else ''}: {v:.0%}"
                                             for k, v in conc.items()))
     else:
-        ms, by = profile_torch(a.config, a.steps)
+        ms, by = profile_torch(a.config, a.steps, a.peers)
         print(f"torch peer, config {a.config}: {ms:.1f} ms/step (median, unprofiled); "
               "ops by self CPU time under the profiler:")
     total = sum(by.values()) or 1
@@ -206,5 +213,4 @@ def main() -> int:
 
 
 if __name__ == "__main__":
-    sys.path.insert(0, str(HERE))
     sys.exit(main())
