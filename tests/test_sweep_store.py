@@ -38,13 +38,30 @@ def test_claim_is_exclusive_and_released(tmp_path):
     assert [c["worker"] for c in st.claim_log("r1")] == ["a", "b"]
 
 
+def finished_run(root, rid, status="done", config="{}"):
+    d = root / "runs" / rid
+    d.mkdir(parents=True)
+    (d / "summary.json").write_text(json.dumps({"status": status}))
+    if config is not None:
+        (d / "config.json").write_text(config)
+    return d
+
+
 def test_status_from_summary_first(tmp_path):
     st = Store(tmp_path)
     for rid, status in (("d", "done"), ("v", "diverged"), ("f", "failed")):
-        (tmp_path / "runs" / rid).mkdir(parents=True)
-        (tmp_path / "runs" / rid / "summary.json").write_text(json.dumps({"status": status}))
+        finished_run(tmp_path, rid, status)
         assert st.status(rid).status == status
     assert st.status("nothing").status == "pending"
+
+
+@pytest.mark.parametrize("config", [None, "{not json", "[1, 2]"])
+def test_a_summary_without_a_valid_config_is_never_done(tmp_path, config):
+    """Whose results a folder holds is told by its config.json: without a readable one the run
+    is damaged (neither counted as done nor trained over), and the message names the file."""
+    finished_run(tmp_path, "r", "done", config)
+    st = Store(tmp_path).status("r")
+    assert st.status == "damaged" and "config.json" in st.detail
 
 
 def test_stale_claim_taken_over_by_exactly_one(tmp_path):
