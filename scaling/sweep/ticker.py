@@ -5,8 +5,9 @@
 Counted from the results folder, so it covers every worker on it, not only this one. On a
 terminal the line is redrawn in place every few seconds; otherwise (a log file) a plain line is
 written each time the counts change. The ETA is the exact FLOPs left (each point's own: a branch
-its cooldown) over the rate at which the folder's FLOPs done have grown since this worker
-started; "ETA ?" until they have grown at all.
+its cooldown) over the rate at which the folder's FLOPs done have grown since they first grew
+while this worker watched (its start-up, the data and the first compile are not counted);
+"ETA ?" until then. FLOPs done count each point's steps from its metrics.jsonl.
 """
 from __future__ import annotations
 
@@ -43,7 +44,8 @@ class ProgressLine:
         self.stream = stream or sys.stderr
         self.tty = bool(getattr(self.stream, "isatty", lambda: False)())
         self.every_s, self.clock = every_s, clock
-        self.first: tuple[float, float] | None = None  # (time, FLOPs done) at the first tick
+        self.first: tuple[float, float] | None = None  # (time, FLOPs done) the rate is from
+        self.moving = False  # FLOPs done have grown since the first tick
         self.last_counts: tuple | None = None
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -69,8 +71,9 @@ class ProgressLine:
         return counts, done, total
 
     def line(self, counts: dict[str, int], done: float, total: float, now: float) -> str:
-        if self.first is None:
-            self.first = (now, done)
+        if self.first is None or (not self.moving and done <= self.first[1]):
+            self.first = (now, done)  # the clock starts at the last tick before any progress
+        self.moving = self.moving or done > self.first[1]
         t0, d0 = self.first
         rate = (done - d0) / (now - t0) if now > t0 and done > d0 else None
         eta = 0.0 if done >= total else (total - done) / rate if rate else None
