@@ -81,3 +81,33 @@ def test_sugar_and_overrides(tmp_path):
     with pytest.raises(InputError) as e:
         load_sweep(tmp_path / "missing.yaml")
     assert "missing.yaml" in str(e.value)
+
+
+def test_base_is_typed_once_and_has_no_length():
+    """`base` is parsed once into a typed BaseRun: a RunConfig without what the sweep sets per
+    point, with no placeholder length (the grid gives each point its steps)."""
+    import dataclasses
+
+    from scaling.sweep.config import BaseRun
+    from scaling.train.config import RunConfig
+
+    run_fields = [f.name for f in dataclasses.fields(RunConfig)]
+    assert [f.name for f in dataclasses.fields(BaseRun)] == [
+        k for k in run_fields if k not in ("name", "objective", "seed")]
+    sw = sweep_from_dict(tiny_sweep(**{"base.optim.lr": 2e-3}))
+    assert sw.run_base is sw.run_base and sw.run_base.optim.lr == 2e-3
+    assert sw.run_base.train.steps == sw.run_base.train.tokens == 0
+    cfg = sw.base_run("clm", 3)
+    assert (cfg.name, cfg.objective, cfg.seed, cfg.train.steps) == ("tinysweep", "clm", 3, 0)
+    with pytest.raises(InputError, match="train.tokens"):  # a template, not a runnable run
+        cfg.validate()
+
+
+def test_a_run_config_still_needs_a_length():
+    from scaling.configio import from_dict
+    from scaling.train.config import RunConfig
+    with pytest.raises(InputError) as e:
+        from_dict(RunConfig, {"train": {"steps": 0}}, file="run.yaml")
+    assert str(e.value).startswith("run.yaml: key 'train.tokens': give exactly one")
+    with pytest.raises(InputError):
+        from_dict(RunConfig, {"train": {"steps": 5, "tokens": 100}})

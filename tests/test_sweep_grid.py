@@ -80,3 +80,61 @@ def test_keep_tokens_per_param_drops_points_far_from_the_optimum():
     pts = grid.expand(sw, VOCAB)
     assert pts and all(1 <= p.tokens_target / p.run.n_total <= 10 for p in pts)
     assert len(pts) < 3 and [p.index for p in pts] == list(range(len(pts)))
+
+
+def test_a_point_shorter_than_one_batch_has_zero_steps_in_its_config():
+    """No placeholder length: the config says zero steps, as the record does (the planner
+    refuses the point; scaling train would refuse the config)."""
+    sw = sweep_from_dict(tiny_sweep(**{"grid.tokens": [100, 5120]}))
+    short, ok = grid.expand(sw, VOCAB)[:2]
+    assert short.run.steps == short.cfg.train.steps == 0 and short.cfg.train.tokens == 0
+    assert ok.run.steps == ok.cfg.train.steps == 20
+
+
+def dev(memory):
+    from scaling.sweep.device import Device
+    return Device("test", 1e11, "test", memory, "test memory", 1, 0.5, "assumed")
+
+
+def test_the_grid_stage_decides_microbatches_for_the_device():
+    """The fewest microbatches that fit the device, chosen while the point is built: its run id
+    is the one it trains under; a file's count is kept; no device keeps the file's."""
+    from scaling.budget.memory import training_memory
+    sw = sweep_from_dict(tiny_sweep(**{"grid.tokens": [10240]}))
+    plain = grid.expand(sw, VOCAB)
+    big = plain[-1].run.model
+    mem = lambda k: training_memory(big, 8, "float32", microbatches=k).total  # noqa: E731
+    assert mem(4) < mem(2) < mem(1)
+    fitted = grid.expand(sw, VOCAB, device=dev(mem(2)))
+    assert [p.cfg.train.microbatches for p in fitted] == [1, 2]
+    assert fitted[0].run_id == plain[0].run_id and fitted[1].run_id != plain[1].run_id
+    assert fitted[1].run.cfg is fitted[1].cfg and fitted[1].run.steps == plain[1].run.steps
+    pinned = sweep_from_dict(tiny_sweep(**{"grid.tokens": [10240], "base.train.microbatches": 4}))
+    assert {p.cfg.train.microbatches for p in grid.expand(pinned, VOCAB, device=dev(mem(2)))} \
+        == {4}
+
+
+def test_branches_name_their_trunk_as_it_trains_with_microbatches():
+    """wsd_branch with microbatches chosen for the device: the trunk's run id (with its count)
+    is the one every branch starts from."""
+    from scaling.budget.memory import training_memory
+    sw = sweep_from_dict(tiny_sweep(**{"recipe.schedule": "wsd_branch",
+                                       "grid.tokens": [5120, 10240]}))
+    big = grid.expand(sw, VOCAB)[-1].run.model
+    pts = grid.expand(sw, VOCAB, device=dev(training_memory(big, 8, "float32",
+                                                               microbatches=2).total))
+    trunks = {p.run_id: p for p in pts if p.role == "trunk"}
+    assert len(trunks) == 2
+    for b in (p for p in pts if p.role == "branch"):
+        trunk = trunks[b.trunk_id]
+        assert b.cfg.train.branch_from == trunk.run_id
+        assert b.cfg.train.microbatches == trunk.cfg.train.microbatches
+    assert sorted(p.cfg.train.microbatches for p in trunks.values()) == [1, 2]
+
+
+def test_grid_and_branching_import_each_other_no_more():
+    import subprocess
+    import sys
+    code = ("import scaling.sweep.branching as b, sys; "
+            "sys.exit('scaling.sweep.grid' in sys.modules)")
+    assert subprocess.run([sys.executable, "-c", code]).returncode == 0

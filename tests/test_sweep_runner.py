@@ -62,12 +62,28 @@ def metric_lines(out: Path) -> int:
 
 
 @pytest.fixture(scope="module")
-def reference(tmp_path_factory):
-    """The uninterrupted sweep: 4 points (2 sizes x 2 token counts)."""
+def reference_run(tmp_path_factory):
+    """The uninterrupted sweep: 4 points (2 sizes x 2 token counts), and its stderr."""
     tmp = tmp_path_factory.mktemp("ref")
     path = write(tmp / "s.yaml", tmp / "out")
-    run_cli("sweep", path, "--quiet", check=True)
-    return tmp / "out"
+    proc = run_cli("sweep", path, "--quiet", check=True)
+    return tmp / "out", proc.stderr
+
+
+@pytest.fixture(scope="module")
+def reference(reference_run):
+    return reference_run[0]
+
+
+def test_a_quiet_worker_prints_one_progress_line_per_change(reference_run):
+    """--quiet: no progress bars, no per-point log; one line for the whole sweep (to a log
+    file: one per change of the counts), ending with every point done."""
+    _, err = reference_run
+    assert "[sweep]" not in err and "[data" not in err, err[-2000:]
+    lines = [l for l in err.splitlines() if l.startswith("sweep ")]
+    assert lines[0].startswith("sweep tinysweep: 0/4 points done")
+    assert lines[-1] == "sweep tinysweep: 4/4 points done, 0 running, ETA 0s"
+    assert len(lines) == len(set(lines)) <= 9  # 4 points: at most a start and a finish each
 
 
 def test_sigkill_at_random_moments_then_resume(tmp_path, reference):

@@ -38,13 +38,30 @@ def test_claim_is_exclusive_and_released(tmp_path):
     assert [c["worker"] for c in st.claim_log("r1")] == ["a", "b"]
 
 
+def finished_run(root, rid, status="done", config="{}"):
+    d = root / "runs" / rid
+    d.mkdir(parents=True)
+    (d / "summary.json").write_text(json.dumps({"status": status}))
+    if config is not None:
+        (d / "config.json").write_text(config)
+    return d
+
+
 def test_status_from_summary_first(tmp_path):
     st = Store(tmp_path)
     for rid, status in (("d", "done"), ("v", "diverged"), ("f", "failed")):
-        (tmp_path / "runs" / rid).mkdir(parents=True)
-        (tmp_path / "runs" / rid / "summary.json").write_text(json.dumps({"status": status}))
+        finished_run(tmp_path, rid, status)
         assert st.status(rid).status == status
     assert st.status("nothing").status == "pending"
+
+
+@pytest.mark.parametrize("config", [None, "{not json", "[1, 2]"])
+def test_a_summary_without_a_valid_config_is_never_done(tmp_path, config):
+    """Whose results a folder holds is told by its config.json: without a readable one the run
+    is damaged (neither counted as done nor trained over), and the message names the file."""
+    finished_run(tmp_path, "r", "done", config)
+    st = Store(tmp_path).status("r")
+    assert st.status == "damaged" and "config.json" in st.detail
 
 
 def test_stale_claim_taken_over_by_exactly_one(tmp_path):
@@ -100,3 +117,72 @@ def test_heartbeat_keeps_claim_fresh_and_detects_takeover(tmp_path):
     assert c.lost.is_set() and lost == [True]
     c.release()
     assert c.path.exists()  # a lost claim is not ours to delete
+
+
+# ---- --quiet's progress line (ticker.py) ----
+
+class Stream:
+    def __init__(self, tty):
+        self.text, self.tty = "", tty
+
+    def write(self, s):
+        self.text += s
+
+    def flush(self):
+        pass
+
+    def isatty(self):
+        return self.tty
+
+
+def ticker_on(tmp_path, tty):
+    from scaling.sweep import grid
+    from scaling.sweep.config import sweep_from_dict
+    from scaling.sweep.ticker import ProgressLine
+    from test_sweep_config import tiny_sweep
+
+    points = grid.expand(sweep_from_dict(tiny_sweep()), 4 + 8 + 256)  # 20, 40, 20, 40 steps
+    now = [0.0]
+    line = ProgressLine("tiny", Store(tmp_path), points, stream=Stream(tty),
+                        clock=lambda: now[0])
+    return line, points, now
+
+
+def test_progress_line_counts_the_folder_and_prints_a_line_per_change(tmp_path):
+    line, points, now = ticker_on(tmp_path, tty=False)
+    line.tick()
+    assert line.stream.text == "sweep tiny: 0/4 points done, 0 running, ETA ?\n"
+    now[0] = 100.0  # start-up: the data, the first compile
+    line.tick()  # nothing changed: no new line in a log
+    assert line.stream.text.count("\n") == 1
+    finished_run(tmp_path, points[0].run_id)  # 20 steps of the small model
+    d = tmp_path / "runs" / points[1].run_id  # 10 of 40 steps of it, claimed by a worker
+    d.mkdir(parents=True)
+    (d / "metrics.jsonl").write_text("".join(json.dumps({"step": s}) + "\n" for s in (5, 10)))
+    claim = Store(tmp_path).try_claim(points[1].run_id, info("w"))
+    now[0] = 110.0
+    line.tick()
+    claim.release()
+    last = line.stream.text.splitlines()[-1]
+    done = points[0].flops_own + points[1].run.flops_at(10)
+    left = sum(p.flops_own for p in points) - done
+    want = left / (done / 10.0)  # the rate since the last tick without progress
+    from scaling.sweep.ticker import fmt_eta
+    assert last == f"sweep tiny: 1/4 points done, 1 running, ETA {fmt_eta(want)}"
+
+
+def test_progress_line_redraws_in_place_on_a_terminal(tmp_path):
+    line, points, now = ticker_on(tmp_path, tty=True)
+    line.tick()
+    line.tick()
+    assert line.stream.text.count("\r") == 2 and "\n" not in line.stream.text
+    for p in points:
+        finished_run(tmp_path, p.run_id)
+    line.stop()  # the last state, then the line ends
+    assert line.stream.text.endswith("\rsweep tiny: 4/4 points done, 0 running, ETA 0s\x1b[K\n")
+
+
+def test_eta_format():
+    from scaling.sweep.ticker import fmt_eta
+    assert [fmt_eta(s) for s in (None, 0.4, 45, 130, 3599, 3900)] == [
+        "?", "0s", "45s", "2m10s", "59m59s", "1h05m"]

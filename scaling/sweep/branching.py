@@ -13,7 +13,7 @@ from __future__ import annotations
 import dataclasses
 
 from runstore import InputError
-from scaling.sweep.grid import Point
+from scaling.sweep.point import Point
 from scaling.train.config import RunConfig
 
 

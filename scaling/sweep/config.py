@@ -1,4 +1,4 @@
-"""The sweep file: typed, frozen, validated on load (DESIGN.md, "Sweeps").
+"""The sweep file: typed, frozen, validated on load (docs/design.md, "Sweeps").
 
 A sweep file holds only what differs from the defaults:
 
@@ -17,6 +17,7 @@ Every error names the file and the dotted key, e.g. `sweeps/x.yaml: key 'grid.fl
 from __future__ import annotations
 
 import copy
+import functools
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -24,9 +25,11 @@ from typing import Literal
 
 from scaling.configio import apply_overrides, doc, from_dict, load_yaml, to_dict
 from runstore import InputError
+from scaling.data.config import DataConfig
+from scaling.model.config import ModelConfig
 from scaling.model.shapes import ShapeRule
-from scaling.objectives.config import ObjectiveName
-from scaling.train.config import RunConfig
+from scaling.objectives.config import MLMConfig, ObjectiveName, SpanConfig
+from scaling.train.config import OptimConfig, RunConfig, TrainConfig
 
 #: base keys that the sweep itself sets, per point: refused in `base`.
 _SET_BY_SWEEP = {"name": "the sweep's `name`", "objective": "`objectives`", "seed": "`seeds`"}
@@ -191,6 +194,27 @@ class ClaimConfig:
 
 
 @dataclass(frozen=True)
+class BaseRun:
+    """The sweep file's `base`, typed: a RunConfig without what the sweep sets per point (its
+    name, objective and seed; train.steps / train.tokens, set by the grid; the model's shape,
+    set by the shape rule). Parsed once, when the file is loaded (`SweepConfig.run_base`)."""
+
+    data: DataConfig = field(default_factory=DataConfig)
+    model: ModelConfig = field(default_factory=ModelConfig)
+    optim: OptimConfig = field(default_factory=OptimConfig)
+    train: TrainConfig = field(default_factory=TrainConfig)   # no length: steps = tokens = 0
+    mlm: MLMConfig = field(default_factory=MLMConfig)
+    span: SpanConfig = field(default_factory=SpanConfig)
+
+    def run_config(self, name: str, objective: str, seed: int) -> RunConfig:
+        """This base as one objective's and seed's RunConfig, still without a length (the grid
+        stage gives each point its steps; until then it is a template, not a runnable run)."""
+        return RunConfig(name=name, objective=objective, seed=seed, data=self.data,
+                         model=self.model, optim=self.optim, train=self.train, mlm=self.mlm,
+                         span=self.span)
+
+
+@dataclass(frozen=True)
 class SweepConfig:
     """A sweep: objectives x grid x seeds over one base run config."""
 
@@ -231,21 +255,22 @@ class SweepConfig:
     def out_dir(self) -> Path:
         return Path(self.out) if self.out else Path("results") / self.name
 
+    @functools.cached_property
+    def run_base(self) -> BaseRun:
+        """`base`, typed and validated (parsed once per SweepConfig; `base` itself stays the
+        file's mapping, so that the schema shows it as "the run config's keys")."""
+        return from_dict(BaseRun, copy.deepcopy(self.base), prefix="base")
+
     def base_run(self, objective: str | None = None, seed: int | None = None) -> RunConfig:
-        """The base RunConfig (train.steps = 1 as a placeholder until a point sets it)."""
-        data = copy.deepcopy(self.base)
-        data["name"] = self.name
-        data["objective"] = objective or self.objectives[0]
-        data["seed"] = self.seeds[0] if seed is None else seed
-        data.setdefault("train", {})["steps"] = 1
-        return from_dict(RunConfig, data, prefix="base")
+        """`run_base` as a RunConfig for one objective and seed (default: the first of each),
+        without a length: for reading the base's data or dtype. Points come from the grid."""
+        return self.run_base.run_config(self.name, objective or self.objectives[0],
+                                        self.seeds[0] if seed is None else seed)
 
     def resolved(self) -> dict:
         """The sweep as run: every default filled in (what results/<name>/sweep.yaml holds)."""
         d = to_dict(self)
-        base = self.base_run().to_dict()
-        for k in _SET_BY_SWEEP:
-            base.pop(k)
+        base = to_dict(self.run_base)
         for k in _SET_BY_GRID:
             base["train"].pop(k)
         for k in _SET_BY_SHAPE:
@@ -289,11 +314,10 @@ def sweep_from_dict(raw: dict, file: str = "<sweep>") -> SweepConfig:
     raw = _normalise(copy.deepcopy(raw))
     _check_base(raw.get("base", {}), file)
     sweep = from_dict(SweepConfig, raw, file=file)
-    for obj in sweep.objectives:  # the base must be a valid RunConfig for every objective
-        try:
-            sweep.base_run(obj)
-        except InputError as e:
-            raise InputError(e.detail, file=file, key=e.key, fix=e.fix) from None
+    try:
+        sweep.run_base  # parsed and validated here, once: an error names the file
+    except InputError as e:
+        raise InputError(e.detail, file=file, key=e.key, fix=e.fix) from None
     return sweep
 
 

@@ -1,10 +1,8 @@
-"""The dry run: one row per point (shape, N, D, C, steps, batch, lr, memory, time, epochs) and the
-checks that refuse a sweep before anything runs.
+"""The plan: one row per point (shape, N, D, C, steps, batch, lr, memory, time, epochs) and the
+checks that refuse a sweep before anything runs. Read-only: it takes the grid stage's final
+points (scaling/sweep/grid.py) and changes none of them.
 
-Memory comes from scaling/budget/memory.py (`fits`), for the per-device batch (data parallel:
-parameters and optimizer states replicated, the batch split over devices). The device is the local
-one (on CPU: the RAM available now) or, with `--device NAME`, an entry of scaling/hardware.py's
-table, so that a GPU sweep can be planned from a laptop. Time = exact FLOPs
+Memory and the device are scaling/sweep/device.py's. Time = exact FLOPs
 (`ModelConfig.flops_per_token`, the suite's one FLOPs function) / (peak x MFU x devices); the MFU
 is assumed (stated in the output) or measured with `--measure` (a few timed steps per shape on the
 local device). Refusals (exit 2, nothing written): a point that does not fit, a point with zero
@@ -12,93 +10,20 @@ steps, a batch that does not split over the devices, span corruption with too fe
 """
 from __future__ import annotations
 
-import math
-import os
+import dataclasses
 import time
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
-from runstore import PF_DAY, fmt_si
-from scaling.budget.compute import DEFAULT_MFU_ACCEL
-from scaling.budget.memory import fits, fmt_bytes, training_memory
-from runstore import InputError
+from runstore import PF_DAY, InputError, fmt_si
+from scaling.budget.memory import fmt_bytes, training_memory  # noqa: F401 (tests use it here)
 from scaling.sweep.config import SweepConfig
-from scaling.sweep.grid import Point
+from scaling.sweep.device import (  # noqa: F401 (the CLI's names for them)
+    DEFAULT_MFU_CPU, Device, local_device, microbatches_for, run_memory, target_device)
+from scaling.sweep.point import Point
 
-#: Assumed MFU on CPU when not measured: measured here on tiny models (d 32-128) with the suite's
-#: train loop (accelerators: DEFAULT_MFU_ACCEL of scaling/budget/compute.py).
-DEFAULT_MFU_CPU = 0.15
-
-
-@dataclass(frozen=True)
-class Device:
-    """What a plan is made for."""
-
-    name: str
-    peak: float | None         # FLOP/s per device at the model's dtype
-    peak_source: str
-    memory_bytes: float        # per device
-    memory_source: str
-    n_devices: int
-    mfu: float
-    mfu_source: str
-    is_local: bool = True
-    remat_saves: bool = True   # XLA:CPU was measured to save nothing from remat (memory.py)
-
-
-def _available_ram() -> tuple[float, str]:
-    try:
-        with open("/proc/meminfo") as f:
-            for line in f:
-                if line.startswith("MemAvailable:"):
-                    return (int(line.split()[1]) * 1024.0,
-                            "available RAM (/proc/meminfo MemAvailable)")
-    except OSError:
-        pass
-    try:
-        return (os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE"),
-                "available RAM (sysconf)")
-    except (ValueError, OSError, AttributeError):
-        return 8e9, "RAM unknown: 8 GB assumed"
-
-
-def local_device(dtype: str, mfu: float | None = None) -> Device:
-    import jax
-
-    from scaling.hardware import device_memory_bytes, peak_flops
-
-    dev = jax.devices()[0]
-    p = peak_flops(dtype, dev)
-    n = jax.device_count()
-    if dev.platform == "cpu":
-        mem, msrc = _available_ram()
-        n_eff = 1  # forced host devices share one RAM and one set of cores
-        default = DEFAULT_MFU_CPU
-    else:
-        mem = device_memory_bytes(dev)
-        msrc = f"{dev.device_kind} (hardware table)"
-        if mem is None:
-            stats = getattr(dev, "memory_stats", lambda: None)() or {}
-            mem = float(stats.get("bytes_limit", 16e9))
-            msrc = f"{dev.device_kind}: memory_stats bytes_limit"
-        n_eff = n
-        default = DEFAULT_MFU_ACCEL
-    return Device(name=f"{dev.device_kind} x{n}", peak=p.flops, peak_source=p.source,
-                  memory_bytes=mem, memory_source=msrc, n_devices=n_eff,
-                  mfu=mfu or default,
-                  mfu_source="given (--mfu)" if mfu else f"assumed {default:g} ({dev.platform})",
-                  remat_saves=dev.platform != "cpu")
-
-
-def target_device(name: str, dtype: str, n_devices: int = 1, mfu: float | None = None) -> Device:
-    from scaling.hardware import accelerator_peak, resolve
-
-    acc = resolve(name)
-    p = accelerator_peak(acc, dtype)
-    return Device(name=f"{acc.name} x{n_devices}", peak=p.flops, peak_source=p.source,
-                  memory_bytes=acc.memory_bytes, memory_source=f"{acc.name} (hardware table)",
-                  n_devices=n_devices, mfu=mfu or DEFAULT_MFU_ACCEL,
-                  mfu_source="given (--mfu)" if mfu else f"assumed {DEFAULT_MFU_ACCEL:g}",
-                  is_local=False)
+if TYPE_CHECKING:
+    from scaling.sweep.pipeline import ResolvedSweep
 
 
 @dataclass
@@ -121,6 +46,11 @@ class SweepPlan:
     corpus_tokens: float | None
     corpus_note: str
     precision: str
+    resolved: "ResolvedSweep | None" = None  # the data stage's answer (pipeline.py), if known
+
+    @property
+    def points(self) -> list[Point]:
+        return [r.point for r in self.rows]
 
     @property
     def refused(self) -> list[Row]:
@@ -149,7 +79,7 @@ def corpus_tokens(data_cfg) -> tuple[float | None, str]:
     return tokens_of(data_cfg)
 
 
-def _span_sentinels_needed(point: Point, sweep: SweepConfig) -> int:
+def _span_sentinels_needed(point: Point) -> int:
     """Spans per example for span corruption: the objective's own length rule."""
     from scaling.objectives.span import SpanCorruption
     return SpanCorruption(point.cfg.span).lengths(point.run.model)[2]
@@ -199,71 +129,62 @@ def point_train_state(point: Point, mesh):
     return ts, sp
 
 
-# ---- microbatches: taken from the file, or the fewest that fit ----
+# ---- memory of a point ----
 
 def point_memory(pt: Point, device: Device, precision: str, microbatches: int):
     """(breakdown, fits, reason) of the point at `microbatches` on the device."""
-    t, m = pt.cfg.train, pt.run.model
-    per_device = max(1, pt.run.batch_size // device.n_devices)
-    remat = m.remat if device.remat_saves else "none"
-    kw = dict(microbatches=microbatches, remat=remat)
-    mem = training_memory(m, per_device, precision, shards=device.n_devices if t.fsdp else 1,
-                          **kw)
-    ok, reason = fits(m, per_device, precision, device.memory_bytes, device.n_devices,
-                      sharded=t.fsdp, **kw)
-    return mem, ok, reason
-
-
-def pick_microbatches(pt: Point, device: Device, precision: str) -> Point:
-    """The point as it will run: with the file's train.microbatches when it sets one (> 1), else
-    with the fewest microbatches (dividing the per-device batch) that fit the device's memory.
-    A count > 1 is part of the run's identity (its numbers differ in rounding), so pin it in the
-    sweep file (base.train.microbatches) when the same sweep must give the same run ids on
-    devices of different memory."""
-    if pt.cfg.train.microbatches > 1 or point_memory(pt, device, precision, 1)[1]:
-        return pt
-    per_device = max(1, pt.run.batch_size // device.n_devices)
-    for k in range(2, per_device + 1):
-        if per_device % k == 0 and point_memory(pt, device, precision, k)[1]:
-            return with_microbatches(pt, k)
-    return pt  # refused below with the reason at one microbatch
+    return run_memory(pt.run, device, precision, microbatches)
 
 
 def with_microbatches(pt: Point, k: int) -> Point:
-    import dataclasses
+    """The point with k microbatches (its run id changes with k > 1: tests and old callers)."""
     cfg = pt.cfg
     cfg = dataclasses.replace(cfg, train=dataclasses.replace(cfg.train, microbatches=k))
     return dataclasses.replace(pt, run=dataclasses.replace(pt.run, cfg=cfg))
 
 
+def pick_microbatches(pt: Point, device: Device, precision: str) -> Point:
+    """Old callers' second pass: the point with `microbatches_for` its device. The pipeline
+    decides microbatches in the grid stage instead (grid.expand(..., device=...)), where a
+    trunk and its branches get the same count and so agree on the trunk's run id."""
+    k = microbatches_for(pt.run, device, precision)
+    return pt if k == pt.cfg.train.microbatches else with_microbatches(pt, k)
+
+
 # ---- the plan ----
 
-def make_plan(sweep: SweepConfig, points: list[Point], device: Device, *, measure: bool = False,
-              corpus: tuple[float | None, str] | None = None) -> SweepPlan:
-    base = sweep.base_run()
-    precision = base.model.dtype
+def _refusals(pt: Point, device: Device, ok: bool, reason: str) -> list[str]:
+    refused = []
+    if not ok:
+        refused.append(f"{reason} ({device.memory_source})")
+    if pt.run.steps < 1:
+        refused.append(f"zero steps: D {pt.tokens_target:,.0f} tokens is less than one "
+                       f"batch of {pt.run.batch_size * pt.run.tokens_per_example:,} tokens")
+    if pt.run.batch_size % device.n_devices:
+        refused.append(f"batch {pt.run.batch_size} does not split over {device.n_devices} "
+                       "devices")
+    if pt.cfg.objective == "span":
+        need = _span_sentinels_needed(pt)
+        if pt.cfg.data.n_sentinels < need:
+            refused.append(f"span corruption needs {need} sentinels per example, "
+                           f"data.n_sentinels is {pt.cfg.data.n_sentinels}")
+    return refused
+
+
+def plan_points(sweep: SweepConfig, points: list[Point], device: Device, *,
+                measure: bool = False, corpus: tuple[float | None, str] | None = None,
+                resolved: "ResolvedSweep | None" = None) -> SweepPlan:
+    """The plan of final points on the device: rows, estimates and refusals; reads the points
+    and changes none of them (`corpus`: training tokens for epochs, else looked up)."""
+    precision = sweep.run_base.model.dtype
     if corpus is None:
-        corpus = corpus_tokens(base.data)
+        corpus = corpus_tokens(sweep.run_base.data)
     n_corpus, note = corpus
     measured: dict[tuple, float] = {}
     rows = []
     for pt in points:
-        pt = pick_microbatches(pt, device, precision)
-        refused = []
         mem, ok, reason = point_memory(pt, device, precision, pt.cfg.train.microbatches)
-        if not ok:
-            refused.append(f"{reason} ({device.memory_source})")
-        if pt.run.steps < 1:
-            refused.append(f"zero steps: D {pt.tokens_target:,.0f} tokens is less than one "
-                           f"batch of {pt.run.batch_size * pt.run.tokens_per_example:,} tokens")
-        if pt.run.batch_size % device.n_devices:
-            refused.append(f"batch {pt.run.batch_size} does not split over {device.n_devices} "
-                           "devices")
-        if pt.cfg.objective == "span":
-            need = _span_sentinels_needed(pt, sweep)
-            if pt.cfg.data.n_sentinels < need:
-                refused.append(f"span corruption needs {need} sentinels per example, "
-                               f"data.n_sentinels is {pt.cfg.data.n_sentinels}")
+        refused = _refusals(pt, device, ok, reason)
         rate = None
         if measure and not refused:
             key = (pt.cfg.objective, pt.run.model, pt.run.batch_size)
@@ -272,14 +193,23 @@ def make_plan(sweep: SweepConfig, points: list[Point], device: Device, *, measur
             rate = measured[key]
         if rate:
             seconds = pt.run.tokens_at(pt.run.end_step - pt.run.start_step) / rate
-        elif device.peak:
-            own = pt.run.flops_at(pt.run.end_step - pt.run.start_step)  # a branch: its cooldown
-            seconds = own / (device.peak * device.mfu * device.n_devices)
+        elif device.peak:  # a branch: its cooldown only
+            seconds = pt.flops_own / (device.peak * device.mfu * device.n_devices)
         else:
             seconds = None
         epochs = pt.run.tokens / n_corpus if n_corpus else None
         rows.append(Row(pt, mem.total, ok, reason, seconds, epochs, refused, rate))
-    return SweepPlan(sweep, device, rows, n_corpus, note, precision)
+    return SweepPlan(sweep, device, rows, n_corpus, note, precision, resolved)
+
+
+def make_plan(sweep: SweepConfig, points: list[Point], device: Device, *, measure: bool = False,
+              corpus: tuple[float | None, str] | None = None) -> SweepPlan:
+    """Old callers' entry (points expanded without a device): their microbatches for the
+    device (`pick_microbatches`), then `plan_points`. The pipeline (scaling/sweep/pipeline.py)
+    expands with the device and plans its points as they are."""
+    precision = sweep.run_base.model.dtype
+    return plan_points(sweep, [pick_microbatches(p, device, precision) for p in points],
+                       device, measure=measure, corpus=corpus)
 
 
 # ---- printing ----
@@ -326,7 +256,10 @@ def format_plan(plan: SweepPlan) -> str:
              f"device {d.name}: peak {fmt_si(d.peak, 'FLOP/s')} ({plan.precision}; "
              f"{d.peak_source.split(':')[0]}), memory {fmt_bytes(d.memory_bytes)} per device "
              f"({d.memory_source}), MFU {d.mfu:g} {d.mfu_source}",
-             f"corpus: {plan.corpus_note}", "", fmt(head), fmt(["-" * w for w in widths])]
+             f"corpus: {plan.corpus_note}"]
+    if plan.resolved is not None:
+        lines.append(f"vocabulary: {plan.resolved.vocab_size:,} ids ({plan.resolved.vocab_note})")
+    lines += ["", fmt(head), fmt(["-" * w for w in widths])]
     lines += [fmt(b) for b in body]
     tot_c = sum(r.point.run.flops_6nd for r in plan.rows if r.point.is_point)
     tot_x = sum(r.point.run.flops for r in plan.rows if r.point.is_point)

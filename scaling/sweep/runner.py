@@ -1,7 +1,9 @@
-"""The local worker loop: plan, refuse or write, then train every unclaimed point of a shard.
+"""The local worker loop: the last stage of the sweep pipeline (scaling/sweep/pipeline.py).
 
-    validate the file -> expand the grid -> plan and refuse (exit 2, nothing written)
-      -> load the dataset once -> write sweep.yaml and points.json
+    initialise jax.distributed (before anything asks JAX for its devices)
+      -> the plan: resolve the data, expand to final points, plan, refuse (exit 2, nothing
+         written) -- or the caller's plan, when it was made with the data's own vocabulary
+      -> refuse damaged results -> load the dataset once -> write sweep.yaml and points.json
       -> for each point of the shard, in order:
            finished (done / diverged)?          skip, never retrain
            claimed by a live worker?            skip (another worker has it)
@@ -10,6 +12,7 @@
 A point that fails is recorded (summary.json status failed) and retried by the next invocation;
 the worker goes on with the next point and exits 1 at the end. Any number of workers may run on
 one results folder at once, sharded or not: claims make each point train in exactly one of them.
+With --quiet, one line on stderr shows the whole sweep's progress (scaling/sweep/ticker.py).
 """
 from __future__ import annotations
 
@@ -17,15 +20,18 @@ import _thread
 import sys
 import time
 import traceback
+import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from runstore import InputError, atomic_write_json
-from scaling.sweep import grid as grid_mod
-from scaling.sweep.config import SweepConfig
-from scaling.sweep.grid import Point
-from scaling.sweep.planner import Device, SweepPlan, local_device, make_plan
 from runstore.claims import worker_info
+from scaling.sweep import grid as grid_mod
+from scaling.sweep import pipeline
+from scaling.sweep.config import SweepConfig
+from scaling.sweep.device import Device
+from scaling.sweep.planner import SweepPlan
+from scaling.sweep.point import Point
 from scaling.sweep.store import FINISHED, Store
 
 
@@ -44,20 +50,19 @@ class Outcome:
 
 
 def vocab_from_config(sweep: SweepConfig) -> int:
-    """The tokenizer's vocabulary from the config alone (BPE: the requested size)."""
-    from scaling.data.tokenizer import ByteTokenizer
-
-    data = sweep.base_run().data
-    return ByteTokenizer(data.n_sentinels).vocab_size if data.tokenizer == "byte" \
-        else data.vocab_size
+    """The vocabulary the sweep's points are expanded with, without building the token cache
+    (pipeline.resolve: the data's own; a BPE not trained yet at its requested size)."""
+    return pipeline.resolve(sweep).vocab_size
 
 
 def prepare(sweep: SweepConfig, file: str | None = None, device: Device | None = None,
             measure: bool = False, vocab_size: int | None = None) -> SweepPlan:
-    """Expand and plan the sweep (nothing written); raises InputError on a refused point."""
-    points = grid_mod.expand(sweep, vocab_size or vocab_from_config(sweep), file=file)
-    device = device or local_device(sweep.base_run().model.dtype)
-    plan = make_plan(sweep, points, device, measure=measure)
+    """Resolve, expand and plan the sweep (nothing written); raises InputError on a refused
+    point. `vocab_size` is accepted for old callers and must be the data's own if given."""
+    plan = pipeline.prepare(sweep, file, device=device, measure=measure)
+    if vocab_size is not None and vocab_size != plan.resolved.vocab_size:
+        raise InputError(f"vocabulary {vocab_size} given, the data's is "
+                         f"{plan.resolved.vocab_size}", key="vocab_size")
     plan.check(file)
     return plan
 
@@ -67,6 +72,28 @@ def _log(quiet: bool, msg: str) -> None:
         print(f"[sweep] {msg}", file=sys.stderr, flush=True)
 
 
+def _the_plan(sweep: SweepConfig, file: str | None, plan: SweepPlan | None,
+              progress: bool) -> SweepPlan:
+    """The caller's plan when its vocabulary is the data's own (pipeline.resolve), else one
+    made here with it (a BPE not trained yet is trained first); refused points stop here."""
+    if plan is None or plan.resolved is None or not plan.resolved.exact:
+        plan = pipeline.prepare(sweep, file, device=plan.device if plan else None, exact=True,
+                                progress=progress)
+    plan.check(file)
+    _same_points_everywhere(plan.points)
+    return plan
+
+
+def _same_points_everywhere(points: list[Point]) -> None:
+    """Every process of a multi-process job trains the same runs: their plans must agree (a
+    microbatch count chosen from memory that differs between hosts would not)."""
+    crc = zlib.crc32("\n".join(p.run_id for p in points).encode()) & 0x7FFFFFFF
+    if _agree(crc) != crc:
+        raise InputError("the processes of this job planned different points (microbatches "
+                         "chosen from memory that differs between them?)",
+                         key="base.train.microbatches", fix="pin base.train.microbatches")
+
+
 def run_sweep(sweep: SweepConfig, *, file: str | None = None, shard: tuple[int, int] = (0, 1),
               out: str | Path | None = None, quiet: bool = False, worker: str = "",
               plan: SweepPlan | None = None) -> Outcome:
@@ -74,42 +101,59 @@ def run_sweep(sweep: SweepConfig, *, file: str | None = None, shard: tuple[int, 
     from scaling.data.dataset import load_dataset
     from scaling.train import sharding
 
-    if plan is None:
-        plan = prepare(sweep, file)  # refuses before anything is written
     _compilation_cache(sweep)
     sharding.maybe_initialize_distributed()
+    line = quiet and sharding.is_writer()  # --quiet: the one progress line instead
     quiet = quiet or not sharding.is_writer()  # one process of a multi-process job speaks
-    ds = load_dataset(sweep.base_run().data, progress=not quiet)
-    vocab = ds.tokenizer.vocab_size
-    if vocab != vocab_from_config(sweep):  # BPE may stop short of the requested size
-        plan = prepare(sweep, file, device=plan.device, vocab_size=vocab)
-    points = [r.point for r in plan.rows]
+    plan = _the_plan(sweep, file, plan, progress=not quiet)
+    points = plan.points
     root = Path(out) if out else sweep.out_dir
     store = Store(root, stale_s=sweep.claims.stale_s, heartbeat_s=sweep.claims.heartbeat_s)
+    pipeline.refuse_damaged(plan, store)
+    ds = plan.resolved.dataset or load_dataset(sweep.run_base.data, progress=not quiet)
+    if ds.tokenizer.vocab_size != plan.resolved.vocab_size:
+        raise InputError(f"the token cache's tokenizer has {ds.tokenizer.vocab_size} ids, the "
+                         f"plan {plan.resolved.vocab_size} ({plan.resolved.vocab_note}): the "
+                         "cache changed while the sweep was planned", key="data.cache_dir",
+                         fix="run the sweep again")
     if sharding.is_writer():
         store.write_sweep(sweep.resolved(), [p.to_dict() for p in points])
     mine = grid_mod.shard(points, *shard)
     info = worker_info(worker)
     _log(quiet, f"{sweep.name}: {len(mine)} of {len(points)} points in shard {shard[0]}/"
                 f"{shard[1]}; results in {root}; worker {info['worker']}")
+    ticker = None
+    if line:
+        from scaling.sweep.ticker import ProgressLine
+        ticker = ProgressLine(sweep.name, store, points).start()
     outcome = Outcome()
-    todo = mine
-    while todo:  # branches wait for their trunk's checkpoint; everything else goes in one pass
-        waiting = [pt for pt in todo if not _run_point(pt, store, info, ds, quiet, outcome)]
-        if not waiting or not _worth_another_pass(waiting, store):
-            for pt in waiting:
-                _log(quiet, f"point {pt.index} {pt.run_id}: its trunk {pt.trunk_id} is not "
-                            "running here or elsewhere; rerun the sweep once it is")
-                outcome.waiting.append(pt.run_id)
-            break
-        time.sleep(min(store.heartbeat_s, 5.0))
-        todo = waiting
+    try:
+        _work(mine, store, info, ds, quiet, outcome)
+    finally:
+        if ticker is not None:
+            ticker.stop()
     _log(quiet, f"{sweep.name}: trained {len(outcome.trained)}, diverged "
                 f"{len(outcome.diverged)}, failed {len(outcome.failed)}, already finished "
                 f"{len(outcome.skipped_finished)}, held by other workers "
                 f"{len(outcome.skipped_claimed)}"
                 + (f", waiting for a trunk {len(outcome.waiting)}" if outcome.waiting else ""))
     return outcome
+
+
+def _work(todo: list[Point], store: Store, info: dict, ds, quiet: bool,
+          outcome: Outcome) -> None:
+    """Every point of the shard; branches wait for their trunk's checkpoint, everything else
+    goes in one pass."""
+    while todo:
+        waiting = [pt for pt in todo if not _run_point(pt, store, info, ds, quiet, outcome)]
+        if not waiting or not _worth_another_pass(waiting, store):
+            for pt in waiting:
+                _log(quiet, f"point {pt.index} {pt.run_id}: its trunk {pt.trunk_id} is not "
+                            "running here or elsewhere; rerun the sweep once it is")
+                outcome.waiting.append(pt.run_id)
+            return
+        time.sleep(min(store.heartbeat_s, 5.0))
+        todo = waiting
 
 
 def _branch_blocked(pt: Point, store: Store) -> bool:
@@ -130,7 +174,7 @@ def _worth_another_pass(waiting: list[Point], store: Store) -> bool:
     return bool(_agree(int(again)))
 
 
-ACTIONS = ("train", "finished", "claimed", "wait")
+ACTIONS = ("train", "finished", "claimed", "wait", "damaged")
 
 
 def _decide(pt: Point, store: Store, info: dict, quiet: bool):
@@ -139,6 +183,9 @@ def _decide(pt: Point, store: Store, info: dict, quiet: bool):
     st = store.status(pt.run_id)
     if st.status in FINISHED:
         return "finished", None
+    if st.status == "damaged":  # damaged since the sweep started: never trained over
+        print(f"error: point {pt.index}: {st.detail}", file=sys.stderr)
+        return "damaged", None
     if _branch_blocked(pt, store):
         return "wait", None
     claim = store.try_claim(pt.run_id, info)
@@ -177,6 +224,8 @@ def _run_point(pt: Point, store: Store, info: dict, ds, quiet: bool, outcome: Ou
         outcome.skipped_finished.append(pt.run_id)
     elif action == "claimed":
         outcome.skipped_claimed.append(pt.run_id)
+    elif action == "damaged":
+        outcome.failed.append(pt.run_id)
     if action != "train":
         return action != "wait"
     try:
@@ -229,7 +278,7 @@ def _compilation_cache(sweep: SweepConfig) -> None:
 
     if os.environ.get("SCALING_NO_COMPILE_CACHE") or jax.config.jax_compilation_cache_dir:
         return
-    path = sweep.base_run().data.resolved_cache_dir() / "jax_compilation"
+    path = sweep.run_base.data.resolved_cache_dir() / "jax_compilation"
     try:
         path.mkdir(parents=True, exist_ok=True)
         jax.config.update("jax_compilation_cache_dir", str(path))

@@ -13,7 +13,8 @@ Claims (runstore.claims) lock each run folder; a sweep worker takes one per poin
 
 Status per point, from summary.json first, then the claim: done | diverged | failed (summary),
 running (a fresh claim), pending (no claim, or a stale one: shown as `pending (stale claim)`),
-damaged (a summary.json that cannot be read: never retrained over, never counted as done).
+damaged (a summary.json that cannot be read, or one beside no valid config.json: never retrained
+over, never counted as done; the sweep refuses to start while a point is damaged).
 
 """
 from __future__ import annotations
@@ -83,6 +84,8 @@ class Store:
         d = self.run_dir(run_id)
         try:
             s = read_summary(d)
+            if s is not None:
+                _config_of(d)
         except InputError as e:  # reported with its path; the run is neither done nor retried
             return PointStatus("damaged", str(e))
         if s is not None and s.status in ("done", "diverged", "failed"):
@@ -108,6 +111,18 @@ class Store:
 
     def claim_log(self, run_id: str) -> list[dict]:
         return read_jsonl(self.dir.run(run_id).claims_log)
+
+
+def _config_of(run_dir: Path) -> dict:
+    """The config.json beside a summary.json: without a readable one, whose results these are
+    cannot be told, so the run is never counted as done (nor trained over: train() refuses such
+    a folder, scaling/train/rundir.py)."""
+    fix = "move this run folder aside and rerun the sweep"
+    cfg = read_json(run_dir / "config.json", fix=fix)
+    if not isinstance(cfg, dict):
+        raise InputError("config.json is not a JSON object", file=str(run_dir / "config.json"),
+                         fix=fix)
+    return cfg
 
 
 # ---- progress (scaling status) ----

@@ -85,9 +85,6 @@ class TrainConfig:
         if self.microbatches < 1 or self.batch_size % self.microbatches:
             raise InputError(f"must be >= 1 and divide batch_size {self.batch_size}",
                               key="microbatches", fix="pick a divisor of train.batch_size")
-        if (self.tokens > 0) == (self.steps > 0):
-            raise InputError("give exactly one of train.tokens and train.steps (> 0)",
-                              key="tokens", fix="set train.tokens: 2_000_000, say")
         for k in ("batch_size", "eval_batch_size", "log_every", "checkpoint_every",
                   "keep_checkpoints"):
             if getattr(self, k) < 1:
@@ -129,6 +126,11 @@ class RunConfig:
             raise InputError("must be a non-empty name without '/'", key="name")
         if not 0 <= self.seed < 2**32:  # jax.random.PRNGKey keeps 32 bits: larger seeds collide
             raise InputError(f"must be in [0, 2**32), got {self.seed}", key="seed")
+        # the run's length is checked here, not in TrainConfig: a sweep's `base` is a train
+        # section without one (each point gets its own steps; scaling/sweep/config.py)
+        if (self.train.tokens > 0) == (self.train.steps > 0):
+            raise InputError("give exactly one of train.tokens and train.steps (> 0)",
+                              key="train.tokens", fix="set train.tokens: 2_000_000, say")
 
     def to_dict(self) -> dict:
         return to_dict(self)

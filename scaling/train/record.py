@@ -134,8 +134,10 @@ def resolve_run(cfg: RunConfig, vocab_size: int) -> RunRecord:
 
 
 def _steps(cfg: RunConfig, tokens_per_example: int) -> int:
-    """The run's step count; with `train.tokens`, the steps that consume at most that many."""
-    if cfg.train.steps:
+    """The run's step count; with `train.tokens`, the steps that consume at most that many.
+    With neither (a sweep point whose D is less than one batch, or the sweep's base before the
+    grid gives it a length) the run has zero steps: the sweep's planner refuses such points."""
+    if cfg.train.steps or not cfg.train.tokens:
         return cfg.train.steps
     steps = cfg.train.tokens // (cfg.train.batch_size * tokens_per_example)
     if steps < 1:

@@ -1,0 +1,34 @@
+"""The vocabulary a data config gives, without building its token cache (a sweep's dry run and
+its grid stage: the model's embedding, so N and the run ids, depend on it).
+
+Exact for the byte tokenizer, a `tokens:` source (its stored vocabulary plus the reserved ids), a
+pretrained `file:` tokenizer and any tokenizer whose cache entry is built (the stored tokenizer is
+the truth: a BPE trained on a small corpus may stop short of data.vocab_size). Only a BPE not yet
+trained is unknown: `None`, and the caller decides (a dry run assumes the requested size; a run
+builds the cache first). Reads no corpus text.
+"""
+from __future__ import annotations
+
+from scaling.data import cache
+from scaling.data.config import DataConfig
+from scaling.data.dataset import find_entry
+from scaling.data.tokenizer import ByteTokenizer, text_tokenizer
+
+
+def known_vocab_size(cfg: DataConfig) -> tuple[int | None, str]:
+    """(vocabulary size or None, how it is known)."""
+    source, _, root, key = find_entry(cfg)  # validates cfg; lists the source, reads no text
+    if source.kind == "tokens":
+        from scaling.data.tokens import TokensTokenizer
+        return (TokensTokenizer(source.vocab, cfg.n_sentinels).vocab_size,
+                f"{source.vocab:,} stored ids of the tokens: source + reserved ids")
+    if cfg.tokenizer == "byte":
+        return ByteTokenizer(cfg.n_sentinels).vocab_size, "byte tokenizer"
+    entry = root / key
+    if cache.is_complete(entry):
+        return text_tokenizer(cfg, entry).vocab_size, "the token cache's tokenizer"
+    if cfg.tokenizer.startswith("file:"):
+        from scaling.data.pretrained import PretrainedTokenizer, file_of
+        return (PretrainedTokenizer.load(file_of(cfg.tokenizer), cfg.n_sentinels).vocab_size,
+                "the tokenizer file")
+    return None, "bpe not trained yet (no token cache)"
