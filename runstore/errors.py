@@ -146,7 +146,7 @@ def cli_main(fn: Callable[[], int | None], *, program: str | None = None) -> int
             return _bug(program)
         print(f"error: {err}", file=sys.stderr)
         return err.exit_code
-    except Exception:
+    except Exception:  # noqa: BLE001 (anything else is a bug: reported, not hidden)
         return _bug(program)
     finally:
         warnings.formatwarning = shown

@@ -139,7 +139,7 @@ def build_parser() -> argparse.ArgumentParser:
 TWO_WORDS = {("sweep", "status"): "sweep-status"}
 OLD_VERBS = {"status": ("sweep", "status")}
 
-_NUMBER = re.compile(r"^-(\d|\.\d|inf|nan)", re.I)
+_NUMBER = re.compile(r"^-(\d|\.\d|inf|nan)", re.IGNORECASE)
 
 
 def spelled(argv: list[str]) -> list[str]:

@@ -25,8 +25,8 @@ def _raise(exc):
     (OSError(errno.EROFS, "Read-only file system", "/ro/fits"),
      "error: /ro/fits: Read-only file system (fix: choose a writable folder (--out))"),
     (PermissionError(errno.EACCES, "Permission denied", "/x/y.json"),
-     "error: /x/y.json: Permission denied (fix: check the permissions, or choose another "
-     "folder (--out))"),
+     ("error: /x/y.json: Permission denied (fix: check the permissions, or choose another "
+      "folder (--out))")),
     (OSError(errno.ENOSPC, "No space left on device"),  # a write() names no file
      "error: No space left on device (fix: free some space, or choose another disk (--out))"),
     (OSError(errno.ENAMETOOLONG, "File name too long", "/a" * 3),
