@@ -326,6 +326,9 @@ examples:
   scaling plan --flops 1e23 --law kaplan --vocab-size 50257
   scaling plan --compare
   scaling plan --list-hardware
+
+Old spellings still work, with a warning: --gpu (--device), --gpus (--devices),
+--params (--n-params), --vocab (--vocab-size).
 """
 
 
