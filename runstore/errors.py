@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import errno
 import os
+import re
 import sys
 import traceback
 import warnings
@@ -79,12 +80,31 @@ class CommandParser(argparse.ArgumentParser):
         raise InputError(message, fix=f"see {self.prog} --help")
 
     def parse_args(self, args=None, namespace=None):
-        """As argparse's, but a flag the verb does not know names the verb's --help."""
-        ns, extra = self.parse_known_args(args, namespace)
+        """As argparse's, but a flag the verb does not know names the verb's --help, and a
+        negative number after an option is its value (`--flops -1e21` is refused as negative,
+        not misread as an unknown flag)."""
+        ns, extra = self.parse_known_args(_negatives_joined(args), namespace)
         if extra:
             raise InputError(f"unrecognized arguments: {' '.join(extra)}",
                              fix=f"see {getattr(ns, 'command_prog', self.prog)} --help")
         return ns
+
+
+_NUMBER = re.compile(r"^-(\d|\.\d|inf|nan)", re.IGNORECASE)
+
+
+def _negatives_joined(argv: list[str] | None) -> list[str] | None:
+    """`--opt -1e21` as `--opt=-1e21` (argparse reads only plain negative integers and decimals
+    as values)."""
+    if argv is None:
+        return None
+    out: list[str] = []
+    for a in argv:
+        if out and out[-1].startswith("--") and "=" not in out[-1] and _NUMBER.match(a):
+            out[-1] = f"{out[-1]}={a}"
+        else:
+            out.append(a)
+    return out
 
 
 def warn_deprecated(old: str, new: str) -> None:

@@ -19,7 +19,6 @@ one `warning: OLD is deprecated; use NEW` line (`runstore.errors.deprecated`).
 from __future__ import annotations
 
 import argparse
-import re
 import sys
 
 from runstore.errors import CommandParser, cli_main, warn_deprecated
@@ -139,25 +138,14 @@ def build_parser() -> argparse.ArgumentParser:
 TWO_WORDS = {("sweep", "status"): "sweep-status"}
 OLD_VERBS = {"status": ("sweep", "status")}
 
-_NUMBER = re.compile(r"^-(\d|\.\d|inf|nan)", re.IGNORECASE)
-
-
 def spelled(argv: list[str]) -> list[str]:
-    """argv as the tree parses it: `sweep status` is one verb, `status` its old name, and a
-    negative number after an option is its value (`--flops -1e21`: refused as negative, not
-    misread as an unknown flag)."""
+    """argv as the tree parses it: `sweep status` is one verb, `status` its old name."""
     if argv[:1] and argv[0] in OLD_VERBS:
         warn_deprecated(f"scaling {argv[0]}", "scaling " + " ".join(OLD_VERBS[argv[0]]))
         argv = [*OLD_VERBS[argv[0]], *argv[1:]]
     if tuple(argv[:2]) in TWO_WORDS:
         argv = [TWO_WORDS[tuple(argv[:2])], *argv[2:]]
-    out: list[str] = []
-    for a in argv:
-        if out and out[-1].startswith("--") and "=" not in out[-1] and _NUMBER.match(a):
-            out[-1] = f"{out[-1]}={a}"
-        else:
-            out.append(a)
-    return out
+    return argv
 
 
 def main(argv: list[str] | None = None) -> int:

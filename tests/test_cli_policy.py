@@ -72,3 +72,10 @@ def test_a_verb_writing_into_a_file_or_a_too_long_path(tmp_path, capsys):
         assert len(err) == 1 and err[0].startswith(f"error: {out}"), err
         assert "Traceback" not in err[0] and "(fix: " in err[0]
     assert taken.read_text() == "a file, not a folder"
+
+
+def test_a_negative_value_is_a_value_not_a_flag(capsys):
+    from analysis.cli import main
+    assert main(["fit", "nowhere.csv", "--level", "-1e-3"]) == 2  # python -m analysis too
+    err = capsys.readouterr().err.splitlines()
+    assert len(err) == 1 and "key '--level': must be a number in (0, 1)" in err[0], err
