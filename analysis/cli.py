@@ -1,18 +1,21 @@
 """Command line: ``fit`` and ``plot`` (wired as ``scaling fit`` / ``scaling plot``).
 
     fit  RESULTS_OR_CSV [--approach 1,2,3] [--bootstrap K] [--json] [--params total|nonembedding]
-         [--seed S] [--level 0.8] [--delta 1e-3] [--outlier-mad K] [--out DIR]
-    plot RESULTS_OR_CSV --out DIR [--approach ...] [--bootstrap K] [--params ...]
+         [--seed S] [--level 0.8] [--delta 1e-3] [--outlier-mad K] [--set KEY=VALUE] [--out DIR]
+    plot RESULTS_OR_CSV [--out DIR] [--approach ...] [--bootstrap K] [--params ...]
 
-Settings not given on the command line come from RESULTS/fit.yaml when the folder has one (the
+`register` adds both verbs to a parser tree: `scaling`'s (scaling/cli.py) or the one `main`
+builds for ``python -m analysis`` (analysis imports nothing of scaling).  The settings are
+`analysis.fit_settings.FitOptions`, loaded as the defaults under RESULTS/fit.yaml (the
 settings its committed fits were made with, so that a bare `scaling fit RESULTS` reproduces
-them), else from the defaults below.  `--params both` fits with total and non-embedding N.
+them) under `--set KEY=VALUE` under the flags; `scaling config show fit` documents every key.
+`--params both` fits with total and non-embedding N.
 
-fit prints a table and writes one JSON per approach and group (objective/tokenizer) to
-RESULTS/fits/ (for a CSV: CSV_STEM-fits/ next to it, or --out), each written to a temporary
-file and renamed, after every fit has succeeded.  plot refits from the stored results (no
-training) and writes every figure as PNG and PDF.  Bad input: a message naming the file, key
-and fix on stderr, exit code 2, nothing written.
+fit prints a table and writes one JSON per approach and group (objective/tokenizer) to --out
+(default RESULTS/fits; for a CSV: CSV_STEM-fits/ next to it), each written to a temporary file
+and renamed, after every fit has succeeded.  plot refits from the stored results (no training)
+and writes every figure as PNG and PDF to --out (default RESULTS/figures, CSV_STEM-figures/).
+Bad input: one line naming the file, key and fix on stderr, exit code 2, nothing written.
 """
 
 from __future__ import annotations
@@ -25,55 +28,85 @@ import warnings
 from pathlib import Path
 from typing import Any, Sequence
 
-from runstore import InputError, atomic_write_text, cli_main
+from runstore import InputError, atomic_write_text
+from runstore.errors import CommandParser, cli_main
+
+EXAMPLES = {
+    "fit": """\
+examples:
+  scaling fit results/quickstart                       # the settings of its fit.yaml, if any
+  scaling fit results/quickstart --approach 2,3 --bootstrap 200 --json
+  scaling fit results/quickstart --set level=0.9 --set budgets=[1e18,1e22]
+  scaling fit runs.csv --out /tmp/fits                 # columns N, D or C, loss
+
+Every setting and its default: scaling config show fit.
+""",
+    "plot": """\
+examples:
+  scaling plot results/quickstart                      # figures in results/quickstart/figures
+  scaling plot results/quickstart --out figures/ --approach 2
+""",
+}
+_HELP = {"fit": "fit scaling laws to results or a CSV",
+         "plot": "regenerate every figure from stored results"}
+_OUT = {"fit": "the folder of fit JSONs it writes (default RESULTS/fits; CSV_STEM-fits)",
+        "plot": "the folder of figures it writes (default RESULTS/figures; CSV_STEM-figures)"}
 
 
-def _parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="scaling", description="Fit and plot scaling laws.")
-    sub = p.add_subparsers(dest="cmd", required=True)
-    for name in ("fit", "plot"):
-        s = sub.add_parser(name)
-        s.add_argument("source", help="results/<sweep> folder or a CSV (N, D or C, loss)")
-        s.add_argument("--approach", default=None, help="comma list of 1,2,3 (default: all that apply)")
-        s.add_argument("--bootstrap", type=int, help="bootstrap resamples (default 0: none)")
-        s.add_argument("--params", choices=("total", "nonembedding", "both"),
-                       help="N counted in the fits (default total; plot: both = total)")
-        s.add_argument("--seed", type=int)
-        s.add_argument("--level", type=float, help="interval level (default 0.8)")
-        s.add_argument("--delta", type=float, help="Huber delta (approach 3, default 1e-3)")
-        s.add_argument("--budgets",
-                       help="budgets C for the allocation table: 'data' (default: the smallest, "
-                            "middle and largest C of the runs, no extrapolation) or a comma list, "
-                            "e.g. 1e18,1e22,5.76e23")
-        s.add_argument("--outlier-mad", type=float,
-                       help="approach 3: drop runs with |residual| > K robust sd, then refit")
-        s.add_argument("--out", default=None, required=(name == "plot"),
-                       help="output folder (fit: default RESULTS/fits)")
-        s.add_argument("--holdout", choices=("largest",),
-                       help="fit on every budget but the largest and predict it (approaches 2, 3)")
-        if name == "fit":
-            s.add_argument("--json", action="store_true", help="print JSON instead of a table")
-            s.add_argument("--brief", action="store_true",
-                           help="print only the headline: D/N at the largest budget")
-    return p
+def _add_args(s: argparse.ArgumentParser, name: str) -> None:
+    s.add_argument("source", help="results/<sweep> folder or a CSV (N, D or C, loss)")
+    s.add_argument("--approach", default=None, help="comma list of 1,2,3 (default: all that apply)")
+    s.add_argument("--bootstrap", type=int, help="bootstrap resamples (default 0: none)")
+    s.add_argument("--params", choices=("total", "nonembedding", "both"),
+                   help="N counted in the fits (default total; plot: both = total)")
+    s.add_argument("--seed", type=int)
+    s.add_argument("--level", type=float, help="interval level (default 0.8)")
+    s.add_argument("--delta", type=float, help="Huber delta (approach 3, default 1e-3)")
+    s.add_argument("--budgets",
+                   help="budgets C for the allocation table: 'data' (default: the smallest, "
+                        "middle and largest C of the runs, no extrapolation) or a comma list, "
+                        "e.g. 1e18,1e22,5.76e23")
+    s.add_argument("--outlier-mad", type=float,
+                   help="approach 3: drop runs with |residual| > K robust sd, then refit")
+    s.add_argument("--holdout", choices=("largest",),
+                   help="fit on every budget but the largest and predict it (approaches 2, 3)")
+    s.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                   help="override a fit setting, e.g. --set bootstrap=200 (repeatable; every "
+                        "key: scaling config show fit)")
+    s.add_argument("--out", metavar="DIR", default=None, help=_OUT[name])
+    if name == "fit":
+        s.add_argument("--json", action="store_true", help="print JSON instead of a table")
+        s.add_argument("--brief", action="store_true",
+                       help="print only the headline: D/N at the largest budget")
 
 
-def _approaches(arg: str | None, is_csv: bool) -> tuple[list[int], bool]:
+def register(sub: Any) -> None:
+    """`fit` and `plot` under a parser tree's subcommands: arguments, help and run."""
+    for name, run in (("fit", cmd_fit), ("plot", cmd_plot)):
+        s = sub.add_parser(name, help=_HELP[name], description=_HELP[name].capitalize() + ".",
+                           epilog=EXAMPLES[name],
+                           formatter_class=argparse.RawDescriptionHelpFormatter)
+        _add_args(s, name)
+        s.set_defaults(run=run, cmd=name)
+
+
+def _approaches(arg: str | None) -> tuple[int, ...] | None:
+    """--approach: a comma list of 1, 2, 3 (None: not given)."""
     if arg is None:
-        return ([2, 3] if is_csv else [1, 2, 3]), False
+        return None
     try:
-        out = sorted({int(a) for a in arg.split(",") if a.strip()})
+        out = tuple(sorted({int(a) for a in arg.split(",") if a.strip()}))
     except ValueError:
         raise InputError(f"{arg!r} is not a comma list", key="--approach",
                          fix="e.g. --approach 2,3") from None
     if not out or any(a not in (1, 2, 3) for a in out):
         raise InputError(f"{arg!r}: choose among 1, 2, 3", key="--approach", fix="e.g. --approach 2,3")
-    return out, True
+    return out
 
 
-def _budgets(arg: str) -> str | tuple[float, ...]:
+def _budgets(arg: str | None) -> str | tuple[float, ...] | None:
     """--budgets: 'data' (the runs' own C range, no extrapolation) or a comma list of FLOPs."""
-    if arg == "data":
+    if arg is None or arg == "data":
         return arg
     try:
         out = tuple(float(x) for x in arg.split(","))
@@ -86,33 +119,34 @@ def _budgets(arg: str) -> str | tuple[float, ...]:
     return out
 
 
-def options_of(args: argparse.Namespace) -> Any:
-    """The one FitOptions from the resolved flags (fit.yaml and defaults filled in)."""
-    from analysis.fit_settings import FitOptions
-
-    approaches, _ = _approaches(args.approach, Path(args.source).suffix.lower() == ".csv")
-    return FitOptions(approach=approaches, bootstrap=args.bootstrap, params=args.params,
-                      seed=args.seed, level=args.level, delta=args.delta,
-                      budgets=_budgets(args.budgets), outlier_mad=args.outlier_mad,
-                      holdout=args.holdout)
+def _is_csv(args: argparse.Namespace) -> bool:
+    return Path(args.source).suffix.lower() == ".csv"
 
 
-def run_fits(args: argparse.Namespace) -> tuple[Any, list[tuple[str, Any]]]:
-    """Load and fit; returns (runs, [(file stem, fit)])."""
+def settings(args: argparse.Namespace) -> Any:
+    """The one FitOptions: defaults < SOURCE/fit.yaml < --set < the flags (None: not given)."""
     from analysis import fit_settings
+
+    flags = {"approach": _approaches(args.approach), "budgets": _budgets(args.budgets),
+             **{k: getattr(args, k) for k in ("bootstrap", "params", "seed", "level", "delta",
+                                             "outlier_mad", "holdout")}}
+    return fit_settings.load(Path(args.source), flags, args.set)
+
+
+def run_fits(args: argparse.Namespace) -> tuple[Any, Any, list[tuple[str, Any]]]:
+    """Load and fit; returns (options, runs, [(file stem, fit)])."""
     from analysis.api import fit_all
     from analysis.load import load
 
-    source = Path(args.source)
-    fit_settings.resolve(args, source)
-    approaches, explicit = _approaches(args.approach, source.suffix.lower() == ".csv")
-    options = options_of(args)
-    runs = load(source)
+    options = settings(args)
+    explicit = options.approach is not None  # asked for (flag, --set or fit.yaml): errors stand
+    approaches = list(options.approach or ((2, 3) if _is_csv(args) else (1, 2, 3)))
+    runs = load(Path(args.source))
     fits = fit_all(runs, options, args.cmd, approaches, explicit)
     if not fits:
-        raise InputError("no approach could be fitted", file=str(source),
+        raise InputError("no approach could be fitted", file=str(args.source),
                          fix="see the warnings above")
-    return runs, fits
+    return options, runs, fits
 
 
 def _fmt_iv(row: dict[str, Any], key: str) -> str:
@@ -160,40 +194,38 @@ def _clean(obj: Any) -> Any:
     return obj
 
 
-def _fit_dir(args: argparse.Namespace) -> Path:
+def out_dir(args: argparse.Namespace, what: str) -> Path:
+    """--out, else SOURCE/WHAT for a results folder, CSV_STEM-WHAT beside a CSV."""
     if args.out:
         return Path(args.out)
     src = Path(args.source)
-    if src.suffix.lower() == ".csv":
-        return src.with_name(src.stem + "-fits")
-    return src / "fits"
+    return src.with_name(f"{src.stem}-{what}") if _is_csv(args) else src / what
 
 
-def _holdouts(args: argparse.Namespace, runs: Any, fits: Sequence[tuple[str, Any]]) -> list:
+def _holdouts(opts: Any, runs: Any, fits: Sequence[tuple[str, Any]]) -> list:
     """The held-out check of every group for approaches 2 and 3 (--holdout largest)."""
     from analysis.api import param_counts
     from analysis.holdout import holdout
 
     done = {(f.name, f.approach) for _, f in fits if f.approach in (2, 3)}
-    opts = options_of(args)
     out = []
     for key, group in runs.groups().items():
         for k in (2, 3):
             if (key, k) in done:
                 try:
-                    out.append(holdout(group, k, opts, param_counts(args.params)[0]))
+                    out.append(holdout(group, k, opts, param_counts(opts.params)[0]))
                 except InputError as exc:
                     warnings.warn(f"held-out check skipped for {key}, approach {k}: {exc.detail}")
     return out
 
 
 def cmd_fit(args: argparse.Namespace) -> int:
-    runs, fits = run_fits(args)
-    out = _fit_dir(args)
-    if args.holdout:  # writes holdout.json and its figure only: the fits on all data stay as they are
+    options, runs, fits = run_fits(args)
+    out = out_dir(args, "fits")
+    if options.holdout:  # writes holdout.json and its figure only: the fits on all data stay
         from analysis.holdout import format_holdout
 
-        checks = _holdouts(args, runs, fits)
+        checks = _holdouts(options, runs, fits)
         atomic_write_text(out / "holdout.json", json.dumps(_clean([h.to_dict() for h in checks]),
                                                            indent=1))
         print("\n\n".join(format_holdout(h) for h in checks))
@@ -235,24 +267,24 @@ def cmd_plot(args: argparse.Namespace) -> int:
     from analysis import plots
     from analysis.api import param_counts
 
-    runs, fits = run_fits(args)
-    out = Path(args.out)
+    options, runs, fits = run_fits(args)
+    out = out_dir(args, "figures")
     written: list[Path] = []
     by_group: dict[str, list[Any]] = {}
-    for stem, fit in fits:
-        tag = stem.split("-", 1)[1]
+    for _, fit in fits:  # a figure's tag: the group and the N count, 'clm-byte'
+        tag = fit.name.replace("/", "-", 1) + ("" if fit.params == "total" else f"-{fit.params}")
         by_group.setdefault(tag, []).append(fit)
-        if stem.startswith("approach2"):
+        if fit.approach == 2:
             written += plots.save(plots.figure(plots.plot_isoflop, fit), out, f"isoflop-{tag}")
-        if stem.startswith("approach3"):
+        if fit.approach == 3:
             written += plots.save(plots.figure(plots.plot_contours, fit), out, f"contours-{tag}")
             written += plots.save(plots.figure(plots.plot_residuals, fit), out, f"residuals-{tag}")
     for tag, group_fits in by_group.items():
         for which in ("n", "d"):
             fig = plots.figure(plots.plot_allocation, group_fits, which=which)
             written += plots.save(fig, out, f"{which}_opt-{tag}")
-    ratio_fits = [f for stem, f in fits if stem.startswith(("approach2", "approach3"))]
-    iso_fits = [f for stem, f in fits if stem.startswith("approach2")]
+    ratio_fits = [f for _, f in fits if f.approach in (2, 3)]
+    iso_fits = [f for _, f in fits if f.approach == 2]
     if len(by_group) > 1 and iso_fits:  # every group's approach-2 allocation on one figure
         for which in ("n", "d"):
             fig = plots.figure(plots.plot_allocation, iso_fits, which=which)
@@ -261,7 +293,7 @@ def cmd_plot(args: argparse.Namespace) -> int:
         for unit in ("token", "byte"):
             fig = plots.figure(plots.plot_ratio, ratio_fits, unit=unit)
             written += plots.save(fig, out, f"{unit}s_per_param-all")
-    (params,) = param_counts(args.params, "plot")
+    (params,) = param_counts(options.params, "plot")
     for key, group in runs.groups().items():
         if group.has_curves:
             written += plots.save(plots.figure(plots.plot_curves, group, params=params),
@@ -270,20 +302,23 @@ def cmd_plot(args: argparse.Namespace) -> int:
     return 0
 
 
-def _one_line_warning(message: Any, category: Any, *_: Any, **__: Any) -> str:
-    return f"warning: {message}\n"
+def build_parser() -> argparse.ArgumentParser:
+    """`python -m analysis fit|plot`: the same verbs as `scaling fit|plot`, without scaling."""
+    p = CommandParser(prog="python -m analysis", description="Fit and plot scaling laws.")
+    register(p.add_subparsers(dest="command", required=True, metavar="COMMAND"))
+    return p
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Entry point: returns 0 on success, 2 on bad input (message on stderr)."""
-    parser = _parser()
+    """Entry point of `python -m analysis`: 0 on success, 2 on bad input (one line on stderr),
+    by the suite's one policy (runstore.cli_main)."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+
+    def run() -> int:
+        args = build_parser().parse_args(argv)
+        return args.run(args)
+
     try:
-        args = parser.parse_args(list(sys.argv[1:] if argv is None else argv))
-    except SystemExit as exc:  # argparse already printed the usage error
-        return int(exc.code or 0) and 2
-    shown = warnings.formatwarning
-    warnings.formatwarning = _one_line_warning  # one line per warning, no source echo
-    try:
-        return cli_main(lambda: cmd_fit(args) if args.cmd == "fit" else cmd_plot(args))
-    finally:
-        warnings.formatwarning = shown
+        return cli_main(run, program="analysis")
+    except SystemExit as e:  # --help
+        return e.code if isinstance(e.code, int) else 0

@@ -1,15 +1,20 @@
-"""Fit settings, one options object (`FitOptions`) for the CLI, fit.yaml and notebooks.
+"""Fit settings: one documented options class (`FitOptions`) for the CLI, fit.yaml and notebooks.
 
-Command-line flags win, else RESULTS/fit.yaml, else the defaults; every value goes through the
-same checks (`_check`) wherever it comes from, so `--level 2` and `level: 2` in fit.yaml give the
-same one-line error.  Budgets default to the data's range ('data': the smallest, middle and
-largest C of the group's runs, no extrapolation) in the CLI and in the notebook functions alike.
+The settings are loaded the way the run config is: typed fields, each with a one-line doc
+(`field(metadata={"doc": ...})`, what `scaling config show fit` prints), layered lowest first as
+the defaults, RESULTS/fit.yaml, `--set KEY=VALUE` (a YAML value, as for `scaling train`), then
+the named flags (`--bootstrap 1000`).  Every value goes through the same check (`_check`)
+wherever it comes from, so `--level 2`, `--set level=2` and `level: 2` in fit.yaml give the same
+one-line error naming the flag, `--set` or the file.  Lists stay lists (`approach` a tuple of
+ints, `budgets` 'data' or a tuple of FLOPs): nothing is joined into "2,3" and split again.
+Budgets default to the data's range ('data': the smallest, middle and largest C of the group's
+runs, no extrapolation) in the CLI and in the notebook functions alike.
 
 A results folder may hold ``fit.yaml`` with the settings its committed fits were made with
 (``bootstrap: 1000``, ``params: both``, ...), so that a bare ``scaling fit RESULTS`` reproduces
-them and a README can quote the command without flags.  The file is safe-loaded YAML (the
-contract's loader: 1e12 is a number); an unknown key or a bad value is an InputError naming the
-file, the key and the fix (exit code 2).
+them and a README can quote the command without flags.  The file is safe-loaded YAML
+(runstore's loader: 1e12 is a number); an unknown key or a bad value is an InputError naming
+the file, the key and the fix (exit code 2).
 """
 
 from __future__ import annotations
@@ -17,22 +22,20 @@ from __future__ import annotations
 import dataclasses
 import math
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any, Literal, Mapping, Sequence
 
 import numpy as np
 
 from runstore import InputError, load_yaml_text
 
 FILE = "fit.yaml"
-
-#: Built-in defaults (the CLI flags' documented defaults).
-DEFAULTS: dict[str, Any] = {
-    "approach": None, "bootstrap": 0, "params": "total", "seed": 0, "level": 0.8,
-    "delta": 1e-3, "budgets": "data", "outlier_mad": None, "holdout": None,
-}
-#: What each setting holds, for the errors' fixes.
-_FLAG = {k: "--" + k.replace("_", "-") for k in DEFAULTS}
 _PARAMS = ("total", "nonembedding", "both")
+
+
+def _doc(text: str, default: Any) -> Any:
+    """A field with its one-line doc (the convention of scaling.configio.doc, which analysis
+    does not import)."""
+    return dataclasses.field(default=default, metadata={"doc": text})
 
 
 def _int(v: Any) -> bool:
@@ -47,7 +50,7 @@ def _float(v: Any) -> float | None:
 
 
 def _check(key: str, v: Any) -> tuple[Any, str | None]:
-    """(value as the CLI would hold it, problem or None)."""
+    """(the value as FitOptions holds it, problem or None)."""
     if key in ("bootstrap", "seed"):
         return v, None if _int(v) and v >= 0 else "must be an integer >= 0"
     if key == "params":
@@ -62,15 +65,83 @@ def _check(key: str, v: Any) -> tuple[Any, str | None]:
     if key == "holdout":
         return v, None if v in (None, "largest") else "must be 'largest' (or left out)"
     if key == "approach":
-        if isinstance(v, list) and v and all(_int(x) for x in v):
-            return ",".join(map(str, v)), None
-        return v, None if v is None or isinstance(v, str) else "must be a list such as [2, 3]"
+        if v is None:
+            return None, None
+        if isinstance(v, (list, tuple)) and v and all(_int(x) and x in (1, 2, 3) for x in v):
+            return tuple(sorted(set(v))), None
+        return v, "must be a list of 1, 2 and 3 such as [2, 3]"
     if key == "budgets":
-        fs = [_float(x) for x in v] if isinstance(v, list) else []
+        if isinstance(v, str) and v == "data":
+            return v, None
+        fs = [_float(x) for x in v] if isinstance(v, (list, tuple)) else []
         if fs and all(x is not None and x > 0 for x in fs):
-            return ",".join(f"{x:g}" for x in fs), None
-        return v, None if v == "data" else "must be 'data' or a list of FLOPs such as [1e12, 1e13]"
+            return tuple(fs), None
+        return v, "must be 'data' or a list of FLOPs such as [1e12, 1e13]"
     raise AssertionError(key)
+
+
+@dataclasses.dataclass(frozen=True)
+class FitOptions:
+    """Fit settings (RESULTS/fit.yaml, --set KEY=VALUE, the flags of scaling fit and plot)
+
+    Checked on construction; lists become tuples.  In a notebook:
+    ``analysis.fit_all(runs, FitOptions(bootstrap=200))`` or ``FitOptions.from_folder(path)``.
+    """
+
+    approach: tuple[int, ...] | None = _doc(
+        "approaches to fit, a list of 1, 2, 3 (null: every one that applies; 2 and 3 for a CSV)",
+        None)
+    bootstrap: int = _doc("bootstrap resamples for every interval (0: no intervals)", 0)
+    params: Literal["total", "nonembedding", "both"] = _doc(
+        "N counted in the fits; both: fit with each (figures use total)", "total")
+    seed: int = _doc("random seed of the bootstrap", 0)
+    level: float = _doc("interval level, in (0, 1)", 0.8)
+    delta: float = _doc("Huber delta of approach 3's objective", 1e-3)
+    budgets: str | tuple[float, ...] = _doc(
+        "budgets C of the allocation table: 'data' (the runs' smallest, middle and largest C, no "
+        "extrapolation) or a list of FLOPs", "data")
+    outlier_mad: float | None = _doc(
+        "approach 3: drop runs with |residual| > K robust sd, then refit (null: keep all)", None)
+    holdout: Literal["largest"] | None = _doc(
+        "'largest': fit on every budget but the largest and predict it (approaches 2, 3)", None)
+
+    def __post_init__(self) -> None:
+        for f in dataclasses.fields(self):
+            v = getattr(self, f.name)
+            value, problem = _check(f.name, v)
+            if problem:
+                raise InputError(f"{problem}, got {v!r}", key=f.name,
+                                 fix="correct the value or leave it out")
+            object.__setattr__(self, f.name, value)
+
+    @classmethod
+    def from_folder(cls, folder: str | Path, **overrides: Any) -> "FitOptions":
+        """The settings in folder/fit.yaml, with `overrides` on top."""
+        stored = read(Path(folder)) if Path(folder).is_dir() else {}
+        return cls(**{**stored, **overrides})
+
+    def fit_kwargs(self, runs: Any, params: str) -> dict[str, Any]:
+        """Keyword arguments every approach's function takes, budgets resolved for `runs`."""
+        return dict(params=params, bootstrap=self.bootstrap, level=self.level, seed=self.seed,
+                    budgets=reporting_budgets(self.budgets, runs, params))
+
+
+#: Every setting and its default (FitOptions' fields).
+DEFAULTS: dict[str, Any] = {f.name: f.default for f in dataclasses.fields(FitOptions)}
+#: The flag of each setting, for the errors about a flag's value.
+_FLAG = {k: "--" + k.replace("_", "-") for k in DEFAULTS}
+
+
+def _setting(key: Any, value: Any, file: str, fix: str) -> tuple[str, Any]:
+    """(setting name, checked value) of one `key: value` from fit.yaml or --set."""
+    norm = str(key).removeprefix("fit.").replace("-", "_")
+    if norm not in DEFAULTS:
+        raise InputError("unknown setting", file=file, key=str(key),
+                         fix=f"use one of {', '.join(DEFAULTS)} (scaling config show fit)")
+    checked, problem = _check(norm, value)
+    if problem:
+        raise InputError(f"{problem}, got {value!r}", file=file, key=str(key), fix=fix)
+    return norm, checked
 
 
 def read(folder: Path) -> dict[str, Any]:
@@ -92,79 +163,44 @@ def read(folder: Path) -> dict[str, Any]:
     if not isinstance(raw, dict):
         raise InputError("must be a mapping of fit settings", file=str(path),
                          fix=f"e.g. 'bootstrap: 1000' (keys: {', '.join(DEFAULTS)})")
+    return dict(_setting(k, v, str(path), "correct the value or remove the key")
+                for k, v in raw.items())
+
+
+def parse_sets(sets: Sequence[str]) -> dict[str, Any]:
+    """`--set KEY=VALUE` settings (fit.yaml's keys, optionally as fit.KEY; the value read as
+    YAML, e.g. --set approach=[2,3]), validated; errors name --set and the key."""
     out: dict[str, Any] = {}
-    for key, value in raw.items():
-        norm = str(key).replace("-", "_")
-        if norm not in DEFAULTS:
-            raise InputError("unknown setting", file=str(path), key=str(key),
-                             fix=f"use one of {', '.join(DEFAULTS)}")
-        value, problem = _check(norm, value)
-        if problem:
-            raise InputError(f"{problem}, got {value!r}", file=str(path), key=str(key),
-                             fix="correct the value or remove the key")
-        out[norm] = value
+    for text in sets:
+        key, eq, raw = text.partition("=")
+        if not eq or not key.strip():
+            raise InputError(f"'{text}' is not key=value", file="--set",
+                             fix="write e.g. --set bootstrap=1000")
+        try:
+            value = load_yaml_text(raw, "--set") if raw.strip() else ""
+        except InputError as e:
+            raise InputError(e.detail, file="--set", key=key.strip(),
+                             fix="write a YAML value, e.g. --set budgets=[1e18,1e22]") from None
+        name, checked = _setting(key.strip(), value, "--set", "correct the value")
+        out[name] = checked
     return out
 
 
-def resolve(args: Any, source: Path) -> Any:
-    """Fill every setting left as None on `args` from source/fit.yaml, then the defaults, and
-    check the command line's own values as fit.yaml's are checked (exit 2 naming the flag)."""
-    stored = read(source) if Path(source).is_dir() else {}
-    for key, default in DEFAULTS.items():
-        given = getattr(args, key, None)
+def load(source: str | Path, flags: Mapping[str, Any] | None = None,
+         sets: Sequence[str] = ()) -> FitOptions:
+    """The options of a fit of `source`: the defaults, under source/fit.yaml (for a folder),
+    under `--set` settings, under the flags given (None: not given; errors name the flag)."""
+    values = read(Path(source)) if Path(source).is_dir() else {}
+    values.update(parse_sets(sets))
+    for key, given in (flags or {}).items():
         if given is None:
-            setattr(args, key, stored.get(key, default))
-        elif key not in ("approach", "budgets"):  # comma lists: parsed and checked by the CLI
-            value, problem = _check(key, given)
-            if problem:
-                raise InputError(f"{problem}, got {given!r}", key=_FLAG[key],
-                                 fix="correct the value or leave the flag out")
-    return args
-
-
-@dataclasses.dataclass(frozen=True)
-class FitOptions:
-    """The fit settings (fit.yaml's keys, the CLI's flags), checked on construction.
-
-    budgets: 'data' (the group's own C range) or a sequence of FLOPs.  In a notebook:
-    ``analysis.fit_all(runs, FitOptions(bootstrap=200))`` or ``FitOptions.from_folder(path)``.
-    """
-
-    approach: Sequence[int] | None = None
-    bootstrap: int = 0
-    params: str = "total"
-    seed: int = 0
-    level: float = 0.8
-    delta: float = 1e-3
-    budgets: Any = "data"
-    outlier_mad: float | None = None
-    holdout: str | None = None
-
-    def __post_init__(self) -> None:
-        for f in dataclasses.fields(self):
-            v = getattr(self, f.name)
-            v = list(v) if f.name in ("approach", "budgets") and isinstance(v, tuple) else v
-            if f.name == "approach" and v is None:
-                continue
-            _, problem = _check(f.name, v)
-            if problem:
-                raise InputError(f"{problem}, got {v!r}", key=f.name,
-                                 fix="correct the value or leave it out")
-
-    @classmethod
-    def from_folder(cls, folder: str | Path, **overrides: Any) -> "FitOptions":
-        """The settings in folder/fit.yaml, with `overrides` on top."""
-        stored = read(Path(folder)) if Path(folder).is_dir() else {}
-        if isinstance(stored.get("approach"), str):
-            stored["approach"] = [int(a) for a in stored["approach"].split(",")]
-        if isinstance(stored.get("budgets"), str) and stored["budgets"] != "data":
-            stored["budgets"] = [float(b) for b in stored["budgets"].split(",")]
-        return cls(**{**stored, **overrides})
-
-    def fit_kwargs(self, runs: Any, params: str) -> dict[str, Any]:
-        """Keyword arguments every approach's function takes, budgets resolved for `runs`."""
-        return dict(params=params, bootstrap=self.bootstrap, level=self.level, seed=self.seed,
-                    budgets=reporting_budgets(self.budgets, runs, params))
+            continue
+        value, problem = _check(key, given)
+        if problem:
+            raise InputError(f"{problem}, got {given!r}", key=_FLAG[key],
+                             fix="correct the value or leave the flag out")
+        values[key] = value
+    return FitOptions(**values)
 
 
 def data_budgets(runs: Any, params: str = "total") -> tuple[float, ...]:

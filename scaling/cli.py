@@ -1,16 +1,27 @@
-"""The `scaling` command: train, sweep, status, plan, fit, plot, config.
+"""The `scaling` command: one parser tree, one error policy, one flag vocabulary.
 
-Bad input (config, corpus, results) prints one message naming the file, the key and the fix,
-and exits with code 2 before anything is written (`runstore.cli_main`).
+    scaling train | sweep | sweep status | plan | fit | plot | data | config
+
+Each verb module exposes `register(sub)`, which adds its parser (arguments, help, examples)
+and sets `run`, the function the parsed arguments go to: scaling/sweep/cli.py (sweep, sweep
+status), scaling/budget/plan.py (plan), analysis/cli.py (fit, plot: `python -m analysis`
+builds its own tree from the same function), scaling/data/cli.py (data), and this file (train,
+config). `main` is the one entry point: `runstore.cli_main` turns bad input (a flag, a config,
+a path the file system refuses) into one line `error: ...` and exit code 2, a bug into its
+traceback and exit code 1, and a closed pipe (`| head`) into exit code 141 without a traceback.
+
+One vocabulary across verbs: `--device NAME --devices K` for an accelerator (plan, sweep),
+`--vocab-size` for a vocabulary size, `--set KEY=VALUE` for any documented key (train, sweep,
+fit, plot; `scaling config show [SECTION]`), `--out DIR` for the folder the verb writes (a run,
+a sweep's results, fits, figures). An old spelling still works as a hidden alias that prints
+one `warning: OLD is deprecated; use NEW` line (`runstore.errors.deprecated`).
 """
 from __future__ import annotations
 
 import argparse
 import sys
-import traceback
-import warnings
 
-from runstore import InputError, cli_main
+from runstore.errors import CommandParser, cli_main, warn_deprecated
 
 #: `scaling --help`: each line is run through the config loader by tests/test_cli_examples.py.
 EXAMPLES = """\
@@ -18,7 +29,7 @@ examples:
   scaling train configs/sample_1m.yaml                  # ~1M-parameter GPT, minutes on a CPU
   scaling train configs/sample_1m.yaml --set optim.lr=1e-3 --set train.tokens=4e6
   scaling sweep sweeps/quickstart.yaml --dry-run        # the plan: shapes, N, D, C, memory, time
-  scaling status results/quickstart
+  scaling sweep status results/quickstart
   scaling fit results/quickstart                        # approaches 2 and 3, with intervals
   scaling plot results/quickstart --out figures/
   scaling plan --flops 1e21
@@ -35,28 +46,14 @@ examples:
 Every key and its default: scaling config show [SECTION]. Rerun the same command to resume.
 """
 
-
-def _train(args) -> int:
-    from scaling.train.config import load_run_config
-    cfg = load_run_config(args.config, args.set or [])
-    from scaling.train.loop import train  # heavy imports only after the config is valid
-    from scaling.train.sharding import initialize_distributed
-    initialize_distributed(args.coordinator, args.num_processes, args.process_id)
-    summary = train(cfg, args.out, progress=not args.quiet)
-    return 0 if summary.status == "done" else 1
+RAW = argparse.RawDescriptionHelpFormatter
 
 
-def _config_show(args) -> int:
-    from scaling.config_show import show  # the config classes only: no JAX
-    print(show(args.section))
-    return 0
-
-
-def _delegate(module: str, name: str):
-    def run(args) -> int:
-        mod = __import__(module, fromlist=["main"])
-        return mod.main([name, *args.rest] if name else list(args.rest))
-    return run
+def add_set_arg(p: argparse.ArgumentParser, what: str, example: str) -> None:
+    """`--set KEY=VALUE`, the one way every verb overrides a documented key."""
+    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                   help=f"override a {what} key, e.g. --set {example} (repeatable; "
+                        "every key: scaling config show)")
 
 
 def add_distributed_args(p: argparse.ArgumentParser) -> None:
@@ -68,79 +65,101 @@ def add_distributed_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--process-id", type=int, default=-1, help="this process's index (0 writes)")
 
 
-def build_parser() -> argparse.ArgumentParser:
-    raw = argparse.RawDescriptionHelpFormatter
-    p = argparse.ArgumentParser(prog="scaling", description="Scaling-law experiments: train "
-                                "models, run sweeps, fit laws, plan budgets.", epilog=EXAMPLES,
-                                formatter_class=raw)
-    sub = p.add_subparsers(dest="command", required=True)
+# ---- train and config (the verbs of this module) ------------------------------------------
 
+def _train(args) -> int:
+    from scaling.train.config import load_run_config
+    cfg = load_run_config(args.config, args.set)
+    from scaling.train.loop import train  # heavy imports only after the config is valid
+    from scaling.train.sharding import initialize_distributed
+    initialize_distributed(args.coordinator, args.num_processes, args.process_id)
+    summary = train(cfg, args.out, progress=not args.quiet)
+    return 0 if summary.status == "done" else 1
+
+
+def _register_train(sub) -> None:
     t = sub.add_parser("train", help="train one model from a run config (resumes by itself)",
                        description="Train one model from a run config; rerun to resume.",
-                       epilog=TRAIN_EXAMPLES, formatter_class=raw)
+                       epilog=TRAIN_EXAMPLES, formatter_class=RAW)
     t.add_argument("config", help="run config YAML")
-    t.add_argument("--set", action="append", metavar="KEY=VALUE",
-                   help="override a config key, e.g. --set optim.lr=3e-4 (repeatable)")
-    t.add_argument("--out", help="run folder (default results/<name>/runs/<run-id>)")
+    add_set_arg(t, "run-config", "optim.lr=3e-4")
+    t.add_argument("--out", metavar="DIR",
+                   help="the run folder it writes (default results/<name>/runs/<run-id>)")
     t.add_argument("--quiet", action="store_true", help="no progress bar")
     add_distributed_args(t)
-    t.set_defaults(func=_train)
+    t.set_defaults(run=_train)
 
-    for name, help_ in (("sweep", "run (or --dry-run) a sweep file"),
-                        ("status", "progress of a sweep's results folder"),
-                        ("plan", "compute-optimal size, memory and time for a budget"),
-                        ("fit", "fit scaling laws to results or a CSV"),
-                        ("plot", "regenerate every figure from stored results"),
-                        ("data", "build (prepare) or list (info) token caches")):
-        sub.add_parser(name, help=f"{help_} (scaling {name} --help)", add_help=False)
 
-    c = sub.add_parser("config", help="document the run config and sweep file keys",
+def _config_show(args) -> int:
+    from scaling.config_show import show  # the config classes only: no JAX
+    print(show(args.section))
+    return 0
+
+
+def _register_config(sub) -> None:
+    c = sub.add_parser("config", help="document the run config, sweep file and fit settings",
                        description="Document the config files' keys.")
-    csub = c.add_subparsers(dest="action", required=True)
+    csub = c.add_subparsers(dest="action", required=True, metavar="ACTION")
     show = csub.add_parser(
         "show", help="every key with its type, default and doc",
-        description="Print every key of the run config (and, under sweep., of the sweep file) "
-                    "with its type, default and one-line doc.",
+        description="Print every key of the run config (and, under sweep., of the sweep file; "
+                    "under fit., of the fit settings) with its type, default and one-line doc.",
         epilog="examples:\n  scaling config show\n  scaling config show train\n"
-               "  scaling config show optim.lr\n  scaling config show sweep.grid\n",
-        formatter_class=raw)
+               "  scaling config show optim.lr\n  scaling config show sweep.grid\n"
+               "  scaling config show fit\n",
+        formatter_class=RAW)
     show.add_argument("section", nargs="?", help="a section (data, model, optim, train, mlm, "
-                      "span, sweep, sweep.grid, ...) or a dotted key prefix; default: all")
-    show.set_defaults(func=_config_show)
+                      "span, sweep, sweep.grid, fit, ...) or a dotted key prefix; default: all")
+    show.set_defaults(run=_config_show)
+
+
+# ---- the tree -------------------------------------------------------------------------------
+
+def build_parser() -> argparse.ArgumentParser:
+    """Every verb's parser under one `scaling` parser (the verb modules' `register`)."""
+    from analysis import cli as fit_cli
+    from scaling.budget import plan
+    from scaling.data import cli as data_cli
+    from scaling.sweep import cli as sweep_cli
+
+    p = CommandParser(prog="scaling", description="Scaling-law experiments: train models, run "
+                      "sweeps, fit laws, plan budgets.", epilog=EXAMPLES, formatter_class=RAW)
+    sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    _register_train(sub)
+    sweep_cli.register(sub)
+    plan.register(sub)
+    fit_cli.register(sub)
+    data_cli.register(sub)
+    _register_config(sub)
     return p
 
 
-DELEGATED = {"sweep": ("scaling.sweep.cli", "sweep"), "status": ("scaling.sweep.cli", "status"),
-             "plan": ("scaling.budget.plan", ""), "fit": ("analysis.cli", "fit"),
-             "plot": ("analysis.cli", "plot"), "data": ("scaling.data.cli", "")}
+#: Verbs spelled with two words, and old verb spellings (deprecated, still working).
+TWO_WORDS = {("sweep", "status"): "sweep-status"}
+OLD_VERBS = {"status": ("sweep", "status")}
+
+def spelled(argv: list[str]) -> list[str]:
+    """argv as the tree parses it: `sweep status` is one verb, `status` its old name."""
+    if argv[:1] and argv[0] in OLD_VERBS:
+        warn_deprecated(f"scaling {argv[0]}", "scaling " + " ".join(OLD_VERBS[argv[0]]))
+        argv = [*OLD_VERBS[argv[0]], *argv[1:]]
+    if tuple(argv[:2]) in TWO_WORDS:
+        argv = [TWO_WORDS[tuple(argv[:2])], *argv[2:]]
+    return argv
 
 
 def main(argv: list[str] | None = None) -> int:
+    """The one entry point: parse, run the verb, report by the one policy; returns the code."""
     argv = sys.argv[1:] if argv is None else list(argv)
-    if argv and argv[0] in DELEGATED:
-        # these parse their own arguments ('scaling sweep --help' included)
-        module, name = DELEGATED[argv[0]]
-        args = argparse.Namespace(func=_delegate(module, name), rest=argv[1:])
-    else:
-        args = build_parser().parse_args(argv)
-    warnings.simplefilter("default")
-    return cli_main(reporting_bugs(lambda: args.func(args)))
 
+    def run() -> int:
+        args = build_parser().parse_args(spelled(argv))
+        return args.run(args)
 
-def reporting_bugs(fn):
-    """`fn`, with an unexpected internal error (a bug, not bad input: cli_main prints those in
-    one line) kept as its traceback plus one line asking to report it; exit code 1."""
-    def run() -> int | None:
-        try:
-            return fn()
-        except (InputError, KeyboardInterrupt, SystemExit):
-            raise
-        except Exception:
-            traceback.print_exc()
-            print("error: this is a bug in scaling, not in your input; please report it with "
-                  "the command and the traceback above", file=sys.stderr)
-            return 1
-    return run
+    try:
+        return cli_main(run, program="scaling")
+    except SystemExit as e:  # --help
+        return e.code if isinstance(e.code, int) else 0
 
 
 if __name__ == "__main__":

@@ -1,7 +1,9 @@
-"""`scaling config show [SECTION]`: every key of the run config and the sweep file, documented.
+"""`scaling config show [SECTION]`: every key of the run config, the sweep file and the fit
+settings, documented.
 
-One table per file kind: the run config (`scaling train FILE`, `--set KEY=VALUE`) and the sweep
-file (`scaling sweep FILE`, whose keys are selected here under a `sweep.` prefix). Each row is
+One table per file kind: the run config (`scaling train FILE`, `--set KEY=VALUE`), the sweep
+file (`scaling sweep FILE`, whose keys are selected here under a `sweep.` prefix) and the fit
+settings (RESULTS/fit.yaml and `scaling fit|plot --set KEY=VALUE`, under `fit.`). Each row is
 a dotted key, its type, its default and its one-line doc (from `field(metadata={"doc": ...})`,
 through `configio.describe`); a section starts with its own doc. Imports no JAX.
 """
@@ -18,6 +20,7 @@ from scaling.configio import FieldDoc, describe, nested_config
 from runstore import InputError
 
 SWEEP = "sweep"
+FIT = "fit"
 
 
 @dataclass(frozen=True)
@@ -63,6 +66,7 @@ def _sections(cls: type, prefix: str, top_title: str) -> tuple[Section, ...]:
 
 
 def blocks() -> tuple[Block, ...]:
+    from analysis.fit_settings import FitOptions
     from scaling.sweep.config import SweepConfig
     from scaling.train.config import RunConfig
 
@@ -72,14 +76,19 @@ def blocks() -> tuple[Block, ...]:
                   "'scaling config show sweep[.KEY]')", f"{SWEEP}.",
                   _sections(SweepConfig, f"{SWEEP}.", "top level; base takes the run "
                             "config's keys above (base.optim.lr, ...)"))
-    return run, sweep
+    fit = Block("fit settings: RESULTS/fit.yaml, or scaling fit|plot RESULTS [--set KEY=VALUE] "
+                f"(select with 'scaling config show {FIT}[.KEY]')", f"{FIT}.",
+                _sections(FitOptions, f"{FIT}.", "fit.yaml's keys; a flag of the same name "
+                          "(--outlier-mad for outlier_mad) wins over --set, --set over the file"))
+    return run, sweep, fit
 
 
 def section_names() -> list[str]:
-    """What SECTION may name: the run config's sections, its top-level keys, the sweep's."""
-    run, sweep = blocks()
+    """What SECTION may name: the run config's sections, its top-level keys, the sweep's and
+    the fit settings'."""
+    run, sweep, fit = blocks()
     return ([r.key for r in run.sections[0].rows] + [s.name for s in run.sections[1:]]
-            + [s.name for s in sweep.sections])
+            + [s.name for s in sweep.sections] + [s.name for s in fit.sections])
 
 
 def _selected(key: str, want: str) -> bool:
@@ -109,7 +118,7 @@ def select(want: str | None) -> tuple[Block, ...]:
         hint = f"did you mean '{near[0]}'? " if near else ""
         raise InputError(f"unknown config section '{want}'",
                          fix=f"{hint}sections: {', '.join(section_names())}; or a dotted key "
-                             "such as optim.lr or sweep.grid.flops")
+                             "such as optim.lr, sweep.grid.flops or fit.bootstrap")
     return tuple(out)
 
 

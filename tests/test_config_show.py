@@ -94,6 +94,22 @@ def test_sweep_section_filter():
     assert keys == {"sweep." + r.key for r in describe(SweepConfig) if r.key.startswith("grid.")}
 
 
+def test_fit_settings_are_documented_and_selectable(capsys):
+    import dataclasses
+
+    from analysis.fit_settings import FitOptions
+    fields = {f.name: f.metadata["doc"] for f in dataclasses.fields(FitOptions)}
+    out = show("fit", width=200)
+    assert "fit.yaml" in out and "optim.lr" not in out and "sweep file" not in out
+    for name, text in fields.items():
+        assert name in out and text in out, name
+    one = show("fit.bootstrap", width=200)
+    assert "bootstrap" in one and "level" not in one
+    assert "fit settings" in show(width=200)
+    assert main(["config", "show", "fit.levle"]) == 2
+    assert "did you mean" in capsys.readouterr().err
+
+
 def test_top_level_key_filter():
     keys = _keys(show("seed", width=100))
     assert keys == {"seed"}

@@ -50,7 +50,7 @@ def test_pf_days(capsys):
 
 
 def test_params_1b(capsys):
-    d = run_json(capsys, "--params", "1e9")
+    d = run_json(capsys, "--n-params", "1e9")
     assert d["optimal"]["n_opt"] == pytest.approx(1e9)
     assert d["optimal"]["flops"] == pytest.approx(6 * 1e9 * d["optimal"]["d_opt"])
     assert d["memory"]["hold"]["float32"] == pytest.approx(4e9, rel=0.05)      # 4 GB to hold
@@ -59,7 +59,7 @@ def test_params_1b(capsys):
 
 
 def test_cluster_budget(capsys):
-    d = run_json(capsys, "--gpu", "h100", "--gpus", "8", "--days", "3", "--mfu", "0.4")
+    d = run_json(capsys, "--device", "h100", "--devices", "8", "--days", "3", "--mfu", "0.4")
     assert d["budget"]["flops"] == pytest.approx(989e12 * 0.4 * 8 * 3 * 86400)
     assert d["hardware"]["days_at_6nd"] == pytest.approx(3.0)
     assert d["hardware"]["n_devices"] == 8
@@ -91,19 +91,22 @@ def test_other_laws(capsys, tmp_path):
     ([], "no budget"),
     (["--law", "kaplan"], "no budget"),
     (["--flops", "abc"], "--flops"),
-    (["--gpu", "nosuchgpu", "--gpus", "8", "--days", "3"], "nosuchgpu"),
-    (["--flops", "1e21", "--gpu", "nosuchgpu"], "nosuchgpu"),
+    (["--device", "nosuchgpu", "--devices", "8", "--days", "3"], "nosuchgpu"),
+    (["--flops", "1e21", "--device", "nosuchgpu"], "key '--device'"),
     (["--flops", "1e21", "--law", "nosuchlaw"], "nosuchlaw"),
     (["--flops", "1e21", "--law", "/nonexistent/fit.json"], "fit.json"),
     (["--flops", "1e21", "--pf-days", "3"], "exactly one"),
-    (["--days", "3"], "--gpu"),
-    (["--gpu", "h100", "--gpus", "0", "--days", "3"], "--gpus"),
+    (["--days", "3"], "--device"),
+    (["--device", "h100", "--devices", "0", "--days", "3"], "--devices"),
+    (["--flops", "1e21", "--vocab-size", "-5"], "--vocab-size"),
+    (["--flops", "1e21", "--nosuchflag"], "see scaling plan --help"),
     (["--flops", "1e21", "--mfu", "1.5"], "--mfu"),
 ])
 def test_bad_input_exits_2(capsys, argv, named):
     assert main(argv) == 2
     err = capsys.readouterr().err
     assert named in err and "Traceback" not in err
+    assert len(err.splitlines()) == 1 and err.startswith("error: "), err
 
 
 def test_help_returns_0(capsys):
@@ -144,3 +147,7 @@ def test_list_hardware(capsys):
 
 def test_plan_function_is_json_able():
     json.dumps(plan(flops=1e20))
+    d = plan(device="a100", devices=4, days=1, vocab_size=50257)
+    assert (d["hardware"]["gpu"], d["hardware"]["n_devices"]) == ("A100 80GB", 4)
+    assert d["shape"]["vocab_size"] == 50257
+    assert plan(n_params=1e9)["optimal"]["n_opt"] == pytest.approx(1e9)

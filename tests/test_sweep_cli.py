@@ -1,4 +1,4 @@
-"""`scaling sweep` and `scaling status` as a user runs them."""
+"""`scaling sweep` and `scaling sweep status` as a user runs them."""
 import json
 
 import pytest
@@ -54,8 +54,11 @@ def test_sweep_completes_reruns_skip_and_status(tmp_path):
     assert len((run / "claims.jsonl").read_text().splitlines()) == 1
     assert (out / "sweep.yaml").exists() and (out / "points.json").exists()
     assert yaml.safe_load((out / "sweep.yaml").read_text())["name"] == "tinysweep"
-    st = run_cli("status", out, check=True).stdout
-    assert "1 done" in st and "20/20" in st
-    js = json.loads(run_cli("status", out, "--json", check=True).stdout)
+    st = run_cli("sweep", "status", out, check=True)
+    assert "1 done" in st.stdout and "20/20" in st.stdout and st.stderr == ""
+    js = json.loads(run_cli("sweep", "status", out, "--json", check=True).stdout)
     assert js["counts"] == {"done": 1} and js["points"][0]["step"] == 20
-    assert run_cli("status", tmp_path / "nope").returncode == 2
+    old = run_cli("status", out, "--json", check=True)  # the old name: same answer, one warning
+    assert json.loads(old.stdout)["counts"] == js["counts"]
+    assert "scaling status is deprecated; use scaling sweep status" in old.stderr
+    assert run_cli("sweep", "status", tmp_path / "nope").returncode == 2

@@ -1,15 +1,16 @@
 """`scaling plan`: what to train with a budget, a model size or a cluster, and will it fit.
 
-    scaling plan --flops 1e21 | --pf-days X | --params N | --gpu h100 --gpus 8 --days 3 [--mfu 0.4]
-                 [--law besiroglu|hoffmann|kaplan|FIT.json] [--vocab 32000] [--seq-len 2048]
-                 [--batch-size 1] [--json]
+    scaling plan --flops 1e21 | --pf-days X | --n-params N | --device h100 --devices 8 --days 3
+                 [--mfu 0.4] [--law besiroglu|hoffmann|kaplan|FIT.json] [--vocab-size 32000]
+                 [--seq-len 2048] [--batch-size 1] [--json]
     scaling plan --compare [--law ...]     famous models: under- or over-trained?
     scaling plan --list-hardware           the accelerator table with sources
 
 The law gives N_opt and D_opt for C = 6 N D; the shape rule (scaling/model/shapes.py) turns N_opt
 into layers and widths; `ModelConfig.flops_per_token()` gives the exact FLOPs that time estimates
 use; scaling/budget/memory.py the memory; scaling/hardware.py the peaks. A cluster budget
-(--gpu/--gpus/--days) is peak x MFU x time, spent as C = 6ND. Bad input: message on stderr, exit 2.
+(--device/--devices/--days) is peak x MFU x time, spent as C = 6ND. Bad input: message on
+stderr, exit 2. Old flag names (--gpu, --gpus, --params, --vocab) still work, with a warning.
 """
 from __future__ import annotations
 
@@ -22,7 +23,6 @@ from typing import Any
 
 import numpy as np
 
-from runstore import cli_main
 from scaling.budget import compute as cu
 from scaling.budget.memory import (fits, fmt_bytes, hold_memory, rule_of_thumb_training_memory,
                                    training_memory)
@@ -86,27 +86,29 @@ def _loss_interval(law: Any, n: float, d: float, level: float) -> list[float] | 
 
 # ---- the plan ----------------------------------------------------------------------------------
 
-def _check_budget(given: dict, gpu, days, mfu, gpus, vocab, seq_len, batch_size) -> None:
+def _check_budget(given: dict, device, days, mfu, devices, vocab_size, seq_len,
+                  batch_size) -> None:
     if not given:
         raise InputError("no budget given", key="budget", fix="pass one of --flops C, --pf-days "
-                         "X, --params N, or --gpu NAME --gpus K --days T")
+                         "X, --n-params N, or --device NAME --devices K --days T")
     if len(given) > 1:
         raise InputError(f"give exactly one budget, got {', '.join(given)}", key="budget")
-    for key, v in list(given.items()) + [("--mfu", mfu), ("--gpus", gpus), ("--vocab", vocab),
-                                         ("--seq-len", seq_len), ("--batch-size", batch_size)]:
+    for key, v in list(given.items()) + [("--mfu", mfu), ("--devices", devices),
+                                         ("--vocab-size", vocab_size), ("--seq-len", seq_len),
+                                         ("--batch-size", batch_size)]:
         if not math.isfinite(v) or v <= 0:
             raise InputError(f"must be a positive number, got {v:g}", key=key)
     if mfu > 1:
         raise InputError(f"must be a fraction in (0, 1], got {mfu:g}", key="--mfu")
-    if days is not None and gpu is None:
-        raise InputError("--days needs the hardware it is spent on", key="--gpu",
-                         fix="add --gpu NAME (and --gpus K)")
+    if days is not None and device is None:
+        raise InputError("--days needs the hardware it is spent on", key="--device",
+                         fix="add --device NAME (and --devices K)")
 
 
-def _optimal(the_law, flops, pf_days, params, days, peak, mfu, n_dev) -> tuple[dict, str]:
+def _optimal(the_law, flops, pf_days, n_params, days, peak, mfu, n_dev) -> tuple[dict, str]:
     """(the law's compute-optimal point with its intervals, where the budget came from)."""
-    if params is not None:
-        opt, source = dict(the_law.for_params(params)), "params"
+    if n_params is not None:
+        opt, source = dict(the_law.for_params(n_params)), "params"
     else:
         if flops is not None:
             C, source = flops, "flops"
@@ -141,23 +143,24 @@ def _memory(cfg: ModelConfig, n_total: int, batch_size: int, acc, n_dev: int) ->
 
 
 def plan(*, flops: float | None = None, pf_days: float | None = None,
-         params: float | None = None, gpu: str | None = None, gpus: int = 1,
+         n_params: float | None = None, device: str | None = None, devices: int = 1,
          days: float | None = None, mfu: float = 0.4, law: str = "besiroglu",
-         vocab: int = 32000, seq_len: int = 2048, batch_size: int = 1) -> dict[str, Any]:
-    """Everything `scaling plan` prints, as a JSON-able dict. Bad input raises InputError."""
-    given = {k: v for k, v in (("--flops", flops), ("--pf-days", pf_days), ("--params", params),
-                               ("--days", days)) if v is not None}
-    _check_budget(given, gpu, days, mfu, gpus, vocab, seq_len, batch_size)
-    acc = resolve(gpu) if gpu else ACCELERATORS["H100 SXM"]
-    n_dev = int(gpus)
+         vocab_size: int = 32000, seq_len: int = 2048, batch_size: int = 1) -> dict[str, Any]:
+    """Everything `scaling plan` prints, as a JSON-able dict. Bad input raises InputError
+    naming the flag (the keywords are the flags: n_params is --n-params)."""
+    given = {k: v for k, v in (("--flops", flops), ("--pf-days", pf_days),
+                               ("--n-params", n_params), ("--days", days)) if v is not None}
+    _check_budget(given, device, days, mfu, devices, vocab_size, seq_len, batch_size)
+    acc = _accelerator(device) if device else ACCELERATORS["H100 SXM"]
+    n_dev = int(devices)
     peak, peak_dtype = training_peak(acc)
     the_law = load_law(law)
-    opt, source = _optimal(the_law, flops, pf_days, params, days, peak, mfu, n_dev)
+    opt, source = _optimal(the_law, flops, pf_days, n_params, days, peak, mfu, n_dev)
     C, n_opt, d_opt = float(opt["flops"]), float(opt["n_opt"]), float(opt["d_opt"])
 
     # the shape rule counts what the law counts (Kaplan: non-embedding parameters)
     count = "nonembedding" if getattr(the_law, "params", "total") == "nonembedding" else "total"
-    base = ModelConfig(arch="decoder", vocab_size=int(vocab), seq_len=int(seq_len))
+    base = ModelConfig(arch="decoder", vocab_size=int(vocab_size), seq_len=int(seq_len))
     cfg = ShapeRule(count=count).for_params(n_opt, base)
     n_total, fpt = cfg.n_params_total(), cfg.flops_per_token()
     exact = fpt * d_opt
@@ -181,6 +184,14 @@ def plan(*, flops: float | None = None, pf_days: float | None = None,
                      "days_at_6nd": cu.device_days(C, peak, mfu, n_dev),
                      "device_days": cu.device_days(exact, peak, mfu, 1)},
     }
+
+
+def _accelerator(name: str) -> Accelerator:
+    """The hardware table's entry; its error names this verb's flag."""
+    try:
+        return resolve(name)
+    except InputError as e:
+        raise InputError(e.detail, key="--device", fix=e.fix) from None
 
 
 def assess(n_params: float, tokens: float, law: Any) -> dict[str, Any]:
@@ -307,9 +318,18 @@ def format_hardware() -> str:
 
 # ---- CLI ---------------------------------------------------------------------------------------
 
-class _Parser(argparse.ArgumentParser):
-    def error(self, message: str):  # bad flags are bad input: one `error:` line, exit 2
-        raise InputError(message, fix="see scaling plan --help")
+EXAMPLES = """\
+examples:
+  scaling plan --flops 1e21
+  scaling plan --n-params 1e9 --json
+  scaling plan --device h100 --devices 8 --days 3 --mfu 0.4
+  scaling plan --flops 1e23 --law kaplan --vocab-size 50257
+  scaling plan --compare
+  scaling plan --list-hardware
+
+Old spellings still work, with a warning: --gpu (--device), --gpus (--devices),
+--params (--n-params), --vocab (--vocab-size).
+"""
 
 
 def _number(text: str) -> float:
@@ -322,57 +342,56 @@ def _number(text: str) -> float:
         raise argparse.ArgumentTypeError(f"not a number: '{text}'") from None
 
 
-_NUMERIC = ("--flops", "--pf-days", "--params", "--gpus", "--days", "--mfu", "--vocab",
-            "--seq-len", "--batch-size")
+def register(sub) -> None:
+    """`scaling plan`: its arguments (old spellings as hidden aliases) and its run."""
+    from runstore.errors import deprecated
 
-
-def build_parser() -> argparse.ArgumentParser:
-    p = _Parser(prog="scaling plan", description=__doc__.split("\n")[0])
+    p = sub.add_parser("plan", help="compute-optimal size, memory and time for a budget",
+                       description=__doc__.split("\n")[0], epilog=EXAMPLES,
+                       formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--flops", type=_number, help="compute budget C in FLOPs (C = 6ND)")
     p.add_argument("--pf-days", type=_number, help="compute budget in PF/s-days (8.64e19 FLOP)")
-    p.add_argument("--params", type=_number, help="model size N: compute-optimal D and C for it")
-    p.add_argument("--gpu", help=f"accelerator: {', '.join(ALIASES)}")
-    p.add_argument("--gpus", type=int, default=1, help="number of devices (default 1)")
-    p.add_argument("--days", type=_number, help="wall-clock days on --gpus x --gpu (a budget)")
+    p.add_argument("--n-params", type=_number,
+                   help="model size N: compute-optimal D and C for it")
+    p.add_argument("--device", help=f"accelerator: {', '.join(ALIASES)}")
+    p.add_argument("--devices", type=int, default=1, help="number of devices (default 1)")
+    p.add_argument("--days", type=_number,
+                   help="wall-clock days on --devices x --device (a budget)")
     p.add_argument("--mfu", type=float, default=0.4, help="model FLOPs utilisation (default 0.4)")
     p.add_argument("--law", default="besiroglu", help="besiroglu | hoffmann | kaplan | FIT.json")
-    p.add_argument("--vocab", type=int, default=32000, help="vocabulary size for the shape")
+    p.add_argument("--vocab-size", type=int, default=32000, help="vocabulary size for the shape")
     p.add_argument("--seq-len", type=int, default=2048, help="sequence length for the shape")
     p.add_argument("--batch-size", type=int, default=1,
                    help="micro-batch (sequences per device) for activation memory (default 1)")
     p.add_argument("--compare", action="store_true", help="famous models against the law")
     p.add_argument("--list-hardware", action="store_true", help="print the accelerator table")
     p.add_argument("--json", action="store_true", help="print JSON instead of the table")
-    return p
+    for old, new in (("--gpu", "--device"), ("--gpus", "--devices"), ("--params", "--n-params"),
+                     ("--vocab", "--vocab-size")):
+        deprecated(p, old, new)
+    p.set_defaults(run=run)
+
+
+def run(a: argparse.Namespace) -> int:
+    """Print the plan (or the comparison, or the hardware table); bad input raises."""
+    if a.list_hardware:
+        print(format_hardware())
+        return 0
+    if a.compare:
+        d = compare(a.law)
+        print(json.dumps(d, indent=2) if a.json else format_compare(d))
+        return 0
+    d = plan(flops=a.flops, pf_days=a.pf_days, n_params=a.n_params, device=a.device,
+             devices=a.devices, days=a.days, mfu=a.mfu, law=a.law, vocab_size=a.vocab_size,
+             seq_len=a.seq_len, batch_size=a.batch_size)
+    print(json.dumps(d, indent=2) if a.json else format_plan(d))
+    return 0
 
 
 def main(argv: list[str] | None = None) -> int:
-    """`scaling plan ...`: print the plan; return 0, or 2 with a message on stderr."""
-    argv = list(sys.argv[1:] if argv is None else argv)
-    for i in range(len(argv) - 1):  # '--flops -1e21': let argparse read a negative as a value
-        if argv[i] in _NUMERIC and argv[i + 1].startswith("-"):
-            argv[i:i + 2] = [f"{argv[i]}={argv[i + 1]}", ""]
-    argv = [a for a in argv if a != ""]
-
-    def run() -> int:
-        try:
-            a = build_parser().parse_args(argv)
-        except SystemExit as e:  # --help
-            return int(e.code or 0)
-        if a.list_hardware:
-            print(format_hardware())
-            return 0
-        if a.compare:
-            d = compare(a.law)
-            print(json.dumps(d, indent=2) if a.json else format_compare(d))
-            return 0
-        d = plan(flops=a.flops, pf_days=a.pf_days, params=a.params, gpu=a.gpu, gpus=a.gpus,
-                 days=a.days, mfu=a.mfu, law=a.law, vocab=a.vocab, seq_len=a.seq_len,
-                 batch_size=a.batch_size)
-        print(json.dumps(d, indent=2) if a.json else format_plan(d))
-        return 0
-
-    return cli_main(run)
+    """`scaling plan ...` through the one entry point; returns 0, or 2 with a message."""
+    from scaling.cli import main as scaling_main
+    return scaling_main(["plan", *(sys.argv[1:] if argv is None else argv)])
 
 
 if __name__ == "__main__":

@@ -12,32 +12,35 @@ import json
 import sys
 import time
 
-from runstore import cli_main
 from scaling.data.config import DataConfig
 
 EPILOG = __doc__.split("\n\n", 1)[1]
 
 
-def build_parser() -> argparse.ArgumentParser:
+def register(sub) -> None:
+    """`scaling data prepare|info`: the arguments and the run of each."""
+    from scaling.cli import add_set_arg
+
     raw = argparse.RawDescriptionHelpFormatter
-    p = argparse.ArgumentParser(prog="scaling data", description="Token caches: build, list.",
-                                epilog=EPILOG, formatter_class=raw)
-    sub = p.add_subparsers(dest="action", required=True)
-    pr = sub.add_parser("prepare", help="build (or find) the token cache of a config or source",
-                        epilog=EPILOG, formatter_class=raw)
+    p = sub.add_parser("data", help="build (prepare) or list (info) token caches",
+                       description="Token caches: build, list.", epilog=EPILOG,
+                       formatter_class=raw)
+    actions = p.add_subparsers(dest="action", required=True, metavar="ACTION")
+    pr = actions.add_parser("prepare", help="build (or find) the token cache of a config or "
+                            "source", epilog=EPILOG, formatter_class=raw)
     pr.add_argument("config", nargs="?", help="run config or sweep file (its data section)")
     pr.add_argument("--source", help="data.source (instead of a config)")
     pr.add_argument("--tokenizer", help="byte | bpe | file:PATH/tokenizer.json")
     pr.add_argument("--vocab-size", type=int, help="bpe vocabulary size")
-    pr.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
-                    help="override a data key, e.g. --set text_field=content (repeatable)")
+    add_set_arg(pr, "data", "text_field=content")
     pr.add_argument("--cache-dir", help="data.cache_dir")
     pr.add_argument("--json", action="store_true", help="print the result as JSON")
     pr.add_argument("--quiet", action="store_true", help="no progress lines")
-    info = sub.add_parser("info", help="list the token caches of a cache folder")
+    pr.set_defaults(run=_prepare)
+    info = actions.add_parser("info", help="list the token caches of a cache folder")
     info.add_argument("--cache-dir", help="default: $SCALING_CACHE or ~/.cache/scaling")
-    info.add_argument("--json", action="store_true")
-    return p
+    info.add_argument("--json", action="store_true", help="print JSON instead of the list")
+    info.set_defaults(run=_info)
 
 
 def data_config(a) -> DataConfig:
@@ -131,15 +134,9 @@ def _info(a) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    argv = list(sys.argv[1:] if argv is None else argv)
-
-    def run() -> int:
-        try:
-            a = build_parser().parse_args(argv)
-        except SystemExit as e:  # --help, or a usage error (argparse printed it)
-            return int(e.code or 0)
-        return _prepare(a) if a.action == "prepare" else _info(a)
-    return cli_main(run)
+    """`scaling data ...` through the one entry point."""
+    from scaling.cli import main as scaling_main
+    return scaling_main(["data", *(sys.argv[1:] if argv is None else argv)])
 
 
 if __name__ == "__main__":

@@ -1,11 +1,11 @@
-"""`scaling sweep FILE` and `scaling status RESULTS`.
+"""`scaling sweep FILE` and `scaling sweep status RESULTS` (`scaling status`: its old name).
 
     scaling sweep FILE [--dry-run] [--device h100 [--devices 8]] [--mfu 0.4] [--measure]
                        [--shard i/n] [--out DIR] [--set KEY=VALUE ...] [--quiet]
                        [--executor inline|slurm|local] [--slurm-partition P] [--slurm-time MIN]
                        [--slurm-gpus G] [--slurm-cpus C] [--slurm-mem GB] [--slurm-tasks N]
                        [--slurm-account A] [--slurm-qos Q] [--wait]
-    scaling status RESULTS [--json]
+    scaling sweep status RESULTS [--json]
 
 Every check (the file, the grid, memory, zero steps) runs before anything is written; a refusal
 prints the reason, names the file and key, and exits 2. Exit 1 if a point failed, else 0.
@@ -15,15 +15,25 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-import time
 from pathlib import Path
 
-from runstore import cli_main
 from runstore import InputError
 
 
-def _sweep_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="scaling sweep", description="Run (or plan) a sweep file.")
+SWEEP_EPILOG = """\
+examples:
+  scaling sweep sweeps/quickstart.yaml --dry-run
+  scaling sweep sweeps/quickstart.yaml --device h100 --devices 8 --mfu 0.4
+  scaling sweep sweeps/quickstart.yaml --set recipe.batch_size=16 --quiet
+  scaling sweep status results/quickstart        # its progress (--json for a script)
+
+Every sweep-file key and its default: scaling config show sweep.
+"""
+
+
+def _add_sweep_args(p: argparse.ArgumentParser) -> None:
+    from scaling.cli import add_distributed_args, add_set_arg
+
     p.add_argument("file", help="sweep YAML (sweeps/*.yaml)")
     p.add_argument("--dry-run", action="store_true",
                    help="print the plan (one row per point) and write nothing")
@@ -34,14 +44,24 @@ def _sweep_parser() -> argparse.ArgumentParser:
     p.add_argument("--measure", action="store_true",
                    help="time a few steps per shape on the local device instead of assuming MFU")
     p.add_argument("--shard", default="0/1", help="run the slice i/n of the sorted grid")
-    p.add_argument("--out", help="results folder (default: the file's `out`, or results/<name>)")
-    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
-                   help="override a sweep-file key, e.g. --set recipe.batch_size=16")
+    p.add_argument("--out", metavar="DIR", help="the results folder it writes (default: the "
+                   "file's `out`, or results/<name>)")
+    add_set_arg(p, "sweep-file", "recipe.batch_size=16")
     p.add_argument("--quiet", action="store_true", help="no progress bars")
     p.add_argument("--worker", default="", help="worker name recorded in claims")
     p.add_argument("--executor", choices=("inline", "slurm", "local"), default="inline",
                    help="inline: train here; slurm: submit a job array with submitit; local: "
                         "the same array through submitit's local executor")
+    _add_slurm_args(p)
+    p.add_argument("--wait", action="store_true", help="with --executor: wait for the array")
+    p.add_argument("--check-memory", action="store_true",
+                   help="with --dry-run: compile each distinct point's train step here and print "
+                        "XLA's memory analysis beside the calculator's estimate")
+    add_distributed_args(p)
+
+
+def _add_slurm_args(p: argparse.ArgumentParser) -> None:
+    """SLURM's own vocabulary (--slurm-gpus is its GPUs per task, not a --devices)."""
     p.add_argument("--slurm-partition", default="")
     p.add_argument("--slurm-time", type=int, default=240, help="minutes per array task")
     p.add_argument("--slurm-gpus", type=int, default=1, help="GPUs per task")
@@ -57,17 +77,23 @@ def _sweep_parser() -> argparse.ArgumentParser:
                    help="nodes per array task: > 1 trains each point as one multi-node run")
     p.add_argument("--slurm-tasks-per-node", type=int, default=1,
                    help="processes per node (one per GPU) of that multi-process run")
-    p.add_argument("--wait", action="store_true", help="with --executor: wait for the array")
-    p.add_argument("--check-memory", action="store_true",
-                   help="with --dry-run: compile each distinct point's train step here and print "
-                        "XLA's memory analysis beside the calculator's estimate")
-    from scaling.cli import add_distributed_args
-    add_distributed_args(p)
-    return p
 
 
-def _sweep(argv: list[str]) -> int:
-    a = _sweep_parser().parse_args(argv)
+def register(sub) -> None:
+    """`scaling sweep FILE` and `scaling sweep status RESULTS` (old name: `scaling status`)."""
+    s = sub.add_parser("sweep", help="run (or --dry-run) a sweep file; scaling sweep status "
+                       "RESULTS: its progress", description="Run (or plan) a sweep file.",
+                       epilog=SWEEP_EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
+    _add_sweep_args(s)
+    s.set_defaults(run=_sweep)
+    st = sub.add_parser("sweep-status", prog="scaling sweep status",
+                        description="Progress of a sweep's results folder.")
+    st.add_argument("results", help="results/<sweep>")
+    st.add_argument("--json", action="store_true", help="print JSON instead of the table")
+    st.set_defaults(run=_status)
+
+
+def _sweep(a: argparse.Namespace) -> int:
     from scaling.sweep import grid
     from scaling.sweep.config import load_sweep
 
@@ -89,7 +115,7 @@ def _sweep(argv: list[str]) -> int:
     try:
         device = (planner.target_device(a.device, dtype, a.devices, a.mfu) if a.device
                   else planner.local_device(dtype, a.mfu))
-    except InputError as e:  # the hardware table names its own flag (--gpu of scaling plan)
+    except InputError as e:  # the hardware table's own key: name this verb's flag
         raise InputError(e.detail, key="--device" if a.device else e.key, fix=e.fix) from None
     if a.device and a.measure:
         raise InputError("--measure times the local device; drop it with --device",
@@ -134,7 +160,7 @@ def _submit(a, sweep, n_points: int) -> int:
     jobs = slurm.submit(sweep, n_points, kind=a.executor, opts=opts, file=a.file)
     print(f"submitted {len(jobs)} array tasks ({a.executor}): "
           f"{', '.join(str(j.job_id) for j in jobs)}; logs in "
-          f"{Path(sweep.out_dir).resolve() / 'slurm'}; follow with: scaling status "
+          f"{Path(sweep.out_dir).resolve() / 'slurm'}; follow with: scaling sweep status "
           f"{sweep.out_dir}")
     if not a.wait:
         return 0
@@ -223,11 +249,7 @@ def _eta(rows: list[dict]) -> float | None:
     return left / (sum(rates) / len(rates) * n_running)
 
 
-def _status(argv: list[str]) -> int:
-    p = argparse.ArgumentParser(prog="scaling status", description="Progress of a sweep.")
-    p.add_argument("results", help="results/<sweep>")
-    p.add_argument("--json", action="store_true")
-    a = p.parse_args(argv)
+def _status(a: argparse.Namespace) -> int:
     root = Path(a.results)
     if not root.is_dir():
         raise InputError("no such folder", file=str(root), fix="pass results/<sweep>")
@@ -257,17 +279,9 @@ def _status(argv: list[str]) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    argv = list(sys.argv[1:] if argv is None else argv)
-    if not argv or argv[0] not in ("sweep", "status"):
-        print("usage: scaling sweep FILE ... | scaling status RESULTS", file=sys.stderr)
-        return 2
-    def run() -> int:
-        try:
-            return _sweep(argv[1:]) if argv[0] == "sweep" else _status(argv[1:])
-        except SystemExit as e:  # argparse: --help (0) or a usage error (2)
-            return int(e.code or 0)
-    from scaling.cli import reporting_bugs
-    return cli_main(reporting_bugs(run))
+    """`scaling sweep ...` / `scaling sweep status ...` through the one entry point."""
+    from scaling.cli import main as scaling_main
+    return scaling_main(list(sys.argv[1:] if argv is None else argv))
 
 
 if __name__ == "__main__":
