@@ -63,6 +63,9 @@ def add_distributed_args(p: argparse.ArgumentParser) -> None:
                    help="process 0's address: train one run over --num-processes processes")
     p.add_argument("--num-processes", type=int, default=0, help="processes in the job")
     p.add_argument("--process-id", type=int, default=-1, help="this process's index (0 writes)")
+    p.add_argument("--init-timeout", type=float, default=120.0, metavar="S",
+                   help="seconds to wait for every process to join before giving up "
+                        "(default %(default)g)")
 
 
 # ---- train and config (the verbs of this module) ------------------------------------------
@@ -72,7 +75,8 @@ def _train(args) -> int:
     cfg = load_run_config(args.config, args.set)
     from scaling.train.loop import train  # heavy imports only after the config is valid
     from scaling.train.sharding import initialize_distributed
-    initialize_distributed(args.coordinator, args.num_processes, args.process_id)
+    initialize_distributed(args.coordinator, args.num_processes, args.process_id,
+                           args.init_timeout)
     summary = train(cfg, args.out, progress=not args.quiet)
     return 0 if summary.status == "done" else 1
 

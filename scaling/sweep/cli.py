@@ -94,10 +94,11 @@ def register(sub) -> None:
 
 
 def _sweep(a: argparse.Namespace) -> int:
-    from scaling.sweep import grid
-    from scaling.sweep.config import load_sweep
+    """The one-way pipeline (scaling/sweep/pipeline.py): load -> resolve the data -> expand ->
+    plan (read-only) -> dry run, submit or run."""
+    from scaling.sweep import grid, pipeline
 
-    sweep = load_sweep(a.file, a.set)
+    sweep = pipeline.load(a.file, a.set)
     if a.out:
         import dataclasses
         sweep = dataclasses.replace(sweep, out=a.out)
@@ -106,46 +107,27 @@ def _sweep(a: argparse.Namespace) -> int:
         raise InputError("must be in (0, 1]", key="--mfu")
     if a.devices < 1:
         raise InputError("must be >= 1", key="--devices")
-
-    if a.coordinator:  # before anything asks JAX for its devices
-        from scaling.train.sharding import initialize_distributed
-        initialize_distributed(a.coordinator, a.num_processes, a.process_id)
-    from scaling.sweep import planner, runner
-    dtype = sweep.base_run().model.dtype
-    try:
-        device = (planner.target_device(a.device, dtype, a.devices, a.mfu) if a.device
-                  else planner.local_device(dtype, a.mfu))
-    except InputError as e:  # the hardware table's own key: name this verb's flag
-        raise InputError(e.detail, key="--device" if a.device else e.key, fix=e.fix) from None
     if a.device and a.measure:
         raise InputError("--measure times the local device; drop it with --device",
-                          key="--measure")
-    points = grid.expand(sweep, runner.vocab_from_config(sweep), file=a.file)
-    plan = planner.make_plan(sweep, points, device, measure=a.measure)
+                         key="--measure")
+    # before anything asks JAX for its devices; the flags are checked even without --coordinator
+    from scaling.train.sharding import initialize_distributed
+    initialize_distributed(a.coordinator, a.num_processes, a.process_id, a.init_timeout)
+    device = pipeline.device_for(sweep, a.device, a.devices, a.mfu)
+    plan = pipeline.prepare(sweep, a.file, device=device, measure=a.measure)
     if a.dry_run or a.device:
-        return _dry_run(a, plan, points)
+        print(pipeline.dry_run_text(plan, check_memory=a.check_memory))
+        plan.check(a.file)  # a refused point: exit 2 after the table
+        return 0
     plan.check(a.file)
     if a.executor != "inline":
-        return _submit(a, sweep, len(points))
-    _refuse_damaged(sweep, plan)  # before the dataset is loaded and anything is written
+        return _submit(a, sweep, len(plan.points))
+    from scaling.sweep import runner
+    from scaling.sweep.store import Store
+    pipeline.refuse_damaged(plan, Store(sweep.out_dir))  # before anything is written
     outcome = runner.run_sweep(sweep, file=a.file, shard=shard, quiet=a.quiet, worker=a.worker,
                                plan=plan)
     return 0 if outcome.ok else 1
-
-
-def _dry_run(a, plan, points) -> int:
-    """The plan's table, the compiler's memory (--check-memory), trunks and branches."""
-    from scaling.sweep import planner
-    print(planner.format_plan(plan))
-    if a.check_memory:
-        from scaling.sweep import memory_check
-        print(memory_check.format_memory_check(memory_check.check_memory(plan)))
-    if any(p.role != "run" for p in points):
-        from scaling.sweep.branching import format_branches
-        print(format_branches(points))
-    if plan.refused:
-        plan.check(a.file)  # exit 2
-    return 0
 
 
 def _submit(a, sweep, n_points: int) -> int:
@@ -167,14 +149,6 @@ def _submit(a, sweep, n_points: int) -> int:
     results = [j.result() for j in jobs]
     print(json.dumps(results, indent=1))
     return 1 if sum(len(r["failed"]) for r in results) else 0
-
-
-def _refuse_damaged(sweep, plan) -> None:
-    """A point whose summary.json cannot be read is neither finished nor safe to train over:
-    refuse the sweep with its path (read_summary's InputError), so nothing is mixed or lost."""
-    from runstore import read_summary
-    for row in plan.rows:
-        read_summary(sweep.out_dir / "runs" / row.point.run_id)
 
 
 # ---- status ----
