@@ -26,10 +26,6 @@ def _byte_alphabet() -> set[str]:
     return set(pre_tokenizers.ByteLevel.alphabet())
 
 
-def file_of(spec: str) -> Path:
-    return Path(spec[len("file:"):]).expanduser()
-
-
 def file_sha256(path: Path) -> str:
     try:
         return hashlib.sha256(path.read_bytes()).hexdigest()

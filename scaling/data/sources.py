@@ -8,7 +8,8 @@ Kinds (DataConfig.source):
   every file is read by its format (formats.py: text, .jsonl[.gz|.zst], .parquet).
 - 'hf:NAME': a Hugging Face dataset, `load_from_disk` when NAME is a local folder (what
   save_to_disk wrote), else `load_dataset(NAME, hf_config, split=hf_split, streaming=...)`.
-- 'tokens:PATH': a pre-tokenized array (tokens.py), not documents of text.
+- 'tokens:PATH': a pre-tokenized array (tokens.py), not documents of text; its spec is a
+  tokenizer kind's (kinds.TokensKind), which opens it.
 
 A source's `manifest()` identifies its content without reading it (relative paths, sizes and
 mtimes of the files; the hub name, config and split), so that opening a built cache costs a few
@@ -28,6 +29,7 @@ from scaling.data import synthetic
 from scaling.data.config import DataConfig
 from scaling.data.formats import (SOURCE_KEY, SUPPORTED, Document, file_docs, missing_extra,
                                   refusal)
+from scaling.data.kinds import tokenizer_kind
 from runstore import InputError
 
 
@@ -46,6 +48,7 @@ def _stat_list(base: Path, names: list[str]) -> list[list]:
 class Source:
     kind = "?"
     where = "?"
+    pretokenized = False  # documents of text (tokens.TokensSource: of ids)
 
     def manifest(self) -> dict:
         raise NotImplementedError
@@ -228,6 +231,9 @@ class HFSource(Source):
 
 def open_source(cfg: DataConfig) -> Source:
     """The source object for cfg.source: cheap (lists and stats files, reads no text)."""
+    kind = tokenizer_kind(cfg)
+    if kind.pretokenized:  # 'tokens:PATH': the kind parses its own spec
+        return kind.source()
     src = cfg.source
     if src == "stdlib":
         return _stdlib(cfg)
@@ -235,7 +241,4 @@ def open_source(cfg: DataConfig) -> Source:
         return SyntheticSource(cfg)
     if src.startswith("hf:"):
         return HFSource(cfg)
-    if src.startswith("tokens:"):
-        from scaling.data.tokens import TokensSource
-        return TokensSource(cfg)
     return _path_source(cfg)

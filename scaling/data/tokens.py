@@ -53,11 +53,14 @@ def _sidecar(path: Path) -> tuple[dict, Path | None]:
 
 
 class TokensSource:
-    kind = "tokens"
+    """The array of a `tokens:PATH` source (kinds.TokensKind parses the spec into `path`)."""
 
-    def __init__(self, cfg: DataConfig):
+    kind = "tokens"
+    pretokenized = True  # documents of ids (TokenDoc), not text
+
+    def __init__(self, cfg: DataConfig, path: Path):
         self.where = cfg.source
-        self.path = Path(cfg.source[len("tokens:"):]).expanduser()
+        self.path = path
         p = self.path
         if not p.is_file():
             raise InputError("no such token file", file=str(p), key=SOURCE_KEY,
