@@ -34,6 +34,17 @@ def file_sha256(path: Path) -> str:
                          key=KEY, fix="point file: at a tokenizer.json (HF tokenizers)") from None
 
 
+def _check_unk(tok, path: Path) -> None:
+    """A model that names an unknown-word token it lacks (a WordLevel or WordPiece vocabulary
+    without its '[UNK]') fails on the first unknown word, deep inside the encode pass: refuse
+    the file up front instead."""
+    unk = getattr(tok.model, "unk_token", None)
+    if unk and tok.model.token_to_id(unk) is None:
+        raise InputError(f"the {type(tok.model).__name__} model names the unknown-word token "
+                         f"{unk!r} but its vocabulary lacks it", file=str(path), key=KEY,
+                         fix=f"add {unk!r} to model.vocab, or use a tokenizer that has it")
+
+
 class PretrainedTokenizer(Tokenizer):
     def __init__(self, hf_tokenizer, n_sentinels: int, json_text: str):
         super().__init__(n_sentinels)
@@ -64,6 +75,7 @@ class PretrainedTokenizer(Tokenizer):
             raise InputError(f"not a tokenizers JSON file ({e})", file=str(path), key=KEY,
                              fix="save one with Tokenizer.save('tokenizer.json') or use the "
                                  "tokenizer.json of a HF model folder") from None
+        _check_unk(tok, path)
         return cls(tok, n_sentinels, text)
 
     def save(self, path: str | Path) -> None:
