@@ -1,7 +1,8 @@
-"""Atomic writes and tolerant reads: the only place a file is replaced.
+"""Atomic writes and tolerant reads: the only place a file or folder is renamed into place.
 
 Every file the suite writes (summaries, metrics, configs, the token cache's records, fits,
-figures) goes through `atomic_path`, so a reader never sees a half-written one.
+figures) goes through `atomic_path`, and a folder built whole (a token cache entry) is published
+by `publish_dir`, so a reader never sees a half-written one.
 """
 from __future__ import annotations
 
@@ -44,6 +45,15 @@ def atomic_path(path: str | Path) -> Iterator[Path]:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp)
         raise
+
+
+def publish_dir(tmp: str | Path, dest: str | Path) -> None:
+    """Give the folder `tmp`, built completely, the name `dest` in one step (same filesystem).
+
+    Never replaces a folder with content: when `dest` exists and is not empty this raises
+    OSError and `tmp` is left as it was (the caller decides whose folder wins).
+    """
+    os.rename(tmp, dest)
 
 
 def atomic_write_text(path: str | Path, text: str) -> None:

@@ -11,6 +11,7 @@ import pytest
 
 from scaling.data import DataConfig, build, encode_pool, load_dataset
 from scaling.data import encode_worker as wire
+from scaling.data.kinds import tokenizer_kind
 from scaling.data.tokenizer import BPETokenizer
 from test_data_build import corpus, files_of
 
@@ -89,9 +90,12 @@ def test_a_dead_worker_is_an_error(bpe_entry):
 
 def test_byte_and_small_corpora_stay_in_process(monkeypatch):
     monkeypatch.setenv("SCALING_DATA_WORKERS", "2")
-    assert not encode_pool.use_pool("byte", 1 << 40)
-    assert not encode_pool.use_pool("bpe", encode_pool.MIN_POOL_BYTES - 1)
-    assert encode_pool.use_pool("bpe", encode_pool.MIN_POOL_BYTES)
+    byte, bpe = (tokenizer_kind(DataConfig(tokenizer=t)) for t in ("byte", "bpe"))
+    tokens = tokenizer_kind(DataConfig(source="tokens:x.bin", tokenizer="bpe"))
+    assert not encode_pool.use_pool(byte, 1 << 40)
+    assert not encode_pool.use_pool(tokens, 1 << 40)
+    assert not encode_pool.use_pool(bpe, encode_pool.MIN_POOL_BYTES - 1)
+    assert encode_pool.use_pool(bpe, encode_pool.MIN_POOL_BYTES)
     monkeypatch.setenv("SCALING_DATA_WORKERS", "0")
-    assert not encode_pool.use_pool("bpe", 1 << 40)
+    assert not encode_pool.use_pool(bpe, 1 << 40)
     assert build.encode_pool is encode_pool

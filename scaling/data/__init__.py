@@ -6,6 +6,8 @@
 """
 from scaling.data.config import DataConfig
 from scaling.data.dataset import Dataset, load_dataset
+from scaling.data.kinds import tokenizer_kind, vocab_size_from_config
 from scaling.data.tokenizer import BPETokenizer, ByteTokenizer, Tokenizer
 
-__all__ = ["DataConfig", "Dataset", "load_dataset", "Tokenizer", "ByteTokenizer", "BPETokenizer"]
+__all__ = ["DataConfig", "Dataset", "load_dataset", "Tokenizer", "ByteTokenizer", "BPETokenizer",
+           "tokenizer_kind", "vocab_size_from_config"]

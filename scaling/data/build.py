@@ -2,9 +2,9 @@
 
 1. scan: every document's name hash and size (16 bytes per document kept) and the content hash;
    the split (corpus.split_mask) follows from them.
-2. tokenizer (bpe only): trained on a seeded sample of the training documents of at most
-   `tokenizer_train_bytes` (all of them, in corpus order, when the split is smaller: the stdlib's
-   BPE is the one it always was), streamed from the source again.
+2. tokenizer, made by its kind (kinds.py); bpe: trained on a seeded sample of the training
+   documents of at most `tokenizer_train_bytes` (all of them, in corpus order, when the split
+   is smaller: the stdlib's BPE is the one it always was), streamed from the source again.
 3. encode: documents in batches of about BATCH_BYTES are encoded (HF tokenizers run each batch
    on all cores while a reader thread parses the next one) and appended, each followed by EOS,
    to the train or validation shard files (shards.py). The pass hashes the content again: a
@@ -30,7 +30,8 @@ from scaling.data import cache, encode_pool
 from scaling.data.config import DataConfig
 from scaling.data.corpus import ContentHash, empty_error, split_mask, stream_documents, unit_hash
 from scaling.data.shards import ShardWriter
-from scaling.data.tokenizer import EOS_ID, BPETokenizer, ByteTokenizer, Tokenizer
+from scaling.data.kinds import tokenizer_kind
+from scaling.data.tokenizer import EOS_ID, Tokenizer
 from runstore import InputError
 
 SPLIT_RULE = "bytes-by-sha256(name)-order, v1"  # see corpus.split_mask
@@ -59,48 +60,11 @@ def scan(source, cfg: DataConfig, log) -> Scan:
     return Scan(np.array(hashes, np.float64), np.array(sizes, np.int64), h.hexdigest(), skipped)
 
 
-def sample_mask(sizes: np.ndarray, is_val: np.ndarray, budget: int, seed: int) -> np.ndarray:
-    """Training documents the BPE trains on: all if they fit in `budget` bytes, else a seeded
-    random prefix of them (in a permutation from `seed`) that does."""
-    train = np.flatnonzero(~is_val)
-    take = np.zeros(len(sizes), dtype=bool)
-    if sizes[train].sum() <= budget:
-        take[train] = True
-        return take
-    perm = np.random.default_rng([seed, 7]).permutation(train)
-    fits = np.cumsum(sizes[perm]) <= budget
-    take[perm[fits]] = True
-    return take
-
-
-def _train_bpe(source, cfg: DataConfig, take: np.ndarray, log) -> BPETokenizer:
-    def texts():
-        for i, doc in enumerate(stream_documents(source, cfg)):
-            if take[i]:
-                yield doc.text
-    log(f"training BPE (vocab {cfg.vocab_size}) on {int(take.sum())} documents")
-    return BPETokenizer.train(texts(), cfg.vocab_size, cfg.n_sentinels)
-
-
-def make_tokenizer(source, cfg: DataConfig, sc: Scan, is_val: np.ndarray, tmp: Path, log
-                   ) -> tuple[Tokenizer, dict]:
-    """The tokenizer for this entry (stored in it when it is not the byte one) and its sample."""
-    if source.kind == "tokens":
-        from scaling.data.tokens import TokensTokenizer
-        return TokensTokenizer(source.vocab, cfg.n_sentinels), {}
-    if cfg.tokenizer == "byte":
-        return ByteTokenizer(cfg.n_sentinels), {}
-    if cfg.tokenizer == "bpe":
-        take = sample_mask(sc.sizes, is_val, cfg.tokenizer_train_bytes, cfg.tokenizer_train_seed)
-        tok = _train_bpe(source, cfg, take, log)
-        sample = {"budget_bytes": cfg.tokenizer_train_bytes, "seed": cfg.tokenizer_train_seed,
-                  "docs": int(take.sum()), "bytes": int(sc.sizes[take].sum()),
-                  "whole_split": bool(take.sum() == (~is_val).sum())}
-    else:
-        from scaling.data.pretrained import PretrainedTokenizer, file_of
-        tok, sample = PretrainedTokenizer.load(file_of(cfg.tokenizer), cfg.n_sentinels), {}
-    tok.save(tmp / "tokenizer.json")
-    return tok, sample
+def make_tokenizer(kind, source, cfg: DataConfig, sc: Scan, is_val: np.ndarray, tmp: Path,
+                   log) -> tuple[Tokenizer, dict]:
+    """The tokenizer for this entry (its kind stores it in `tmp` when it is not the byte one)
+    and the record of its training sample."""
+    return kind.build(lambda: stream_documents(source, cfg), sc.sizes, is_val, tmp, log)
 
 
 def _batches(source, cfg: DataConfig, hasher: ContentHash):
@@ -186,7 +150,7 @@ def _encoded(source, cfg: DataConfig, tok: Tokenizer, text_bytes: int, tmp: Path
     number goes to info["workers"]."""
     info["workers"] = 0
     batches = _batches(source, cfg, hasher)
-    if source.kind == "tokens" or not encode_pool.use_pool(cfg.tokenizer, text_bytes):
+    if not encode_pool.use_pool(tokenizer_kind(cfg), text_bytes):
         yield from _encoded_here(batches, tok)
         return
     with encode_pool.EncodePool(cfg, tmp) as pool:
@@ -244,14 +208,15 @@ def builder(cfg: DataConfig, source, manifest: dict, key: str, log):
                           f"text (e.g. {', '.join(sc.skipped[:3])}); meta.json lists them",
                           stacklevel=2)
         is_val = split_mask(sc.hashes, sc.sizes, cfg.val_fraction, source.where)
-        tok, sample = make_tokenizer(source, cfg, sc, is_val, tmp, log)
+        kind = tokenizer_kind(cfg)
+        tok, sample = make_tokenizer(kind, source, cfg, sc, is_val, tmp, log)
         dtype = cache.token_dtype(tok.vocab_size)
         enc = encode_pass(source, cfg, tok, sc, is_val, tmp, dtype, log)
         if source.manifest() != manifest:
             raise InputError("the source's files changed while its token cache was built",
                              file=source.where, key="data.source",
                              fix="rerun once the source stops changing")
-        text = source.kind != "tokens"
+        text = not kind.pretokenized
         meta = dict(source.meta())
         meta.update(
             content_hash=sc.content_hash, n_docs=enc["n_docs"], n_tokens=enc["n_tokens"],

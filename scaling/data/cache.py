@@ -26,7 +26,6 @@ from __future__ import annotations
 import glob
 import hashlib
 import json
-import os
 import shutil
 import tempfile
 import time
@@ -37,6 +36,7 @@ from typing import Callable
 import numpy as np
 
 from runstore import InputError, atomic_write_json, fsync_path
+from runstore.files import publish_dir
 
 try:
     import fcntl
@@ -129,7 +129,7 @@ def open_or_build(root: Path, key: str, build: Callable[[Path], None], *,
         remove_stale(root, key)
         if entry.exists():  # an incomplete entry can only come from outside tampering
             stale = Path(tempfile.mkdtemp(prefix=f".{key}.stale.", dir=root))
-            os.rename(entry, stale / "old")
+            publish_dir(entry, stale / "old")  # moved aside, then deleted
             shutil.rmtree(stale, ignore_errors=True)
         tmp = Path(tempfile.mkdtemp(prefix=f".{key}.", suffix=".tmp", dir=root))
         try:
@@ -138,7 +138,7 @@ def open_or_build(root: Path, key: str, build: Callable[[Path], None], *,
             if not is_complete(tmp):
                 raise RuntimeError(f"cache builder did not write {META}")
             try:
-                os.rename(tmp, entry)
+                publish_dir(tmp, entry)
             except OSError:
                 if not is_complete(entry):
                     raise

@@ -67,10 +67,8 @@ class DataConfig:
         if self.max_bytes < 0:
             raise InputError(f"must be >= 0, got {self.max_bytes}", key="max_bytes",
                               fix="0 means the whole corpus")
-        if self.tokenizer not in ("byte", "bpe") and not (self.tokenizer.startswith("file:")
-                                                          and len(self.tokenizer) > 5):
-            raise InputError(f"{self.tokenizer!r} is not 'byte', 'bpe' or 'file:PATH'",
-                              key="tokenizer", fix="e.g. file:models/gpt2/tokenizer.json")
+        from scaling.data.kinds import tokenizer_kind  # kinds -> tokens -> this module
+        kind = tokenizer_kind(self)  # refuses a spec that names no tokenizer
         if self.tokenizer_train_bytes < 1_000:
             raise InputError(f"must be >= 1000, got {self.tokenizer_train_bytes}",
                               key="tokenizer_train_bytes", fix="e.g. 64_000_000")
@@ -79,12 +77,7 @@ class DataConfig:
                               key="tokens_vocab_size/tokens_separator_id")
         if not 0 <= self.n_sentinels <= 4096:
             raise InputError(f"must be in [0, 4096], got {self.n_sentinels}", key="n_sentinels")
-        if self.tokenizer == "bpe":
-            lo = self.n_reserved + 256
-            if not lo <= self.vocab_size <= 2**31 - 1:
-                raise InputError(f"bpe needs vocab_size >= {lo} (reserved ids + 256 bytes), "
-                                  f"got {self.vocab_size}", key="vocab_size",
-                                  fix=f"use at least {lo}, e.g. 1024")
+        kind.validate()
         if not 0.0 < self.val_fraction < 1.0:
             raise InputError(f"must be in (0, 1), got {self.val_fraction}", key="val_fraction",
                               fix="e.g. 0.05")

@@ -81,11 +81,12 @@ def stream_documents(source, cfg: DataConfig, skipped: list[str] | None = None,
     into pieces), so the content hash is that of the documents, however they are split."""
     skipped = [] if skipped is None else skipped
     docs = source.documents(skipped)
-    if getattr(source, "kind", "") != "tokens":  # token documents: no text budget or chunking
+    ids = getattr(source, "pretokenized", False)  # documents of ids: no text budget or chunks
+    if not ids:
         docs = _budgeted(docs, cfg.max_bytes)
     if hasher is not None:
         docs = _hashed(docs, hasher)
-    if not chunk_lone or getattr(source, "kind", "") == "tokens":
+    if not chunk_lone or ids:
         yield from docs
         return
     first = next(docs, None)

@@ -26,10 +26,12 @@ from scaling.data.build import SPLIT_RULE, builder
 from scaling.data.config import DataConfig
 from scaling.data.shards import open_split
 from scaling.data.sources import open_source
-from scaling.data.tokenizer import Tokenizer, text_tokenizer, tokenizer_config
+from scaling.data.kinds import tokenizer_kind, vocab_size_from_config
+from scaling.data.tokenizer import Tokenizer
 from runstore import InputError
 
-__all__ = ["Dataset", "load_dataset", "find_entry", "corpus_tokens", "SPLIT_RULE"]
+__all__ = ["Dataset", "load_dataset", "find_entry", "corpus_tokens", "vocab_size_from_config",
+           "SPLIT_RULE"]
 
 
 def _log(progress: bool):
@@ -42,19 +44,6 @@ def _log(progress: bool):
     return log
 
 
-def _tokenizer_identity(cfg: DataConfig, kind: str) -> dict:
-    if kind == "tokens":
-        return {"kind": "tokens", "n_sentinels": cfg.n_sentinels}
-    if cfg.tokenizer.startswith("file:"):
-        from scaling.data.pretrained import file_of, file_sha256
-        return {"kind": "file", "sha256": file_sha256(file_of(cfg.tokenizer)),
-                "n_sentinels": cfg.n_sentinels}
-    t = tokenizer_config(cfg.tokenizer, cfg.vocab_size, cfg.n_sentinels)
-    if cfg.tokenizer == "bpe":
-        t.update(train_bytes=cfg.tokenizer_train_bytes, train_seed=cfg.tokenizer_train_seed)
-    return t
-
-
 def find_entry(cfg: DataConfig):
     """(source, manifest, cache root, key): where the config's cache entry lives. Cheap: lists
     and stats the source's files, reads none of their text."""
@@ -64,7 +53,7 @@ def find_entry(cfg: DataConfig):
     source_id = hashlib.sha256(json.dumps(manifest, sort_keys=True).encode()).hexdigest()
     split = {"val_fraction": cfg.val_fraction, "rule": SPLIT_RULE, "max_bytes": cfg.max_bytes,
              "text_field": cfg.text_field}
-    key = cache.cache_key(source_id, _tokenizer_identity(cfg, source.kind), split)
+    key = cache.cache_key(source_id, tokenizer_kind(cfg).identity(), split)
     return source, manifest, cfg.resolved_cache_dir(), key
 
 
@@ -77,11 +66,7 @@ def _damaged(entry: Path, why: str) -> InputError:
 def _open_entry(cfg: DataConfig, source, entry: Path, key: str):
     meta = cache.read_meta(entry)
     try:
-        if source.kind == "tokens":
-            from scaling.data.tokens import TokensTokenizer
-            tok = TokensTokenizer(source.vocab, cfg.n_sentinels)
-        else:
-            tok = text_tokenizer(cfg, entry)
+        tok = tokenizer_kind(cfg).load(entry, source)
         train = open_split(entry, meta["shards"]["train"], meta["dtype"])
         val = open_split(entry, meta["shards"]["val"], meta["dtype"])
     except (OSError, ValueError, KeyError) as e:
@@ -115,19 +100,7 @@ def corpus_tokens(cfg: DataConfig) -> tuple[float | None, str]:
     if cache.is_complete(entry):
         n = cache.read_meta(entry)["n_tokens"]["train"]
         return float(n), f"{n:,} training tokens (token cache)"
-    if source.kind == "tokens":
-        n = manifest["file"][1] / source.dtype.itemsize * (1 - cfg.val_fraction)
-        return n, f"~{n:,.0f} training tokens (array size; no token cache yet)"
-    files = manifest.get("files")
-    if not files:
-        return None, "unknown until the token cache is built (scaling data prepare)"
-    n_bytes = sum(f[1] for f in files) * (1 - cfg.val_fraction)
-    if cfg.max_bytes:
-        n_bytes = min(n_bytes, cfg.max_bytes * (1 - cfg.val_fraction))
-    per = 1.0 if cfg.tokenizer == "byte" else 3.4  # NOTES.md: BPE of code, 2.6-3.6 bytes/token
-    n = n_bytes / per
-    return n, (f"~{n:,.0f} training tokens (file sizes at {per} bytes/token; no token cache "
-               "yet: scaling data prepare builds it)")
+    return tokenizer_kind(cfg).estimate_train_tokens(source, manifest)
 
 
 class Dataset:

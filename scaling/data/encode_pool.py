@@ -46,8 +46,10 @@ def n_workers() -> int:
         return os.cpu_count() or 1
 
 
-def use_pool(tokenizer_kind: str, text_bytes: int) -> bool:
-    return tokenizer_kind != "byte" and text_bytes >= MIN_POOL_BYTES and n_workers() > 1
+def use_pool(kind, text_bytes: int) -> bool:
+    """Whether worker processes pay for encoding `text_bytes` with this tokenizer kind
+    (kinds.py: byte and tokens: kinds never need them)."""
+    return kind.encodes_in_workers and text_bytes >= MIN_POOL_BYTES and n_workers() > 1
 
 
 class _Worker:

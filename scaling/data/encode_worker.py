@@ -1,6 +1,6 @@
 """One encode worker of encode_pool.py, and the wire format both ends speak (no pickle).
 
-    python -m scaling.data.encode_worker KIND ENTRY N_SENTINELS VOCAB_SIZE
+    python -m scaling.data.encode_worker TOKENIZER_SPEC ENTRY N_SENTINELS VOCAB_SIZE
 
 Request: uint64 n, uint64[n] UTF-8 byte lengths, the n texts' bytes.
 Reply:   uint64 n, uint64[n] token counts, int32 ids of all n documents, concatenated.
@@ -74,10 +74,10 @@ def read_ids(f: BinaryIO) -> tuple[np.ndarray, np.ndarray] | None:
 
 
 def main(argv: list[str]) -> int:
-    kind, entry, n_sentinels, vocab = argv
-    from scaling.data.tokenizer import text_tokenizer
-    cfg = SimpleNamespace(tokenizer=kind, n_sentinels=int(n_sentinels), vocab_size=int(vocab))
-    tok = text_tokenizer(cfg, Path(entry))
+    spec, entry, n_sentinels, vocab = argv
+    from scaling.data.kinds import tokenizer_kind
+    cfg = SimpleNamespace(tokenizer=spec, n_sentinels=int(n_sentinels), vocab_size=int(vocab))
+    tok = tokenizer_kind(cfg).load(Path(entry), None)
     inp, out = sys.stdin.buffer, sys.stdout.buffer
     while (texts := read_texts(inp)) is not None:
         write_ids(out, tok.encode_batch(texts))

@@ -86,33 +86,112 @@ def decode(data: bytes) -> str | None:
         return None
 
 
-def _open_lines(path: Path, fmt: str):
-    if fmt == "jsonl":
-        return open(path, "rb")
-    if fmt == "jsonl.gz":
-        return gzip.open(path, "rb")
+def unreadable(path: Path, e: OSError) -> InputError:
+    """One line for a file the source lists but this process cannot read (chmod 000, gone)."""
+    return InputError(f"cannot read this file ({e.strerror or e})", file=str(path),
+                      key=SOURCE_KEY, fix="make it readable (chmod +r) or move it out of the "
+                                          "source")
+
+
+def read_bytes(path: Path) -> bytes:
     try:
-        import zstandard
-    except ImportError:
-        raise missing_extra("zstandard", f"{path}") from None
-    fh = open(path, "rb")
-    return io.BufferedReader(zstandard.ZstdDecompressor().stream_reader(fh, closefd=True))
+        with open(path, "rb") as fh:
+            return fh.read()
+    except OSError as e:
+        raise unreadable(path, e) from None
+
+
+class _ZstdRaw(io.RawIOBase):
+    """A .zst file's decompressed bytes (frame after frame) that notices a truncated last frame:
+    zstandard's stream_reader ends quietly there, which would drop the file's tail unnoticed."""
+
+    def __init__(self, fh, zstandard):
+        self._fh, self._dctx = fh, zstandard.ZstdDecompressor()
+        self._d, self._in_frame = self._dctx.decompressobj(), False
+        self._out, self._pos = memoryview(b""), 0
+
+    def readable(self) -> bool:
+        return True
+
+    def _fill(self) -> bool:
+        """Decompress the next input chunk; False at the end of a complete stream."""
+        chunk = self._fh.read(1 << 20)
+        if not chunk:
+            if self._in_frame:
+                raise EOFError("the last zstd frame is cut short (truncated file)")
+            return False
+        parts = []
+        while chunk:
+            self._in_frame = True
+            parts.append(self._d.decompress(chunk))
+            chunk = b""
+            if self._d.eof:  # frame done: what follows starts the next one
+                chunk, self._in_frame = self._d.unused_data, False
+                self._d = self._dctx.decompressobj()
+        self._out, self._pos = memoryview(b"".join(parts)), 0
+        return True
+
+    def readinto(self, buf) -> int:
+        while self._pos >= len(self._out):
+            if not self._fill():
+                return 0
+        n = min(len(buf), len(self._out) - self._pos)
+        buf[:n] = self._out[self._pos:self._pos + n]
+        self._pos += n
+        return n
+
+    def close(self) -> None:
+        self._fh.close()
+        super().close()
+
+
+def _open_lines(path: Path, fmt: str):
+    """(line reader, the raw file): the raw file's position says how far decompression got."""
+    if fmt == "jsonl.zst":
+        try:
+            import zstandard
+        except ImportError:
+            raise missing_extra("zstandard", f"{path}") from None
+    try:
+        raw = open(path, "rb")
+    except OSError as e:
+        raise unreadable(path, e) from None
+    if fmt == "jsonl":
+        return raw, raw
+    if fmt == "jsonl.gz":
+        return gzip.GzipFile(fileobj=raw, mode="rb"), raw
+    return io.BufferedReader(_ZstdRaw(raw, zstandard), 1 << 16), raw
 
 
 def jsonl_docs(path: Path, name: str, text_field: str, fmt: str = "jsonl"
                ) -> Iterator[Document]:
     """One document per non-blank line, named NAME:LINE."""
-    with _open_lines(path, fmt) as fh:
+    fh, raw = _open_lines(path, fmt)
+    with fh, raw:
         lineno = 0
         try:
-            for lineno, raw in enumerate(fh, start=1):
-                if raw.strip():
-                    yield Document(f"{name}:{lineno}", _json_text(raw, path, lineno, text_field))
+            for lineno, raw_line in enumerate(fh, start=1):
+                if raw_line.strip():
+                    yield Document(f"{name}:{lineno}",
+                                   _json_text(raw_line, path, lineno, text_field))
         except InputError:
             raise
+        except OSError as e:
+            if fmt == "jsonl":
+                raise unreadable(path, e) from None
+            raise _damaged(path, lineno, raw, e) from None
         except Exception as e:  # gzip / zstd: a damaged or truncated stream
-            raise InputError(f"cannot decompress after line {lineno} ({e})", file=str(path),
-                             key=SOURCE_KEY, fix="re-create the compressed file") from None
+            raise _damaged(path, lineno, raw, e) from None
+
+
+def _damaged(path: Path, lineno: int, raw, e: Exception) -> InputError:
+    try:
+        at = f" at compressed byte {raw.tell():,} of {path.stat().st_size:,}"
+    except (OSError, ValueError):
+        at = ""
+    return InputError(f"cannot decompress after line {lineno}{at}: damaged or truncated ({e})",
+                      file=str(path), key=SOURCE_KEY,
+                      fix="re-create or re-download the compressed file")
 
 
 def _json_text(raw: bytes, path: Path, lineno: int, text_field: str) -> str:
@@ -130,7 +209,20 @@ def _json_text(raw: bytes, path: Path, lineno: int, text_field: str) -> str:
     if not isinstance(text, str):
         raise InputError(f"line {lineno}: field '{text_field}' is not a string", file=where,
                          key="data.text_field", fix="the text field must hold a JSON string")
+    if b"\\u" in raw and not _is_utf8(text):  # only a \uD800-\uDFFF escape makes one
+        raise InputError(f"line {lineno}: field '{text_field}' holds a lone surrogate (a "
+                         "\\uD800-\\uDFFF escape without its pair), which is not text",
+                         file=where, key=SOURCE_KEY,
+                         fix="fix or drop that line (surrogate escapes come in pairs)")
     return text
+
+
+def _is_utf8(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def parquet_docs(path: Path, name: str, text_field: str, batch_rows: int = 1024
@@ -172,7 +264,7 @@ def file_docs(path: Path, name: str, text_field: str, skipped: list[str]
     elif fmt == "parquet":
         yield from parquet_docs(path, name, text_field)
     else:
-        text = decode(path.read_bytes())
+        text = decode(read_bytes(path))
         if text is None:
             skipped.append(name)
         elif text:

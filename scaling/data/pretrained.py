@@ -26,16 +26,23 @@ def _byte_alphabet() -> set[str]:
     return set(pre_tokenizers.ByteLevel.alphabet())
 
 
-def file_of(spec: str) -> Path:
-    return Path(spec[len("file:"):]).expanduser()
-
-
 def file_sha256(path: Path) -> str:
     try:
         return hashlib.sha256(path.read_bytes()).hexdigest()
     except OSError as e:
         raise InputError(f"cannot read the tokenizer file ({e.strerror})", file=str(path),
                          key=KEY, fix="point file: at a tokenizer.json (HF tokenizers)") from None
+
+
+def _check_unk(tok, path: Path) -> None:
+    """A model that names an unknown-word token it lacks (a WordLevel or WordPiece vocabulary
+    without its '[UNK]') fails on the first unknown word, deep inside the encode pass: refuse
+    the file up front instead."""
+    unk = getattr(tok.model, "unk_token", None)
+    if unk and tok.model.token_to_id(unk) is None:
+        raise InputError(f"the {type(tok.model).__name__} model names the unknown-word token "
+                         f"{unk!r} but its vocabulary lacks it", file=str(path), key=KEY,
+                         fix=f"add {unk!r} to model.vocab, or use a tokenizer that has it")
 
 
 class PretrainedTokenizer(Tokenizer):
@@ -68,6 +75,7 @@ class PretrainedTokenizer(Tokenizer):
             raise InputError(f"not a tokenizers JSON file ({e})", file=str(path), key=KEY,
                              fix="save one with Tokenizer.save('tokenizer.json') or use the "
                                  "tokenizer.json of a HF model folder") from None
+        _check_unk(tok, path)
         return cls(tok, n_sentinels, text)
 
     def save(self, path: str | Path) -> None:

@@ -8,7 +8,8 @@ Kinds (DataConfig.source):
   every file is read by its format (formats.py: text, .jsonl[.gz|.zst], .parquet).
 - 'hf:NAME': a Hugging Face dataset, `load_from_disk` when NAME is a local folder (what
   save_to_disk wrote), else `load_dataset(NAME, hf_config, split=hf_split, streaming=...)`.
-- 'tokens:PATH': a pre-tokenized array (tokens.py), not documents of text.
+- 'tokens:PATH': a pre-tokenized array (tokens.py), not documents of text; its spec is a
+  tokenizer kind's (kinds.TokensKind), which opens it.
 
 A source's `manifest()` identifies its content without reading it (relative paths, sizes and
 mtimes of the files; the hub name, config and split), so that opening a built cache costs a few
@@ -17,9 +18,10 @@ relative, so the split and the cache key do not depend on where the corpus lies 
 """
 from __future__ import annotations
 
-import glob as globlib
+import fnmatch
 import os
 import platform
+import stat
 import sysconfig
 from pathlib import Path
 from typing import Iterator
@@ -28,6 +30,7 @@ from scaling.data import synthetic
 from scaling.data.config import DataConfig
 from scaling.data.formats import (SOURCE_KEY, SUPPORTED, Document, file_docs, missing_extra,
                                   refusal)
+from scaling.data.kinds import tokenizer_kind
 from runstore import InputError
 
 
@@ -46,6 +49,7 @@ def _stat_list(base: Path, names: list[str]) -> list[list]:
 class Source:
     kind = "?"
     where = "?"
+    pretokenized = False  # documents of text (tokens.TokensSource: of ids)
 
     def manifest(self) -> dict:
         raise NotImplementedError
@@ -106,26 +110,97 @@ def stdlib_files(include_tests: bool) -> tuple[Path, list[str]]:
     return root, sorted(names)
 
 
+def _walk_error(e: OSError):
+    raise InputError(f"cannot list this folder ({e.strerror or e})", file=e.filename,
+                     key=SOURCE_KEY, fix="make it readable (chmod +rx) or move it out of the "
+                                         "source")
+
+
+def _file_keys(dirpath: str, real_dir: str, filenames: list[str]) -> list[tuple[str, str]]:
+    """(file name, the real path it reaches) for the regular files among `filenames` (a
+    symlink to one included, a broken or folder link left out)."""
+    out = []
+    for f in filenames:
+        full = os.path.join(dirpath, f)
+        try:
+            st = os.lstat(full)
+            if stat.S_ISLNK(st.st_mode):
+                real = os.path.realpath(full)
+                st = os.stat(real)
+            else:
+                real = os.path.join(real_dir, f)
+        except OSError:  # a broken link
+            continue
+        if stat.S_ISREG(st.st_mode):
+            out.append((f, real))
+    return out
+
+
+def _once(found: list[tuple[str, str]], base: Path) -> list[str]:
+    """The names of (name, real path) pairs, sorted, each real file once (a symlink beside its
+    target, a tree linked twice): under its own name when one reaches it without a link, else
+    under the first."""
+    real_base, names = os.path.realpath(base), {}
+    for name, real in sorted(found):
+        if real not in names or os.path.join(real_base, name) == real:
+            names[real] = name
+    return sorted(names.values())
+
+
 def tree_files(root: Path) -> list[str]:
-    names = []
-    for dirpath, dirnames, filenames in os.walk(root):
+    """Every non-hidden file under `root`, each once; symlinked folders are not entered."""
+    found = []
+    for dirpath, dirnames, filenames in os.walk(root, onerror=_walk_error):
         dirnames[:] = [d for d in dirnames if not d.startswith(".") and d != "__pycache__"]
         rel_dir = Path(dirpath).relative_to(root)
-        names += [(rel_dir / f).as_posix() for f in filenames if not f.startswith(".")]
-    return sorted(n for n in names if (root / n).is_file())
+        found += [((rel_dir / f).as_posix(), real) for f, real in
+                  _file_keys(dirpath, os.path.realpath(dirpath),
+                             [f for f in filenames if not f.startswith(".")])]
+    return _once(found, root)
+
+
+def _could_match(parts: tuple, pat: tuple) -> bool:
+    """Whether a folder at relative `parts` can hold a match of the pattern parts `pat`."""
+    if not parts:
+        return True
+    if not pat:
+        return False
+    if pat[0] == "**":
+        return True
+    return fnmatch.fnmatchcase(parts[0], pat[0]) and _could_match(parts[1:], pat[1:])
+
+
+def _matches(parts: tuple, pat: tuple) -> bool:
+    """glob's rule: '**' is any number of folders (none included), other parts fnmatch one."""
+    if not pat:
+        return not parts
+    if pat[0] == "**":
+        return any(_matches(parts[k:], pat[1:]) for k in range(len(parts) + 1))
+    return bool(parts) and fnmatch.fnmatchcase(parts[0], pat[0]) and _matches(parts[1:], pat[1:])
 
 
 def glob_files(pattern: str) -> tuple[Path, list[str]]:
-    base_parts = []
-    for p in Path(pattern).parts:
-        if _is_glob(p):
-            break
-        base_parts.append(p)
-    base = Path(*base_parts) if base_parts else Path(".")
-    hits = [Path(h) for h in globlib.glob(pattern, recursive=True)]
-    names = sorted(h.relative_to(base).as_posix() for h in hits if h.is_file()
-                   and not any(q.startswith(".") for q in h.relative_to(base).parts))
-    return base, names
+    """(base, the non-hidden files under it that match), each file once. Symlinked folders are
+    followed as glob follows them, but never into a folder already visited (no loops, no
+    second copy of a tree)."""
+    parts = Path(pattern).parts
+    k = next((i for i, p in enumerate(parts) if _is_glob(p)), len(parts))
+    base = Path(*parts[:k]) if k else Path(".")
+    pat = parts[k:]
+    found, seen = [], set()
+    for dirpath, dirnames, filenames in os.walk(base, followlinks=True):
+        real_dir = os.path.realpath(dirpath)
+        if real_dir in seen:  # reached again through a symlink: a loop or a second copy
+            dirnames[:] = []
+            continue
+        seen.add(real_dir)
+        rel = Path(dirpath).relative_to(base).parts
+        dirnames[:] = sorted(d for d in dirnames
+                             if not d.startswith(".") and _could_match(rel + (d,), pat))
+        hits = [f for f in filenames if not f.startswith(".") and _matches(rel + (f,), pat)]
+        found += [(Path(*rel, f).as_posix(), real)
+                  for f, real in _file_keys(dirpath, real_dir, hits)]
+    return base, _once(found, base)
 
 
 def _stdlib(cfg: DataConfig) -> FileSource:
@@ -228,6 +303,9 @@ class HFSource(Source):
 
 def open_source(cfg: DataConfig) -> Source:
     """The source object for cfg.source: cheap (lists and stats files, reads no text)."""
+    kind = tokenizer_kind(cfg)
+    if kind.pretokenized:  # 'tokens:PATH': the kind parses its own spec
+        return kind.source()
     src = cfg.source
     if src == "stdlib":
         return _stdlib(cfg)
@@ -235,7 +313,4 @@ def open_source(cfg: DataConfig) -> Source:
         return SyntheticSource(cfg)
     if src.startswith("hf:"):
         return HFSource(cfg)
-    if src.startswith("tokens:"):
-        from scaling.data.tokens import TokensSource
-        return TokensSource(cfg)
     return _path_source(cfg)

@@ -8,6 +8,8 @@ Reserved ids, for every tokenizer: 0 PAD, 1 BOS, 2 EOS, 3 MASK, 4 .. 4+n_sentine
   ('<pad>') is encoded as ordinary text, never as the special id. Saved as the tokenizer's JSON
   file (no pickle).
 - file:PATH/tokenizer.json (pretrained.py): any HF tokenizer, its ids shifted by n_reserved.
+Which one a config names, and what depends on that (cache identity, vocabulary, build, load),
+is kinds.py's.
 """
 from __future__ import annotations
 
@@ -161,21 +163,3 @@ class BPETokenizer(Tokenizer):
                 "requested_vocab_size": self.requested_vocab_size,
                 "n_reserved": self.n_reserved, "n_sentinels": self.n_sentinels,
                 "sha256": hashlib.sha256(self._json.encode("utf-8")).hexdigest()}
-
-
-def tokenizer_config(tokenizer: str, vocab_size: int, n_sentinels: int) -> dict:
-    """What determines the tokenizer before training (part of the cache key)."""
-    if tokenizer == "byte":
-        return {"kind": "byte", "n_sentinels": n_sentinels}
-    return {"kind": "bpe", "vocab_size": vocab_size, "n_sentinels": n_sentinels,
-            "pre_tokenizer": "bytelevel-gpt2-regex"}
-
-
-def text_tokenizer(cfg, entry: Path) -> Tokenizer:
-    """The tokenizer of a built cache entry (bpe and file: tokenizers are stored in it)."""
-    if cfg.tokenizer == "byte":
-        return ByteTokenizer(cfg.n_sentinels)
-    if cfg.tokenizer == "bpe":
-        return BPETokenizer.load(entry / "tokenizer.json", cfg.n_sentinels, cfg.vocab_size)
-    from scaling.data.pretrained import PretrainedTokenizer
-    return PretrainedTokenizer.load(entry / "tokenizer.json", cfg.n_sentinels)

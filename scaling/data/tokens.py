@@ -21,7 +21,7 @@ from typing import Iterator
 import numpy as np
 
 from scaling.data.config import DataConfig
-from scaling.data.formats import SOURCE_KEY
+from scaling.data.formats import SOURCE_KEY, unreadable
 from scaling.data.tokenizer import Tokenizer
 from runstore import InputError
 
@@ -53,11 +53,14 @@ def _sidecar(path: Path) -> tuple[dict, Path | None]:
 
 
 class TokensSource:
-    kind = "tokens"
+    """The array of a `tokens:PATH` source (kinds.TokensKind parses the spec into `path`)."""
 
-    def __init__(self, cfg: DataConfig):
+    kind = "tokens"
+    pretokenized = True  # documents of ids (TokenDoc), not text
+
+    def __init__(self, cfg: DataConfig, path: Path):
         self.where = cfg.source
-        self.path = Path(cfg.source[len("tokens:"):]).expanduser()
+        self.path = path
         p = self.path
         if not p.is_file():
             raise InputError("no such token file", file=str(p), key=SOURCE_KEY,
@@ -90,21 +93,31 @@ class TokensSource:
                 raise InputError(f"need a 1-D integer array, got {a.ndim}-D {a.dtype}",
                                  file=str(self.path), key=SOURCE_KEY,
                                  fix="np.save(path, ids.ravel().astype(np.uint32))")
+            if a.size == 0:
+                raise InputError("the token array is empty (0 ids)", file=str(self.path),
+                                 key=SOURCE_KEY, fix="point data.source at a non-empty array")
             return a.dtype
         if name not in DTYPES:
             raise InputError(f"dtype {name!r} is not one of {', '.join(DTYPES)}",
                              file=str(self.sidecar), key=SOURCE_KEY, fix='"dtype": "uint16"')
         dt = np.dtype(name)
-        if os.path.getsize(self.path) % dt.itemsize:
+        size = os.path.getsize(self.path)
+        if size == 0:
+            raise InputError("the token file is empty (0 ids)", file=str(self.path),
+                             key=SOURCE_KEY, fix="point data.source at a non-empty token array")
+        if size % dt.itemsize:
             raise InputError(f"file size is not a multiple of {dt.itemsize} ({name})",
                              file=str(self.path), key=SOURCE_KEY,
                              fix="give the right dtype in the JSON beside it")
         return dt
 
     def array(self) -> np.ndarray:
-        if self.path.suffix == ".npy":
-            return np.load(self.path, mmap_mode="r", allow_pickle=False)
-        return np.memmap(self.path, dtype=self.dtype, mode="r")
+        try:
+            if self.path.suffix == ".npy":
+                return np.load(self.path, mmap_mode="r", allow_pickle=False)
+            return np.memmap(self.path, dtype=self.dtype, mode="r")
+        except OSError as e:
+            raise unreadable(self.path, e) from None
 
     def manifest(self) -> dict:
         st = os.stat(self.path)
