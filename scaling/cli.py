@@ -22,6 +22,7 @@ import argparse
 import sys
 
 from runstore.errors import CommandParser, cli_main, warn_deprecated
+from scaling.cli_args import add_distributed_args, add_set_arg
 
 #: `scaling --help`: each line is run through the config loader by tests/test_cli_examples.py.
 EXAMPLES = """\
@@ -47,25 +48,6 @@ Every key and its default: scaling config show [SECTION]. Rerun the same command
 """
 
 RAW = argparse.RawDescriptionHelpFormatter
-
-
-def add_set_arg(p: argparse.ArgumentParser, what: str, example: str) -> None:
-    """`--set KEY=VALUE`, the one way every verb overrides a documented key."""
-    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
-                   help=f"override a {what} key, e.g. --set {example} (repeatable; "
-                        "every key: scaling config show)")
-
-
-def add_distributed_args(p: argparse.ArgumentParser) -> None:
-    """One run over several processes (jax.distributed); under SLURM they come from its
-    environment instead (SCALING_DISTRIBUTED=1)."""
-    p.add_argument("--coordinator", default="", metavar="HOST:PORT",
-                   help="process 0's address: train one run over --num-processes processes")
-    p.add_argument("--num-processes", type=int, default=0, help="processes in the job")
-    p.add_argument("--process-id", type=int, default=-1, help="this process's index (0 writes)")
-    p.add_argument("--init-timeout", type=float, default=120.0, metavar="S",
-                   help="seconds to wait for every process to join before giving up "
-                        "(default %(default)g)")
 
 
 # ---- train and config (the verbs of this module) ------------------------------------------

@@ -36,7 +36,13 @@ def import_graph() -> dict[str, set[str]]:
     for mod, path in files.items():
         is_pkg = path.name == "__init__.py"
         out: set[str] = set()
-        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        typing_only = {id(n) for blk in ast.walk(tree) if isinstance(blk, ast.If)
+                       and "TYPE_CHECKING" in ast.unparse(blk.test)
+                       for stmt in blk.body for n in ast.walk(stmt)}
+        for node in ast.walk(tree):
+            if id(node) in typing_only:  # annotations only: never executed, not an arrow
+                continue
             if isinstance(node, ast.Import):
                 targets = [a.name for a in node.names]
             elif isinstance(node, ast.ImportFrom):

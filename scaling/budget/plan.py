@@ -17,7 +17,6 @@ from __future__ import annotations
 import argparse
 import json
 import math
-import sys
 from dataclasses import dataclass
 from typing import Any
 
@@ -386,13 +385,3 @@ def run(a: argparse.Namespace) -> int:
              seq_len=a.seq_len, batch_size=a.batch_size)
     print(json.dumps(d, indent=2) if a.json else format_plan(d))
     return 0
-
-
-def main(argv: list[str] | None = None) -> int:
-    """`scaling plan ...` through the one entry point; returns 0, or 2 with a message."""
-    from scaling.cli import main as scaling_main
-    return scaling_main(["plan", *(sys.argv[1:] if argv is None else argv)])
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 import time
 
 from scaling.data.config import DataConfig
@@ -19,7 +18,7 @@ EPILOG = __doc__.split("\n\n", 1)[1]
 
 def register(sub) -> None:
     """`scaling data prepare|info`: the arguments and the run of each."""
-    from scaling.cli import add_set_arg
+    from scaling.cli_args import add_set_arg
 
     raw = argparse.RawDescriptionHelpFormatter
     p = sub.add_parser("data", help="build (prepare) or list (info) token caches",
@@ -131,13 +130,3 @@ def _info(a) -> int:
               f"val {n.get('val', 0):,} tokens  {r['bytes_on_disk'] / 1e6:.1f} MB  "
               f"built in {b.get('wall_s', '?')} s")
     return 0
-
-
-def main(argv: list[str] | None = None) -> int:
-    """`scaling data ...` through the one entry point."""
-    from scaling.cli import main as scaling_main
-    return scaling_main(["data", *(sys.argv[1:] if argv is None else argv)])
-
-
-if __name__ == "__main__":
-    sys.exit(main())

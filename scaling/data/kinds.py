@@ -47,6 +47,9 @@ class TokenizerKind:
     bytes_per_token = BPE_BYTES_PER_TOKEN
     encodes_in_workers = True
     pretokenized = False
+    #: vocab_size() is only the requested size until the tokenizer is trained on the corpus
+    #: (the built cache's tokenizer is then the truth)
+    vocab_needs_training = False
 
     def __init__(self, cfg, arg: str = ""):
         self.cfg, self.arg = cfg, arg
@@ -130,6 +133,7 @@ def sample_mask(sizes: np.ndarray, is_val: np.ndarray, budget: int, seed: int) -
 
 class BPEKind(TokenizerKind):
     spec = "bpe"
+    vocab_needs_training = True
 
     def validate(self) -> None:
         c = self.cfg

@@ -12,23 +12,16 @@ from __future__ import annotations
 from scaling.data import cache
 from scaling.data.config import DataConfig
 from scaling.data.dataset import find_entry
-from scaling.data.tokenizer import ByteTokenizer, text_tokenizer
+from scaling.data.kinds import tokenizer_kind
 
 
 def known_vocab_size(cfg: DataConfig) -> tuple[int | None, str]:
     """(vocabulary size or None, how it is known)."""
     source, _, root, key = find_entry(cfg)  # validates cfg; lists the source, reads no text
-    if source.kind == "tokens":
-        from scaling.data.tokens import TokensTokenizer
-        return (TokensTokenizer(source.vocab, cfg.n_sentinels).vocab_size,
-                f"{source.vocab:,} stored ids of the tokens: source + reserved ids")
-    if cfg.tokenizer == "byte":
-        return ByteTokenizer(cfg.n_sentinels).vocab_size, "byte tokenizer"
+    kind = tokenizer_kind(cfg)
     entry = root / key
-    if cache.is_complete(entry):
-        return text_tokenizer(cfg, entry).vocab_size, "the token cache's tokenizer"
-    if cfg.tokenizer.startswith("file:"):
-        from scaling.data.pretrained import PretrainedTokenizer, file_of
-        return (PretrainedTokenizer.load(file_of(cfg.tokenizer), cfg.n_sentinels).vocab_size,
-                "the tokenizer file")
-    return None, "bpe not trained yet (no token cache)"
+    if kind.vocab_needs_training:
+        if cache.is_complete(entry):
+            return kind.load(entry, source).vocab_size, "the token cache's tokenizer"
+        return None, f"{kind.spec} not trained yet (no token cache)"
+    return kind.vocab_size(), f"the {kind.spec} {kind.config_key}'s own vocabulary"

@@ -32,7 +32,7 @@ Every sweep-file key and its default: scaling config show sweep.
 
 
 def _add_sweep_args(p: argparse.ArgumentParser) -> None:
-    from scaling.cli import add_distributed_args, add_set_arg
+    from scaling.cli_args import add_distributed_args, add_set_arg
 
     p.add_argument("file", help="sweep YAML (sweeps/*.yaml)")
     p.add_argument("--dry-run", action="store_true",
@@ -250,13 +250,3 @@ def _status(a: argparse.Namespace) -> int:
     print(f"ETA: {fmt_time(eta) if eta is not None else 'unknown (no throughput yet)'}"
           + (" (remaining FLOPs at the recent FLOP/s)" if eta else ""))
     return 0
-
-
-def main(argv: list[str] | None = None) -> int:
-    """`scaling sweep ...` / `scaling sweep status ...` through the one entry point."""
-    from scaling.cli import main as scaling_main
-    return scaling_main(list(sys.argv[1:] if argv is None else argv))
-
-
-if __name__ == "__main__":
-    sys.exit(main())
