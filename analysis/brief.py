@@ -33,7 +33,7 @@ def _reference(group: str) -> str | None:
     except (OSError, ValueError):
         return None
     top = max(d["allocation"], key=lambda r: r["flops"])
-    return f"{_ratio(top, d.get('bytes_per_token'))} at C {top['flops']:.2g} ({path.name})"
+    return f"{_ratio(top, d.get('bytes_per_token'))} at C {top['flops']:.3g} ({path.name})"
 
 
 def format_brief(fits: Sequence[tuple[str, Any]], source: Path) -> str:
@@ -48,7 +48,7 @@ def format_brief(fits: Sequence[tuple[str, Any]], source: Path) -> str:
                 lines.append(f"  {where}: D/N -  ({f.verdict.short()})")
             else:
                 note = "" if f.verdict.identified else f"  ({f.verdict.short()})"
-                lines.append(f"  {where}: D/N at C {top['flops']:.2g} = "
+                lines.append(f"  {where}: D/N at C {top['flops']:.3g} = "
                              f"{_ratio(top, f.bytes_per_token)}{note}")
         ref = _reference(name)
         lines.append("  for scale: Chinchilla ~20 tokens per parameter (Hoffmann et al. 2022, "

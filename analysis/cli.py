@@ -42,8 +42,8 @@ def _parser() -> argparse.ArgumentParser:
         s.add_argument("--level", type=float, help="interval level (default 0.8)")
         s.add_argument("--delta", type=float, help="Huber delta (approach 3, default 1e-3)")
         s.add_argument("--budgets",
-                       help="budgets C for the allocation table: 'data' (default: the smallest, "
-                            "middle and largest C of the runs, no extrapolation) or a comma list, "
+                       help="budgets C for the allocation table: 'data' (default: the runs' own "
+                            "IsoFLOP budgets, exact) or a comma list, "
                             "e.g. 1e18,1e22,5.76e23")
         s.add_argument("--outlier-mad", type=float,
                        help="approach 3: drop runs with |residual| > K robust sd, then refit")
@@ -51,6 +51,13 @@ def _parser() -> argparse.ArgumentParser:
                        help="output folder (fit: default RESULTS/fits)")
         s.add_argument("--holdout", choices=("largest",),
                        help="fit on every budget but the largest and predict it (approaches 2, 3)")
+        s.add_argument("--estimator", choices=("window", "all", "akima"),
+                       help="approach 2's per-budget minimum (default window: the parabola near "
+                            "the lowest loss; all: through every size; akima: interpolation)")
+        s.add_argument("--window-dex", type=float,
+                       help="approach 2's window half-width in decades of N (default 0.5)")
+        s.add_argument("--group-by",
+                       help="comma list of columns (a CSV's own, or seed) splitting the runs")
         if name == "fit":
             s.add_argument("--json", action="store_true", help="print JSON instead of a table")
             s.add_argument("--brief", action="store_true",
@@ -94,7 +101,8 @@ def options_of(args: argparse.Namespace) -> Any:
     return FitOptions(approach=approaches, bootstrap=args.bootstrap, params=args.params,
                       seed=args.seed, level=args.level, delta=args.delta,
                       budgets=_budgets(args.budgets), outlier_mad=args.outlier_mad,
-                      holdout=args.holdout)
+                      holdout=args.holdout, estimator=args.estimator,
+                      window_dex=args.window_dex, group_by=args.group_by)
 
 
 def run_fits(args: argparse.Namespace) -> tuple[Any, list[tuple[str, Any]]]:
@@ -107,7 +115,7 @@ def run_fits(args: argparse.Namespace) -> tuple[Any, list[tuple[str, Any]]]:
     fit_settings.resolve(args, source)
     approaches, explicit = _approaches(args.approach, source.suffix.lower() == ".csv")
     options = options_of(args)
-    runs = load(source)
+    runs = load(source).grouped_by(options.group_by)
     fits = fit_all(runs, options, args.cmd, approaches, explicit)
     if not fits:
         raise InputError("no approach could be fitted", file=str(source),

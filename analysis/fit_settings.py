@@ -2,8 +2,8 @@
 
 Command-line flags win, else RESULTS/fit.yaml, else the defaults; every value goes through the
 same checks (`_check`) wherever it comes from, so `--level 2` and `level: 2` in fit.yaml give the
-same one-line error.  Budgets default to the data's range ('data': the smallest, middle and
-largest C of the group's runs, no extrapolation) in the CLI and in the notebook functions alike.
+same one-line error.  Budgets default to the data's own ('data': each IsoFLOP budget of the
+group, exact: analysis/budgets.py) in the CLI and in the notebook functions alike.
 
 A results folder may hold ``fit.yaml`` with the settings its committed fits were made with
 (``bootstrap: 1000``, ``params: both``, ...), so that a bare ``scaling fit RESULTS`` reproduces
@@ -29,6 +29,7 @@ FILE = "fit.yaml"
 DEFAULTS: dict[str, Any] = {
     "approach": None, "bootstrap": 0, "params": "total", "seed": 0, "level": 0.8,
     "delta": 1e-3, "budgets": "data", "outlier_mad": None, "holdout": None,
+    "estimator": "window", "window_dex": 0.5, "group_by": None,
 }
 #: What each setting holds, for the errors' fixes.
 _FLAG = {k: "--" + k.replace("_", "-") for k in DEFAULTS}
@@ -70,6 +71,12 @@ def _check(key: str, v: Any) -> tuple[Any, str | None]:
         if fs and all(x is not None and x > 0 for x in fs):
             return ",".join(f"{x:g}" for x in fs), None
         return v, None if v == "data" else "must be 'data' or a list of FLOPs such as [1e12, 1e13]"
+    if key in ("estimator", "window_dex"):
+        from analysis.isoflop_min import check_option
+        return v, check_option(key, v)
+    if key == "group_by":
+        from analysis.grouping import check_group_by
+        return check_group_by(v)
     raise AssertionError(key)
 
 
@@ -139,12 +146,18 @@ class FitOptions:
     budgets: Any = "data"
     outlier_mad: float | None = None
     holdout: str | None = None
+    estimator: str = "window"
+    """Approach 2's per-budget minimum: window (parabola near the lowest loss), all, akima."""
+    window_dex: float = 0.5
+    """Half-width of approach 2's window in decades of N (at least 5 sizes)."""
+    group_by: Any = None
+    """Columns (a CSV's extra ones, or seed, epochs) whose values split the runs into groups."""
 
     def __post_init__(self) -> None:
         for f in dataclasses.fields(self):
             v = getattr(self, f.name)
             v = list(v) if f.name in ("approach", "budgets") and isinstance(v, tuple) else v
-            if f.name == "approach" and v is None:
+            if f.name in ("approach", "group_by") and v is None:
                 continue
             _, problem = _check(f.name, v)
             if problem:
@@ -168,10 +181,10 @@ class FitOptions:
 
 
 def data_budgets(runs: Any, params: str = "total") -> tuple[float, ...]:
-    """The runs' own C range: smallest, geometric middle and largest C (2 significant digits)."""
-    c = np.sort(runs.c(params))
-    lo, hi = float(c[0]), float(c[-1])
-    return tuple(float(f"{x:.2g}") for x in (lo, (lo * hi) ** 0.5, hi))
+    """The runs' own budgets, exact (analysis/budgets.py)."""
+    from analysis.budgets import data_budgets as own
+
+    return own(runs, params)
 
 
 def reporting_budgets(budgets: Any, runs: Any, params: str) -> tuple[float, ...]:

@@ -152,7 +152,7 @@ def holdout(runs: RunTable, approach: int, options: FitOptions | None = None,
     rows = tuple({"run_id": str(r), "n": float(n), "d": float(d), "measured": float(m), **p}
                  for r, n, d, m, p in zip(held["run_id"], held.n(params), held["tokens"],
                                           held["loss"], pred))
-    return Holdout(f"{runs.group[0]}/{runs.group[1]}", approach, c, rows, {**n_opt, **m_n},
+    return Holdout("/".join(runs.group), approach, c, rows, {**n_opt, **m_n},
                    {**min_loss, **m_l}, verdict)
 
 

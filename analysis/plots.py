@@ -71,7 +71,7 @@ def plot_isoflop(fit: Any, ax: Any = None) -> Any:
         ax.set_xscale("log")
         ax.set_xlabel(f"parameters N ({fit.params})")
         ax.set_ylabel("final eval loss (nats/token)")
-        ax.set_title(f"IsoFLOP curves ({fit.group[0]}, {fit.group[1]})")
+        ax.set_title(f"IsoFLOP curves ({', '.join(fit.group)})")
         ax.legend(ncol=2)
     return ax
 
