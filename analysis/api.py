@@ -3,6 +3,7 @@ notebook's ``analysis.fit_all(runs, options)`` both do (one FitOptions, one loop
 
 from __future__ import annotations
 
+import dataclasses
 import warnings
 from typing import Any
 
@@ -61,5 +62,8 @@ def fit_all(runs: RunTable, options: FitOptions | None = None, cmd: str = "fit",
                     warnings.warn(f"approach {k} skipped for {key} ({params} N): {exc.detail}",
                                   AnalysisWarning)
                     continue
+                label = group.n_counted(params)
+                if label != params:
+                    fit = dataclasses.replace(fit, n_counted=label)
                 fits.append((f"approach{k}-{tag}{suffix}", fit))
     return fits

@@ -125,6 +125,8 @@ class IsoFlopFit(FitResult):
     allocation: tuple[dict[str, Any], ...] = ()
     bytes_per_token: float | None = None
     verdict: Verdict = Verdict(IDENTIFIED)
+    n_counted: str | None = None
+    """What N is, when the input says something other than the total count (a CSV's N)."""
     estimator: str = DEFAULT_ESTIMATOR
     """How each budget's minimum was found (analysis/isoflop_min.py)."""
     window_dex: float = WINDOW_DEX

@@ -267,6 +267,9 @@ def cmd_plot(args: argparse.Namespace) -> int:
             written += plots.save(fig, out, f"{which}_opt-all")
     if ratio_fits:
         for unit in ("token", "byte"):
+            if unit == "byte" and not any(f.bytes_per_token for f in ratio_fits):
+                print("skipped bytes_per_param-all: no run gives bytes_per_token")
+                continue
             fig = plots.figure(plots.plot_ratio, ratio_fits, unit=unit)
             written += plots.save(fig, out, f"{unit}s_per_param-all")
     (params,) = param_counts(args.params, "plot")

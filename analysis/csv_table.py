@@ -63,7 +63,9 @@ def from_csv(path: str | Path) -> RunTable:
     cols.pop("flops", None)  # always recomputed as 6 N D with total N
     used = {v for v in src.values() if v is not None}
     extra = {h: [rec.get(h) or "" for rec in records] for h in header if h and h not in used}
-    return RunTable(cols, None, extra, str(path))
+    table = RunTable(cols, None, extra, str(path))
+    table.n_columns = {"total": src["n_total"], "nonembedding": src["n_nonembedding"]}
+    return table
 
 
 def _match_columns(path: Path, header: list[str]) -> dict[str, str | None]:

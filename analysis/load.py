@@ -153,6 +153,16 @@ class RunTable:
                              key="n_params_nonembedding", fix="use --params total")
         return col
 
+    def n_counted(self, params: str = "total") -> str:
+        """What the N fitted with `params` is, in words: 'total' / 'nonembedding' for results
+        folders and CSVs that say so (columns n_params_total, n_params_nonembedding), else the
+        CSV column's name ("N as given (column 'N')"): a CSV's N may be either count."""
+        declared = getattr(self, "n_columns", {}).get(params)
+        if declared is None or declared.lower() in ("n_params_total", "n_total",
+                                                    "n_params_nonembedding", "n_nonembedding"):
+            return params
+        return f"N as given (column {declared!r})"
+
     def c(self, params: str = "total") -> np.ndarray:
         """Budget C = 6 N D with the chosen parameter count."""
         return flops_6nd(self.n(params), self._cols["tokens"])
@@ -166,6 +176,7 @@ class RunTable:
                        {k: v[idx] for k, v in self._extra.items()}, self.source)
         sub._curve_cache = self._curve_cache
         sub._by = self._by[idx]
+        sub.n_columns = getattr(self, "n_columns", {})
         return sub
 
     def groups(self) -> dict[str, "RunTable"]:
@@ -367,6 +378,9 @@ def concat(tables: Sequence[RunTable]) -> RunTable:
     sources = sorted({t.source for t in tables if t.source})
     out = RunTable(cols, dirs, extra, ", ".join(sources) or None)
     out._by = np.concatenate([t._by for t in tables])
+    declared = [getattr(t, "n_columns", {}) for t in tables if len(t)]
+    if declared and all(d == declared[0] for d in declared):
+        out.n_columns = declared[0]
     return out
 
 

@@ -63,6 +63,8 @@ class ParametricFit(FitResult):
     allocation: tuple[dict[str, Any], ...] = ()
     """law.optimal(C) (with intervals) at the reporting budgets."""
     bytes_per_token: float | None = None
+    n_counted: str | None = None
+    """What N is, when the input says something other than the total count (a CSV's N)."""
     notes: tuple[str, ...] = field(default=())
     verdict: identify.Verdict = identify.Verdict(identify.IDENTIFIED)
     """Identifiability (analysis/identify.py): a `not identified` fit has no D/N headline."""

@@ -150,7 +150,8 @@ def plot_ratio(fits: Sequence[Any], ax: Any = None, unit: str = "token") -> Any:
         ax.set_yscale("log")
         ax.set_xlabel("compute C = 6ND (FLOPs)")
         ax.set_ylabel(f"compute-optimal D/N ({unit}s per parameter)")
-        ax.legend(ncol=2)
+        if ax.get_legend_handles_labels()[0]:
+            ax.legend(ncol=2)
     return ax
 
 

@@ -70,13 +70,13 @@ def row_of(fit: Any) -> ReportRow:
         minima = d["minima"]
         interior = sum(not m["extrapolated"] for m in minima)
         n_runs = sum(len(m["n"]) for m in minima)
-        minima_s = f"{interior}/{len(minima)}"
+        minima_s = f"{interior}/{len(minima) + len(d.get('excluded_budgets') or [])}"
     else:
         n_runs, minima_s = d["n_runs"], ""
     g = d["group"]
     return ReportRow(
         group="/".join([g["objective"], g["tokenizer"]] + ([g["by"]] if g.get("by") else [])),
-        params=d["params"], approach=d["approach"],
+        params=d.get("n_counted") or d["params"], approach=d["approach"],
         level=float(d.get("level") or 0.8), a=float(d["a"]), a_iv=_iv(ivs.get("a")),
         b=float(d["b"]), b_iv=_iv(ivs.get("b")), flops=float(top["flops"]),
         tokens_per_param=float(top["tokens_per_param"]),

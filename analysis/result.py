@@ -57,7 +57,8 @@ class FitResult:
         return {"approach": self.approach,
                 "group": {"objective": self.group[0], "tokenizer": self.group[1],
                           **({"by": self.group[2]} if len(self.group) > 2 else {})},
-                "params": self.params, "a": self.a, "b": self.b}
+                "params": self.params, "a": self.a, "b": self.b,
+                **({"n_counted": self.n_counted} if getattr(self, "n_counted", None) else {})}
 
     def _tail_dict(self) -> dict[str, Any]:
         return {"bootstrap": self.bootstrap, "level": self.level, "intervals": self.intervals,
