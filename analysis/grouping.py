@@ -78,12 +78,13 @@ def grouped_by(table: Any, columns: Sequence[str] | str | None) -> Any:
     if columns is not None and not names:
         raise InputError(f"{columns!r} is not a column name or a list of them", key="group_by",
                          fix="e.g. --group-by setting")
-    if not names:
-        return table
+    if not names or getattr(table, "group_cols", []) == names:
+        return table  # nothing asked, or grouped so already (the CLI, then fit_all)
     out = table.subset(np.ones(len(table), dtype=bool))
     vals = [_values(table, c) for c in names]
     safe = lambda s: re.sub(r"[^A-Za-z0-9._=+-]", "_", str(s))
     out._by = np.array([",".join(f"{safe(c)}={safe(v[i])}" for c, v in zip(names, vals))
                         for i in range(len(table))], dtype=object)
     out._extra = {k: v for k, v in table._extra.items() if k not in names}
+    out.group_cols = names
     return out

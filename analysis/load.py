@@ -177,6 +177,7 @@ class RunTable:
         sub._curve_cache = self._curve_cache
         sub._by = self._by[idx]
         sub.n_columns = getattr(self, "n_columns", {})
+        sub.group_cols = getattr(self, "group_cols", [])
         return sub
 
     def groups(self) -> dict[str, "RunTable"]:
