@@ -30,6 +30,7 @@ from analysis.bootstrap import interval
 from runstore import InputError, flops_6nd, tokens_for_flops
 from analysis.fit_settings import reporting_budgets
 from analysis.identify import IDENTIFIED, Verdict
+from analysis.isoflop_boot import residual_bootstrap
 from analysis.isoflop_diag import isoflop_verdict
 from analysis.isoflop_min import DEFAULT_ESTIMATOR, ESTIMATORS, WINDOW_DEX, locate
 from analysis.load import AnalysisWarning, RunTable
@@ -271,10 +272,26 @@ def _bootstrap(mins: list[tuple], logn: np.ndarray, logd: np.ndarray, loss: np.n
         for C in budgets:
             alloc_samples.setdefault(f"{C:g}", []).append(
                 np.array([nl(C), dl(C), dl(C) / nl(C)]))
-    intervals = {"a": interval(a_s, level), "b": interval(b_s, level),
+    intervals = {"a": interval(a_s, level), "b": interval(b_s, level), "method": "pairs",
                  "n_resamples_used": len(a_s), "n_resamples_failed": bootstrap - len(a_s),
                  "budget_minima_dropped": dropped}
     return intervals, alloc_samples
+
+
+def _residual_intervals(mins: list[tuple], logn: np.ndarray, logd: np.ndarray, loss: np.ndarray,
+                        total: bool, bootstrap: int, level: float, seed: int,
+                        budgets: Sequence[float]) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The bootstrap on the parabolas' residuals (analysis/isoflop_boot.py)."""
+    per = []
+    for cb, _, _, mn, m in mins:
+        dline = None if total else tuple(np.polyfit(logn[m], logd[m], 1))
+        per.append((cb, logn[m][mn.used], loss[m][mn.used], mn.parabola, dline,
+                    float(logn[m].min()), float(logn[m].max())))
+    got = residual_bootstrap(per, bootstrap, seed, budgets)
+    intervals = {"a": interval(got["a"], level), "b": interval(got["b"], level),
+                 "method": "residuals", "n_resamples_used": int(got["a"].size),
+                 "n_resamples_failed": got["failed"], "budget_minima_dropped": got["dropped"]}
+    return intervals, got["alloc"]
 
 
 def _allocation(n_law: PowerLaw, d_law: PowerLaw, budgets: Sequence[float], bpt: float | None,
@@ -328,9 +345,12 @@ def isoflop(runs: RunTable, params: str = "total", tol_dex: float = 0.05, bootst
     n_law, d_law = fit_power_law(cb, nb), fit_power_law(cb, db)
     intervals = None
     alloc_samples: dict[str, list[np.ndarray]] = {}
-    if bootstrap:
+    if bootstrap and estimator == "akima":  # no parabola to draw residuals around: pairs
         intervals, alloc_samples = _bootstrap(mins, logn, logd, loss, total, bootstrap, level,
                                               seed, budgets, estimator, window_dex)
+    elif bootstrap:
+        intervals, alloc_samples = _residual_intervals(mins, logn, logd, loss, total, bootstrap,
+                                                       level, seed, budgets)
     bpt = runs["bytes_per_token"]
     bpt_val = float(np.nanmedian(bpt)) if np.isfinite(bpt).any() else None
     allocation = _allocation(n_law, d_law, budgets, bpt_val, alloc_samples, level)
@@ -353,3 +373,17 @@ def isoflop(runs: RunTable, params: str = "total", tol_dex: float = 0.05, bootst
         estimator=estimator, window_dex=window_dex, excluded=tuple(map(float, edge)),
         used=tuple(tuple(bool(u) for u in m[3].used) for m in mins),
     )
+
+
+def residual_draws(fit: IsoFlopFit, n_boot: int, seed: int = 0,
+                   report_at: Sequence[float] = ()) -> dict[str, Any]:
+    """The residual bootstrap's draws (analysis/isoflop_boot.py) of a total-N fit, from the
+    fit's own curves and windows: what its intervals come from, at any level (the coverage
+    test reads 80% and 95% from one set of draws)."""
+    if fit.params != "total":
+        raise InputError("residual_draws takes a total-N fit", key="params", fix="params='total'")
+    per = []
+    for c, (n, loss), used, p in zip(fit.flops, fit.curves, fit.used, fit.parabolas):
+        x, y, u = np.log(n), np.asarray(loss), np.asarray(used)
+        per.append((c, x[u], y[u], np.asarray(p), None, float(x.min()), float(x.max())))
+    return residual_bootstrap(per, n_boot, seed, report_at)
