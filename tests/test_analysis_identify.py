@@ -138,5 +138,7 @@ def test_residuals_drifting_by_budget_make_approach3_weak():
     assert budget_trend(flat, c)[0] is None
     drift = flat + np.repeat([-0.15, 0.03, -0.05], 8)
     reason, diag = budget_trend(drift, c)
-    assert "-13.9%, +3.0%, -4.9%" in reason.replace("-14.0%", "-13.9%") or "drift" in reason
-    assert set(diag["residual_mean_by_budget"]) == {"1e+17", "1e+18", "1e+19"}
+    assert reason.startswith("residuals drift by budget (-1") and "the form does not fit" in reason
+    means = diag["residual_mean_by_budget"]
+    assert list(means) == ["1e+17", "1e+18", "1e+19"]
+    assert list(means.values()) == pytest.approx([-0.15, 0.03, -0.05], abs=0.003)
