@@ -3,12 +3,15 @@ notebook's ``analysis.fit_all(runs, options)`` both do (one FitOptions, one loop
 
 from __future__ import annotations
 
+import dataclasses
 import warnings
 from typing import Any
 
 from runstore import InputError
 from analysis.fit_settings import FitOptions
+from analysis.grouping import refuse_extra
 from analysis.load import AnalysisWarning, RunTable
+from analysis.numeric import numeric_warnings
 
 
 def param_counts(params: str, cmd: str = "fit") -> list[str]:
@@ -26,7 +29,8 @@ def fit_one(k: int, group: RunTable, options: FitOptions, params: str) -> Any:
     if k == 1:
         return approach1.envelope_fit(group, **common)
     if k == 2:
-        return approach2.isoflop(group, **common)
+        return approach2.isoflop(group, estimator=options.estimator,
+                                 window_dex=options.window_dex, **common)
     return parametric.fit_parametric(group, delta=options.delta, outlier_mad=options.outlier_mad,
                                      **common)
 
@@ -41,19 +45,25 @@ def fit_all(runs: RunTable, options: FitOptions | None = None, cmd: str = "fit",
     if approaches is None:
         approaches = sorted(options.approach) if options.approach else [1, 2, 3]
     explicit = bool(options.approach) if explicit is None else explicit
+    runs = runs.grouped_by(options.group_by)
+    refuse_extra(runs)  # a column no fit knows: refused before anything is fitted
     fits: list[tuple[str, Any]] = []
     for params in param_counts(options.params, cmd):
         suffix = "" if params == "total" else f"-{params}"
         for key, group in runs.groups().items():
-            obj, tok = group.group
+            tag = "-".join(group.group)
             for k in approaches:
                 try:
-                    fit = fit_one(k, group, options, params)
+                    with numeric_warnings(f"approach {k}, {key} ({params} N)"):
+                        fit = fit_one(k, group, options, params)
                 except InputError as exc:
                     if explicit:
                         raise
                     warnings.warn(f"approach {k} skipped for {key} ({params} N): {exc.detail}",
                                   AnalysisWarning)
                     continue
-                fits.append((f"approach{k}-{obj}-{tok}{suffix}", fit))
+                label = group.n_counted(params)
+                if label != params:
+                    fit = dataclasses.replace(fit, n_counted=label)
+                fits.append((f"approach{k}-{tag}{suffix}", fit))
     return fits

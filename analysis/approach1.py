@@ -45,6 +45,8 @@ class EnvelopeFit(FitResult):
     intervals: dict[str, Any] | None = None
     allocation: tuple[dict[str, Any], ...] = ()
     bytes_per_token: float | None = None
+    n_counted: str | None = None
+    """What N is, when the input says something other than the total count (a CSV's N)."""
     verdict: Verdict = not_assessed("approach 1 has no identifiability diagnostics")
 
     @property

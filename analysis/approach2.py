@@ -1,5 +1,5 @@
-"""Approach 2 (IsoFLOP): per budget, a parabola of loss in log N and its minimum; then
-power laws N_opt = k C^a and D_opt = C / (6 N_opt) = k_D C^b fitted in log space.
+"""Approach 2 (IsoFLOP): per budget, the minimum of loss in log N (by default the parabola
+through a window of sizes around the lowest loss: analysis/isoflop_min.py); then power laws N_opt = k C^a and D_opt = C / (6 N_opt) = k_D C^b fitted in log space.
 
 Runs are grouped into budgets by C = 6 N D with the TOTAL N (the compute the sweep spent; sorted
 log10 C values split where the gap exceeds ``tol_dex``: sweeps place budgets far apart, while
@@ -10,10 +10,12 @@ power laws use the same convention as approach 3 (``RunTable.c``).
 Data without IsoFLOP budgets (fewer than 2 budgets with 3+ sizes, or most runs on none: an
 N x D grid) is refused with one InputError rather than fitted to accidental "budgets".  A
 budget with fewer than 3 distinct sizes, or whose parabola opens downwards, is skipped, all of
-a group's skips in one warning line; a minimum outside the sizes tried is kept but flagged (an
-extrapolation), and makes the verdict `weak`.
+a group's skips in one warning line; a budget whose minimum is at or outside the edge of its
+sizes has no measured minimum: it is left out of the power laws, named in that line and in the
+verdict (analysis/isoflop_diag.py, which also compares the estimators and the misfit).
 Bootstrap: runs resampled with replacement *within each budget* (the IsoFLOP design fixes the
-budgets), parabolas and power laws refitted.
+budgets), the same estimator and power laws refitted; resamples with fewer than 2 usable
+minima are counted as failed.
 """
 
 from __future__ import annotations
@@ -27,7 +29,10 @@ import numpy as np
 from analysis.bootstrap import interval
 from runstore import InputError, flops_6nd, tokens_for_flops
 from analysis.fit_settings import reporting_budgets
-from analysis.identify import IDENTIFIED, WEAK, Verdict
+from analysis.identify import IDENTIFIED, Verdict
+from analysis.isoflop_boot import residual_bootstrap
+from analysis.isoflop_diag import isoflop_verdict
+from analysis.isoflop_min import DEFAULT_ESTIMATOR, ESTIMATORS, WINDOW_DEX, locate
 from analysis.load import AnalysisWarning, RunTable
 from analysis.result import FitResult
 
@@ -101,7 +106,7 @@ class IsoFlopFit(FitResult):
     """Result of approach 2 (frozen)."""
 
     approach = 2
-    group: tuple[str, str]
+    group: tuple[str, ...]
     params: str
     flops: tuple[float, ...]
     """Budget C of each used curve: geometric mean of its runs' 6ND (total N), else 6 N_opt D_opt."""
@@ -121,6 +126,15 @@ class IsoFlopFit(FitResult):
     allocation: tuple[dict[str, Any], ...] = ()
     bytes_per_token: float | None = None
     verdict: Verdict = Verdict(IDENTIFIED)
+    n_counted: str | None = None
+    """What N is, when the input says something other than the total count (a CSV's N)."""
+    estimator: str = DEFAULT_ESTIMATOR
+    """How each budget's minimum was found (analysis/isoflop_min.py)."""
+    window_dex: float = WINDOW_DEX
+    excluded: tuple[float, ...] = ()
+    """C of the budgets left out: their lowest loss is at the smallest or largest size tried."""
+    used: tuple[tuple[bool, ...], ...] = ()
+    """Per used budget, per run: whether the parabola went through it (the window)."""
 
     @property
     def law(self) -> PowerAllocation:
@@ -138,10 +152,15 @@ class IsoFlopFit(FitResult):
             **self._common_dict(),
             "n_law": {"k": self.n_law.k, "exponent": self.n_law.exponent},
             "d_law": {"k": self.d_law.k, "exponent": self.d_law.exponent},
+            "estimator": self.estimator, "window_dex": self.window_dex,
             "minima": [{"flops": c, "n_opt": n, "d_opt": d, "extrapolated": e,
-                        "parabola": list(p), "n": list(cv[0]), "loss": list(cv[1])}
-                       for c, n, d, e, p, cv in zip(self.flops, self.n_opt, self.d_opt,
-                                                    self.extrapolated, self.parabolas, self.curves)],
+                        "parabola": list(p), "n": list(cv[0]), "loss": list(cv[1]),
+                        "in_window": list(u)}
+                       for c, n, d, e, p, cv, u in zip(self.flops, self.n_opt, self.d_opt,
+                                                       self.extrapolated, self.parabolas,
+                                                       self.curves, self.used or
+                                                       [[True] * len(cv[0]) for cv in self.curves])],
+            "excluded_budgets": list(self.excluded),
             **self._tail_dict(),
         }
 
@@ -152,25 +171,24 @@ class IsoFlopFit(FitResult):
         return plots.plot_isoflop(self, ax=ax)
 
 
-def _vertex(logn: np.ndarray, logd: np.ndarray, loss: np.ndarray, exact_c: float | None
-            ) -> tuple[float, float, np.ndarray] | None:
-    """(N_opt, D_opt, parabola) of one curve; D_opt = C / 6 N_opt when the curve's C is exact."""
-    res = parabola_min(logn, loss)
+def _vertex(logn: np.ndarray, logd: np.ndarray, loss: np.ndarray, exact_c: float | None,
+            estimator: str = DEFAULT_ESTIMATOR, window_dex: float = WINDOW_DEX) -> tuple | None:
+    """(N_opt, D_opt, Minimum) of one curve; D_opt = C / 6 N_opt when the curve's C is exact."""
+    res = locate(logn, loss, estimator, window_dex)
     if res is None:
         return None
-    x_star, p = res
     with np.errstate(over="ignore", divide="ignore", invalid="ignore"):
-        n_opt = np.exp(x_star)
+        n_opt = np.exp(res.x)
         if exact_c is not None:
             d_opt = tokens_for_flops(exact_c, n_opt)
         else:
             slope, icpt = np.polyfit(logn, logd, 1)
-            d_opt = np.exp(icpt + slope * x_star)
+            d_opt = np.exp(icpt + slope * res.x)
     # a nearly flat parabola (a bootstrap resample of a shallow curve) can put the vertex
     # beyond float range: no usable minimum
     if not (np.isfinite(n_opt) and np.isfinite(d_opt) and n_opt > 0 and d_opt > 0):
         return None
-    return float(n_opt), float(d_opt), p
+    return float(n_opt), float(d_opt), res
 
 
 def _require_isoflop(logn: np.ndarray, c_group: np.ndarray, labels: np.ndarray) -> None:
@@ -188,44 +206,63 @@ def _require_isoflop(logn: np.ndarray, c_group: np.ndarray, labels: np.ndarray) 
 
 
 def _minima(logn: np.ndarray, logd: np.ndarray, loss: np.ndarray, c_group: np.ndarray,
-            labels: np.ndarray, total: bool, warn: str | None) -> list[tuple]:
-    """Per budget: (C, N_opt, D_opt, extrapolated, parabola, mask); skipped budgets are named
-    in one warning line (`warn`: the group's name; None: silent)."""
-    out, skipped = [], []
+            labels: np.ndarray, total: bool, warn: str | None, estimator: str = DEFAULT_ESTIMATOR,
+            window_dex: float = WINDOW_DEX) -> tuple[list[tuple], list[float]]:
+    """Per budget with an interior minimum: (C, N_opt, D_opt, Minimum, mask); and the C of the
+    budgets left out because their minimum is at an edge of their sizes.  Budgets skipped or
+    left out are named in one warning line (`warn`: the group's name; None: silent)."""
+    out, skipped, edge = [], [], []
     for lab in np.unique(labels):
         m = labels == lab
         cb = float(np.exp(np.mean(np.log(c_group[m]))))
-        res = _vertex(logn[m], logd[m], loss[m], cb if total else None)
+        res = _vertex(logn[m], logd[m], loss[m], cb if total else None, estimator, window_dex)
         if res is None:
-            skipped.append(f"{cb:.2g}")
-            continue
-        n_opt, d_opt, p = res
-        extrap = not (logn[m].min() <= np.log(n_opt) <= logn[m].max())
-        out.append((flops_6nd(n_opt, d_opt), n_opt, d_opt, extrap, p, m))
-    if skipped and warn:
-        warnings.warn(f"approach 2, {warn}: skipped {len(skipped)} of {len(skipped) + len(out)} "
-                      f"IsoFLOP budgets (C {', '.join(skipped)}: fewer than 3 sizes or a parabola "
-                      "opening downwards)", AnalysisWarning, stacklevel=3)
-    return out
+            skipped.append(cb)
+        elif res[2].edge:
+            edge.append(cb)
+        else:
+            out.append((flops_6nd(res[0], res[1]), res[0], res[1], res[2], m))
+    if (skipped or edge) and warn:
+        n = len(skipped) + len(edge) + len(out)
+        parts = []
+        if edge:
+            parts.append(f"left out {len(edge)} of {n} IsoFLOP budgets whose lowest loss is at the "
+                         f"smallest or largest size tried (C {_cs(edge)}: no measured minimum)")
+        if skipped:
+            parts.append(f"skipped {len(skipped)} of {n} (C {_cs(skipped)}: fewer than 3 sizes "
+                         "or a parabola opening downwards)")
+        warnings.warn(f"approach 2, {warn}: {'; '.join(parts)}", AnalysisWarning, stacklevel=3)
+    return out, edge
+
+
+def _cs(cs: Sequence[float]) -> str:
+    return ", ".join(f"{c:.3g}" for c in cs)
 
 
 def _bootstrap(mins: list[tuple], logn: np.ndarray, logd: np.ndarray, loss: np.ndarray,
-               total: bool, bootstrap: int, level: float, seed: int, budgets: Sequence[float]
+               total: bool, bootstrap: int, level: float, seed: int, budgets: Sequence[float],
+               estimator: str, window_dex: float
                ) -> tuple[dict[str, Any], dict[str, list[np.ndarray]]]:
-    """Runs resampled within each budget: (intervals of a and b, allocation draws per budget)."""
+    """Runs resampled within each budget, the same estimator on each resample (a budget whose
+    resampled minimum is at an edge drops out of that resample's law): (intervals of a and b
+    with the count of resamples used and failed, allocation draws per budget)."""
     rng = np.random.default_rng(seed)
     a_s, b_s = [], []
     alloc_samples: dict[str, list[np.ndarray]] = {}
+    dropped = 0
     for _ in range(bootstrap):
         ci, ni, di = [], [], []
-        for (cbud, _, _, _, _, m) in mins:
+        for (cbud, _, _, _, m) in mins:
             idx = np.flatnonzero(m)
             pick = rng.choice(idx, size=idx.size, replace=True)
-            res = _vertex(logn[pick], logd[pick], loss[pick], cbud if total else None)
-            if res is not None:
-                ci.append(flops_6nd(res[0], res[1]))
-                ni.append(res[0])
-                di.append(res[1])
+            res = _vertex(logn[pick], logd[pick], loss[pick], cbud if total else None,
+                          estimator, window_dex)
+            if res is None or res[2].edge:
+                dropped += 1
+                continue
+            ci.append(flops_6nd(res[0], res[1]))
+            ni.append(res[0])
+            di.append(res[1])
         if len(ci) < 2:
             continue
         ci_a, ni_a, di_a = np.array(ci), np.array(ni), np.array(di)
@@ -235,18 +272,57 @@ def _bootstrap(mins: list[tuple], logn: np.ndarray, logd: np.ndarray, loss: np.n
         for C in budgets:
             alloc_samples.setdefault(f"{C:g}", []).append(
                 np.array([nl(C), dl(C), dl(C) / nl(C)]))
-    intervals = {"a": interval(a_s, level), "b": interval(b_s, level),
-                 "n_resamples_used": len(a_s)}
+    intervals = {"a": interval(a_s, level), "b": interval(b_s, level), "method": "pairs",
+                 "n_resamples_used": len(a_s), "n_resamples_failed": bootstrap - len(a_s),
+                 "budget_minima_dropped": dropped}
     return intervals, alloc_samples
+
+
+def _residual_intervals(mins: list[tuple], logn: np.ndarray, logd: np.ndarray, loss: np.ndarray,
+                        total: bool, bootstrap: int, level: float, seed: int,
+                        budgets: Sequence[float]) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The bootstrap on the parabolas' residuals (analysis/isoflop_boot.py)."""
+    per = []
+    for cb, _, _, mn, m in mins:
+        dline = None if total else tuple(np.polyfit(logn[m], logd[m], 1))
+        per.append((cb, logn[m][mn.used], loss[m][mn.used], mn.parabola, dline,
+                    float(logn[m].min()), float(logn[m].max())))
+    got = residual_bootstrap(per, bootstrap, seed, budgets)
+    intervals = {"a": interval(got["a"], level), "b": interval(got["b"], level),
+                 "method": "residuals", "n_resamples_used": int(got["a"].size),
+                 "n_resamples_failed": got["failed"], "budget_minima_dropped": got["dropped"]}
+    return intervals, got["alloc"]
+
+
+def _allocation(n_law: PowerLaw, d_law: PowerLaw, budgets: Sequence[float], bpt: float | None,
+                alloc_samples: dict[str, list[np.ndarray]], level: float) -> list[dict[str, Any]]:
+    """One row per reporting budget: N_opt, D_opt, D/N (bytes per parameter), intervals."""
+    allocation = []
+    for C in budgets:
+        row: dict[str, Any] = {"flops": float(C), "n_opt": float(n_law(C)), "d_opt": float(d_law(C))}
+        row["tokens_per_param"] = row["d_opt"] / row["n_opt"]
+        if bpt is not None:
+            row["bytes_per_param"] = row["tokens_per_param"] * bpt
+        if f"{C:g}" in alloc_samples:
+            s = np.array(alloc_samples[f"{C:g}"])
+            for j, key in enumerate(("n_opt", "d_opt", "tokens_per_param")):
+                row[key + "_interval"] = interval(s[:, j], level)
+        allocation.append(row)
+    return allocation
 
 
 def isoflop(runs: RunTable, params: str = "total", tol_dex: float = 0.05, bootstrap: int = 0,
             level: float = 0.8, seed: int = 0, budgets: Sequence[float] | str | None = "data",
-            ) -> IsoFlopFit:
+            estimator: str = DEFAULT_ESTIMATOR, window_dex: float = WINDOW_DEX) -> IsoFlopFit:
     """Approach 2 on one group of runs (one objective/tokenizer).
 
-    budgets: the allocation table's C values; 'data' (default): the runs' own range.
+    budgets: the allocation table's C values; 'data' (default): the runs' own budgets.
+    estimator: each budget's minimum (analysis/isoflop_min.py): 'window' (default: the parabola
+    through the sizes within window_dex decades of the lowest loss), 'all' or 'akima'.
     """
+    if estimator not in ESTIMATORS:
+        raise InputError(f"unknown estimator {estimator!r}", key="estimator",
+                         fix=f"use one of {', '.join(ESTIMATORS)}")
     group = runs.group  # one objective/tokenizer, else an InputError
     n = runs.n(params)
     total = params == "total"
@@ -255,41 +331,59 @@ def isoflop(runs: RunTable, params: str = "total", tol_dex: float = 0.05, bootst
     labels = group_budgets(c_group, tol_dex)
     _require_isoflop(logn, c_group, labels)
     budgets = reporting_budgets(budgets, runs, params)
-    mins = _minima(logn, logd, loss, c_group, labels, total, warn=f"{group[0]}/{group[1]}")
+    name = "/".join(group)
+    mins, edge = _minima(logn, logd, loss, c_group, labels, total, name, estimator, window_dex)
     if len(mins) < 2:
         raise InputError(
-            f"approach 2 needs at least 2 IsoFLOP budgets with 3+ sizes each, found {len(mins)}",
-            fix="run an IsoFLOP sweep (flops: [...] x params: [...]) or use --approach 3")
+            f"approach 2 needs at least 2 IsoFLOP budgets whose minimum lies inside their sizes, "
+            f"found {len(mins)}" + (f" ({len(edge)} with the lowest loss at an end: C {_cs(edge)})"
+                                    if edge else ""),
+            fix="add sizes on the side where the loss is still falling, or use --approach 3")
     cb = np.array([m[0] for m in mins])
     nb = np.array([m[1] for m in mins])
     db = np.array([m[2] for m in mins])
     n_law, d_law = fit_power_law(cb, nb), fit_power_law(cb, db)
     intervals = None
     alloc_samples: dict[str, list[np.ndarray]] = {}
-    if bootstrap:
+    if bootstrap and estimator == "akima":  # no parabola to draw residuals around: pairs
         intervals, alloc_samples = _bootstrap(mins, logn, logd, loss, total, bootstrap, level,
-                                              seed, budgets)
+                                              seed, budgets, estimator, window_dex)
+    elif bootstrap:
+        intervals, alloc_samples = _residual_intervals(mins, logn, logd, loss, total, bootstrap,
+                                                       level, seed, budgets)
     bpt = runs["bytes_per_token"]
     bpt_val = float(np.nanmedian(bpt)) if np.isfinite(bpt).any() else None
-    allocation = []
-    for C in budgets:
-        row: dict[str, Any] = {"flops": float(C), "n_opt": float(n_law(C)), "d_opt": float(d_law(C))}
-        row["tokens_per_param"] = row["d_opt"] / row["n_opt"]
-        if bpt_val is not None:
-            row["bytes_per_param"] = row["tokens_per_param"] * bpt_val
-        if f"{C:g}" in alloc_samples:
-            s = np.array(alloc_samples[f"{C:g}"])
-            for j, key in enumerate(("n_opt", "d_opt", "tokens_per_param")):
-                row[key + "_interval"] = interval(s[:, j], level)
-        allocation.append(row)
-    extrap = [f"{m[0]:.2g}" for m in mins if m[3]]
-    verdict = Verdict(WEAK, (f"minimum outside the sizes tried at C {', '.join(extrap)}",)) \
-        if extrap else Verdict(IDENTIFIED)
+    allocation = _allocation(n_law, d_law, budgets, bpt_val, alloc_samples, level)
+    others = {}
+    for est in ESTIMATORS:  # the same budgets' minima by every estimator (the verdict's spread)
+        if est != estimator:
+            got, _ = _minima(logn, logd, loss, c_group, labels, total, None, est, window_dex)
+            if len(got) >= 2:
+                others[est] = fit_power_law(np.array([g[0] for g in got]),
+                                            np.array([g[1] for g in got])).exponent
+    verdict = isoflop_verdict([(m[0], m[3], logn[m[4]], loss[m[4]]) for m in mins], edge,
+                              {estimator: n_law.exponent, **others}, intervals)
     return IsoFlopFit(
         group=group, params=params, flops=tuple(map(float, cb)), n_opt=tuple(map(float, nb)),
-        d_opt=tuple(map(float, db)), extrapolated=tuple(bool(m[3]) for m in mins),
-        parabolas=tuple(tuple(map(float, m[4])) for m in mins),
-        curves=tuple((tuple(map(float, n[m[5]])), tuple(map(float, loss[m[5]]))) for m in mins),
+        d_opt=tuple(map(float, db)), extrapolated=tuple(False for _ in mins),
+        parabolas=tuple(tuple(map(float, m[3].parabola)) for m in mins),
+        curves=tuple((tuple(map(float, n[m[4]])), tuple(map(float, loss[m[4]]))) for m in mins),
         n_law=n_law, d_law=d_law, bootstrap=bootstrap, level=level, intervals=intervals,
         allocation=tuple(allocation), bytes_per_token=bpt_val, verdict=verdict,
+        estimator=estimator, window_dex=window_dex, excluded=tuple(map(float, edge)),
+        used=tuple(tuple(bool(u) for u in m[3].used) for m in mins),
     )
+
+
+def residual_draws(fit: IsoFlopFit, n_boot: int, seed: int = 0,
+                   report_at: Sequence[float] = ()) -> dict[str, Any]:
+    """The residual bootstrap's draws (analysis/isoflop_boot.py) of a total-N fit, from the
+    fit's own curves and windows: what its intervals come from, at any level (the coverage
+    test reads 80% and 95% from one set of draws)."""
+    if fit.params != "total":
+        raise InputError("residual_draws takes a total-N fit", key="params", fix="params='total'")
+    per = []
+    for c, (n, loss), used, p in zip(fit.flops, fit.curves, fit.used, fit.parabolas):
+        x, y, u = np.log(n), np.asarray(loss), np.asarray(used)
+        per.append((c, x[u], y[u], np.asarray(p), None, float(x.min()), float(x.max())))
+    return residual_bootstrap(per, n_boot, seed, report_at)

@@ -33,14 +33,17 @@ def _reference(group: str) -> str | None:
     except (OSError, ValueError):
         return None
     top = max(d["allocation"], key=lambda r: r["flops"])
-    return f"{_ratio(top, d.get('bytes_per_token'))} at C {top['flops']:.2g} ({path.name})"
+    return f"{_ratio(top, d.get('bytes_per_token'))} at C {top['flops']:.3g} ({path.name})"
 
 
 def format_brief(fits: Sequence[tuple[str, Any]], source: Path) -> str:
     lines = []
     for name in sorted({f.name for _, f in fits}):
         group = [f for _, f in fits if f.name == name and f.params == fits[0][1].params]
-        lines.append(f"{name} ({group[0].params} N), {int(group[0].level * 100)}% intervals:")
+        has_iv = any(f.intervals for f in group)
+        lines.append(f"{name} ({group[0].params} N)"
+                     + (f", {int(round(group[0].level * 100))}% intervals:" if has_iv else
+                        " (no intervals: --bootstrap K gives them):"))
         for f in sorted(group, key=lambda f: f.approach):
             top = f.headline()
             where = f"approach {f.approach}"
@@ -48,9 +51,9 @@ def format_brief(fits: Sequence[tuple[str, Any]], source: Path) -> str:
                 lines.append(f"  {where}: D/N -  ({f.verdict.short()})")
             else:
                 note = "" if f.verdict.identified else f"  ({f.verdict.short()})"
-                lines.append(f"  {where}: D/N at C {top['flops']:.2g} = "
+                lines.append(f"  {where}: D/N at C {top['flops']:.3g} = "
                              f"{_ratio(top, f.bytes_per_token)}{note}")
-        ref = _reference(name)
+        ref = _reference(name) if source.suffix.lower() != ".csv" else None
         lines.append("  for scale: Chinchilla ~20 tokens per parameter (Hoffmann et al. 2022, "
                      "BPE tokens, 1e18-1e24 FLOPs)")
         if ref:
@@ -58,5 +61,7 @@ def format_brief(fits: Sequence[tuple[str, Any]], source: Path) -> str:
     figures = source / "figures"
     if figures.is_dir():
         lines.append(f"figures: {figures}/ ({len(list(figures.glob('*.png')))} PNG)")
-    lines.append("the full result (4 objectives and tokenizers, 3 budgets): make reference-figures")
+    if source.suffix.lower() != ".csv":  # the repository's own experiment: only for its results
+        lines.append("the full result (4 objectives and tokenizers, 3 budgets): "
+                     "make reference-figures")
     return "\n".join(lines)

@@ -63,13 +63,20 @@ def _add_args(s: argparse.ArgumentParser, name: str) -> None:
     s.add_argument("--level", type=float, help="interval level (default 0.8)")
     s.add_argument("--delta", type=float, help="Huber delta (approach 3, default 1e-3)")
     s.add_argument("--budgets",
-                   help="budgets C for the allocation table: 'data' (default: the smallest, "
-                        "middle and largest C of the runs, no extrapolation) or a comma list, "
+                   help="budgets C for the allocation table: 'data' (default: the runs' own "
+                        "IsoFLOP budgets, exact) or a comma list, "
                         "e.g. 1e18,1e22,5.76e23")
     s.add_argument("--outlier-mad", type=float,
                    help="approach 3: drop runs with |residual| > K robust sd, then refit")
     s.add_argument("--holdout", choices=("largest",),
                    help="fit on every budget but the largest and predict it (approaches 2, 3)")
+    s.add_argument("--estimator", choices=("window", "all", "akima"),
+                   help="approach 2's per-budget minimum (default window: the parabola near "
+                        "the lowest loss; all: through every size; akima: interpolation)")
+    s.add_argument("--window-dex", type=float,
+                   help="approach 2's window half-width in decades of N (default 0.5)")
+    s.add_argument("--group-by",
+                   help="comma list of columns (a CSV's own, or seed) splitting the runs")
     s.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                    help="override a fit setting, e.g. --set bootstrap=200 (repeatable; every "
                         "key: scaling config show fit)")
@@ -129,7 +136,8 @@ def settings(args: argparse.Namespace) -> Any:
 
     flags = {"approach": _approaches(args.approach), "budgets": _budgets(args.budgets),
              **{k: getattr(args, k) for k in ("bootstrap", "params", "seed", "level", "delta",
-                                             "outlier_mad", "holdout")}}
+                                             "outlier_mad", "holdout", "estimator",
+                                             "window_dex", "group_by")}}
     return fit_settings.load(Path(args.source), flags, args.set)
 
 
@@ -141,7 +149,7 @@ def run_fits(args: argparse.Namespace) -> tuple[Any, Any, list[tuple[str, Any]]]
     options = settings(args)
     explicit = options.approach is not None  # asked for (flag, --set or fit.yaml): errors stand
     approaches = list(options.approach or ((2, 3) if _is_csv(args) else (1, 2, 3)))
-    runs = load(Path(args.source))
+    runs = load(Path(args.source)).grouped_by(options.group_by)
     fits = fit_all(runs, options, args.cmd, approaches, explicit)
     if not fits:
         raise InputError("no approach could be fitted", file=str(args.source),
@@ -291,6 +299,9 @@ def cmd_plot(args: argparse.Namespace) -> int:
             written += plots.save(fig, out, f"{which}_opt-all")
     if ratio_fits:
         for unit in ("token", "byte"):
+            if unit == "byte" and not any(f.bytes_per_token for f in ratio_fits):
+                print("skipped bytes_per_param-all: no run gives bytes_per_token")
+                continue
             fig = plots.figure(plots.plot_ratio, ratio_fits, unit=unit)
             written += plots.save(fig, out, f"{unit}s_per_param-all")
     (params,) = param_counts(options.params, "plot")

@@ -2,6 +2,14 @@
 
 UTF-8 only (a BOM is dropped), each column once, no row longer than the header, finite
 numbers; every refusal is an InputError naming the file, the line and the column.
+
+Column names are matched without regard to case, under the aliases of ``load._ALIASES``:
+N = n = params = n_params = parameters, D = d = tokens, C = c = flops = compute, loss = L.
+A column that is none of these is kept aside and refused by every fit unless it is named as
+a grouping key (``--group-by``; analysis/grouping.py): a `setting` column that tells two
+experiments apart is never dropped silently.  Given N, D and C, C must be 6ND or the exact
+FLOPs (within a factor 2 of 6ND, and the same factor for every run to 10%); otherwise the
+rows that disagree are named.
 """
 
 from __future__ import annotations
@@ -26,17 +34,7 @@ def from_csv(path: str | Path) -> RunTable:
     """
     path = Path(path)
     header, records = _read_csv_rows(path)
-    lower = {h.lower(): h for h in header}
-
-    def find(col: str) -> str | None:
-        for alias in _ALIASES[col]:
-            if alias in header:
-                return alias
-            if alias.lower() in lower and alias not in ("D", "C", "N", "L"):
-                return lower[alias.lower()]
-        return None
-
-    src = {col: find(col) for col in _ALIASES}
+    src = _match_columns(path, header)
     fix = "give columns N (or n_params), D (or tokens) or C (or flops), and loss"
     if src["n_total"] is None:
         raise InputError(f"missing column (header: {header})", file=str(path), key="N", fix=fix)
@@ -59,8 +57,45 @@ def from_csv(path: str | Path) -> RunTable:
             raise InputError("missing, zero, negative or non-numeric value", file=str(path),
                              line=int(bad[0]) + 2, key=src[col] or col,
                              fix="every row needs positive N, D (or C) and loss")
+    if "flops" in cols and src["tokens"] is not None:
+        _check_flops(path, np.asarray(cols["flops"], dtype=float), n,
+                     np.asarray(cols["tokens"], dtype=float), src["flops"])
     cols.pop("flops", None)  # always recomputed as 6 N D with total N
-    return RunTable(cols, None)
+    used = {v for v in src.values() if v is not None}
+    extra = {h: [rec.get(h) or "" for rec in records] for h in header if h and h not in used}
+    table = RunTable(cols, None, extra, str(path))
+    table.n_columns = {"total": src["n_total"], "nonembedding": src["n_nonembedding"]}
+    return table
+
+
+def _match_columns(path: Path, header: list[str]) -> dict[str, str | None]:
+    """The header's column for each RunTable column (aliases, any case); two headers for one
+    column are refused."""
+    src: dict[str, str | None] = {}
+    for col, aliases in _ALIASES.items():
+        names = {a.lower() for a in aliases}
+        hits = [h for h in header if h.lower() in names]
+        if len(hits) > 1:
+            raise InputError(f"columns {', '.join(map(repr, hits))} all mean {col!r}",
+                             file=str(path), line=1, key=hits[1], fix="keep one of them")
+        src[col] = hits[0] if hits else None
+    return src
+
+
+def _check_flops(path: Path, c: np.ndarray, n: np.ndarray, d: np.ndarray, name: str | None
+                 ) -> None:
+    """A C column beside N and D must be 6ND or the exact FLOPs: within a factor 2 of 6ND,
+    by one factor for every run (to 10%); else an InputError naming the rows that disagree."""
+    ok = np.isfinite(c) & (c > 0)
+    ratio = c / (6.0 * n * d)
+    med = float(np.median(ratio[ok])) if ok.any() else 1.0
+    bad = np.flatnonzero(~ok | (ratio < 0.5) | (ratio > 2.0) | (np.abs(ratio / med - 1) > 0.1))
+    if bad.size:
+        rows = ", ".join(str(i + 2) for i in bad[:5]) + (" ..." if bad.size > 5 else "")
+        raise InputError(f"C disagrees with 6ND on {bad.size} of {len(c)} rows (lines {rows}; "
+                         f"C/6ND = {ratio[bad[0]]:.3g} on line {bad[0] + 2})", file=str(path),
+                         line=int(bad[0]) + 2, key=name or "C",
+                         fix="give C = 6 N D (or the exact FLOPs), or drop the C column")
 
 
 def _read_csv_rows(path: Path) -> tuple[list[str], list[dict[str, Any]]]:

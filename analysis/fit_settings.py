@@ -7,8 +7,8 @@ the named flags (`--bootstrap 1000`).  Every value goes through the same check (
 wherever it comes from, so `--level 2`, `--set level=2` and `level: 2` in fit.yaml give the same
 one-line error naming the flag, `--set` or the file.  Lists stay lists (`approach` a tuple of
 ints, `budgets` 'data' or a tuple of FLOPs): nothing is joined into "2,3" and split again.
-Budgets default to the data's range ('data': the smallest, middle and largest C of the group's
-runs, no extrapolation) in the CLI and in the notebook functions alike.
+Budgets default to the data's own ('data': each IsoFLOP budget of the group, exact:
+analysis/budgets.py) in the CLI and in the notebook functions alike.
 
 A results folder may hold ``fit.yaml`` with the settings its committed fits were made with
 (``bootstrap: 1000``, ``params: both``, ...), so that a bare ``scaling fit RESULTS`` reproduces
@@ -77,6 +77,14 @@ def _check(key: str, v: Any) -> tuple[Any, str | None]:
         if fs and all(x is not None and x > 0 for x in fs):
             return tuple(fs), None
         return v, "must be 'data' or a list of FLOPs such as [1e12, 1e13]"
+    if key in ("estimator", "window_dex"):
+        from analysis.isoflop_min import check_option
+        return v, check_option(key, v)
+    if key == "group_by":
+        if v is None:
+            return None, None
+        from analysis.grouping import check_group_by
+        return check_group_by(v)
     raise AssertionError(key)
 
 
@@ -98,12 +106,20 @@ class FitOptions:
     level: float = _doc("interval level, in (0, 1)", 0.8)
     delta: float = _doc("Huber delta of approach 3's objective", 1e-3)
     budgets: str | tuple[float, ...] = _doc(
-        "budgets C of the allocation table: 'data' (the runs' smallest, middle and largest C, no "
+        "budgets C of the allocation table: 'data' (each IsoFLOP budget of the runs, exact; no "
         "extrapolation) or a list of FLOPs", "data")
     outlier_mad: float | None = _doc(
         "approach 3: drop runs with |residual| > K robust sd, then refit (null: keep all)", None)
     holdout: Literal["largest"] | None = _doc(
         "'largest': fit on every budget but the largest and predict it (approaches 2, 3)", None)
+    estimator: Literal["window", "all", "akima"] = _doc(
+        "approach 2's per-budget minimum: window (a parabola through the sizes near the lowest "
+        "loss), all (one parabola through every size), akima (interpolation)", "window")
+    window_dex: float = _doc("half-width of approach 2's window in decades of N (at least 5 "
+                             "sizes)", 0.5)
+    group_by: tuple[str, ...] | None = _doc(
+        "columns (a CSV's extra ones, or seed, epochs) whose values split the runs into groups",
+        None)
 
     def __post_init__(self) -> None:
         for f in dataclasses.fields(self):
@@ -204,10 +220,10 @@ def load(source: str | Path, flags: Mapping[str, Any] | None = None,
 
 
 def data_budgets(runs: Any, params: str = "total") -> tuple[float, ...]:
-    """The runs' own C range: smallest, geometric middle and largest C (2 significant digits)."""
-    c = np.sort(runs.c(params))
-    lo, hi = float(c[0]), float(c[-1])
-    return tuple(float(f"{x:.2g}") for x in (lo, (lo * hi) ** 0.5, hi))
+    """The runs' own budgets, exact (analysis/budgets.py)."""
+    from analysis.budgets import data_budgets as own
+
+    return own(runs, params)
 
 
 def reporting_budgets(budgets: Any, runs: Any, params: str) -> tuple[float, ...]:

@@ -22,6 +22,7 @@ import numpy as np
 from analysis import approach2
 from analysis.bootstrap import interval
 from analysis.fit_settings import FitOptions
+from analysis.isoflop_min import locate
 from analysis.load import RunTable
 from runstore import InputError, chinchilla_allocation
 
@@ -37,11 +38,12 @@ class Holdout:
     n_opt: dict[str, Any]              # predicted, interval, measured, measured_interval
     min_loss: dict[str, Any]
     verdict: str                       # of the fit on the smaller budgets
+    law: str = ""                      # the held-in law (fitted on the smaller budgets), in words
 
     def to_dict(self) -> dict[str, Any]:
         return {"group": self.group, "approach": self.approach, "flops": self.flops,
                 "runs": [dict(r) for r in self.runs], "n_opt": dict(self.n_opt),
-                "min_loss": dict(self.min_loss), "verdict": self.verdict}
+                "min_loss": dict(self.min_loss), "verdict": self.verdict, "law": self.law}
 
 
 def _split(runs: RunTable) -> tuple[RunTable, RunTable, float]:
@@ -98,38 +100,44 @@ def _predict3(train: RunTable, held: RunTable, c: float, opt: FitOptions, params
         m_iv = interval(s[:, 0] + s[:, 1] / ns ** s[:, 3] + s[:, 2] / ds ** s[:, 4], opt.level)
     n_opt = {"predicted": row["n_opt"], "interval": row.get("n_opt_interval")}
     min_loss = {"predicted": row["loss"], "interval": m_iv}
-    return runs, n_opt, min_loss, fit.verdict.status
+    words = (f"L = {law.E:.4g} + {law.A:.4g}/N^{law.alpha:.4f} + {law.B:.4g}/D^{law.beta:.4f} "
+             f"(a = {law.a:.4f})")
+    return runs, n_opt, min_loss, fit.verdict.status, words
 
 
-def _predict2_once(train: RunTable, c: float, params: str, pick: Any = None) -> tuple | None:
-    """(N_opt, min loss, curvature) predicted at c from the training budgets' parabolas."""
+def _predict2_once(train: RunTable, c: float, params: str, pick: Any = None,
+                   estimator: str = "window", window_dex: float = 0.5) -> tuple | None:
+    """(N_opt, min loss, curvature, N_opt law) predicted at c from the training budgets'
+    minima (the fit's estimator; a budget whose minimum is at an edge is left out)."""
     logn, loss = np.log(train.n(params)), train["loss"]
     labels = approach2.group_budgets(train.c("total"))
     cs, ns, ls, curv = [], [], [], []
     for lab in np.unique(labels):
         idx = np.flatnonzero(labels == lab)
         idx = idx if pick is None else pick.choice(idx, idx.size)
-        res = approach2.parabola_min(logn[idx], loss[idx])
-        if res is None:
+        res = locate(logn[idx], loss[idx], estimator, window_dex)
+        if res is None or res.edge:
             continue
         cs.append(float(np.exp(np.log(train.c(params)[labels == lab]).mean())))
-        ns.append(np.exp(res[0]))
-        ls.append(float(np.polyval(res[1], res[0])))
-        curv.append(res[1][0])
+        ns.append(np.exp(res.x))
+        ls.append(float(np.polyval(res.parabola, res.x)))
+        curv.append(res.parabola[0])
     if len(cs) < 2:
         return None
     n_law, l_law = approach2.fit_power_law(np.array(cs), np.array(ns)), \
         approach2.fit_power_law(np.array(cs), np.array(ls))
-    return float(n_law(c)), float(l_law(c)), float(np.mean(curv))
+    return float(n_law(c)), float(l_law(c)), float(np.mean(curv)), n_law
 
 
 def _predict2(train: RunTable, held: RunTable, c: float, opt: FitOptions, params: str) -> tuple:
-    base = _predict2_once(train, c, params)
+    est = dict(estimator=opt.estimator, window_dex=opt.window_dex)
+    base = _predict2_once(train, c, params, **est)
     if base is None:
         raise InputError("approach 2 needs 2+ training budgets with parabola minima "
                          "(3+ budgets in all)", key="--holdout", fix="use approach 3's check")
     rng = np.random.default_rng(opt.seed)
-    draws = [d for d in (_predict2_once(train, c, params, rng) for _ in range(opt.bootstrap)) if d]
+    draws = [d[:3] for d in (_predict2_once(train, c, params, rng, **est)
+                             for _ in range(opt.bootstrap)) if d]
     x = np.log(held.n(params))
     curve = lambda d: d[1] + d[2] * (x - np.log(d[0])) ** 2
     D = np.array(draws) if draws else None
@@ -138,7 +146,8 @@ def _predict2(train: RunTable, held: RunTable, c: float, opt: FitOptions, params
             for i, v in enumerate(curve(base))]
     n_opt = {"predicted": base[0], "interval": interval(D[:, 0], opt.level) if draws else None}
     min_loss = {"predicted": base[1], "interval": interval(D[:, 1], opt.level) if draws else None}
-    return runs, n_opt, min_loss, "n/a"
+    words = f"N_opt = {base[3].k:.4g} C^{base[3].exponent:.4f} ({opt.estimator} minima)"
+    return runs, n_opt, min_loss, "n/a", words
 
 
 def holdout(runs: RunTable, approach: int, options: FitOptions | None = None,
@@ -147,13 +156,13 @@ def holdout(runs: RunTable, approach: int, options: FitOptions | None = None,
     opt = options or FitOptions()
     train, held, c = _split(runs)
     predict = _predict3 if approach == 3 else _predict2
-    pred, n_opt, min_loss, verdict = predict(train, held, c, opt, params)
+    pred, n_opt, min_loss, verdict, law = predict(train, held, c, opt, params)
     m_n, m_l = _measured(held, params, opt.level, opt.seed, min(opt.bootstrap, 200))
     rows = tuple({"run_id": str(r), "n": float(n), "d": float(d), "measured": float(m), **p}
                  for r, n, d, m, p in zip(held["run_id"], held.n(params), held["tokens"],
                                           held["loss"], pred))
-    return Holdout(f"{runs.group[0]}/{runs.group[1]}", approach, c, rows, {**n_opt, **m_n},
-                   {**min_loss, **m_l}, verdict)
+    return Holdout("/".join(runs.group), approach, c, rows, {**n_opt, **m_n},
+                   {**min_loss, **m_l}, verdict, law)
 
 
 def _pm(v: float, iv: Any, fmt: str = ".4g") -> str:
@@ -162,9 +171,10 @@ def _pm(v: float, iv: Any, fmt: str = ".4g") -> str:
 
 def format_holdout(h: Holdout) -> str:
     """Predicted against measured, one line per run, then N_opt and the minimum loss."""
-    head = f"held-out check {h.group}, approach {h.approach}: fitted below C {h.flops:.2g}, " \
-           f"predicting C {h.flops:.2g}" + (f" (fit {h.verdict})" if h.verdict != "n/a" else "")
-    lines = [head, f"  {'run':<34} {'N':>8} {'measured':>9}  predicted [interval]"]
+    head = f"held-out check {h.group}, approach {h.approach}: fitted below C {h.flops:.3g}, " \
+           f"predicting C {h.flops:.3g}" + (f" (fit {h.verdict})" if h.verdict != "n/a" else "")
+    lines = [head] + ([f"  held-in law: {h.law}"] if h.law else [])
+    lines.append(f"  {'run':<34} {'N':>8} {'measured':>9}  predicted [interval]")
     for r in h.runs:
         lines.append(f"  {r['run_id'][:34]:<34} {r['n']:>8.3g} {r['measured']:>9.4f}  "
                      f"{_pm(r['predicted'], r['interval'])}")

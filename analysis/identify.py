@@ -148,3 +148,33 @@ def start_agreement(theta: np.ndarray, f64: np.ndarray, fbest: float) -> dict[st
     close = f64 <= fbest * (1 + 1e-2) + 1e-12
     ab = np.ptp(theta[close][:, 3:5], axis=0) if close.any() else np.zeros(2)
     return {"n": len(f64), "near": int(near.sum()), "ab_ptp": ab}
+
+
+def budget_trend(resid: np.ndarray, c: np.ndarray) -> tuple[str | None, dict[str, Any]]:
+    """Approach 3's residuals by IsoFLOP budget (issue 25): (a reason, or None; diagnostics).
+
+    A law of the right form leaves residuals that average to about zero in every budget; a mean
+    that moves from budget to budget (-15%, +3%, -5% on one lab's data) means the form does not
+    fit the data, however well the objective converged.  Flagged (mild: `weak`) when some
+    budget's mean residual is more than 3 standard errors from zero (the pooled spread within
+    budgets) and more than 1% of the loss.  Data without IsoFLOP budgets: not assessed.
+    """
+    from analysis.approach2 import group_budgets
+
+    labels = group_budgets(c)
+    labs = np.unique(labels)
+    if len(labs) < 2 or len(labs) * 3 > len(resid):
+        return None, {}
+    means = np.array([resid[labels == k].mean() for k in labs])
+    sizes = np.array([(labels == k).sum() for k in labs])
+    within = resid - means[np.searchsorted(labs, labels)]
+    s = float(np.sqrt(np.sum(within ** 2) / max(len(resid) - len(labs), 1)))
+    z = means / (s / np.sqrt(sizes)) if s > 0 else np.zeros_like(means)
+    c_b = [float(np.exp(np.log(c[labels == k]).mean())) for k in labs]
+    diag = {"residual_mean_by_budget": {f"{cb:.3g}": float(m) for cb, m in zip(c_b, means)},
+            "residual_z_by_budget": [float(v) for v in z]}
+    bad = (np.abs(z) > 3) & (np.abs(means) > 0.01)
+    if not bad.any():
+        return None, diag
+    shown = ", ".join(f"{100 * (np.exp(m) - 1):+.1f}%" for m in means)
+    return f"residuals drift by budget ({shown} from the smallest C): the form does not fit", diag

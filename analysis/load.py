@@ -59,7 +59,8 @@ class RunTable:
     InputError.
     """
 
-    def __init__(self, columns: Mapping[str, Any], run_dirs: Sequence[str | None] | None = None):
+    def __init__(self, columns: Mapping[str, Any], run_dirs: Sequence[str | None] | None = None,
+                 extra: Mapping[str, Sequence[str]] | None = None, source: str | None = None):
         columns = _canonical(columns)
         n = len(columns["loss"])
         self._cols: dict[str, np.ndarray] = {}
@@ -82,6 +83,12 @@ class RunTable:
         self._cols["flops"] = flops_6nd(self._cols["n_total"], self._cols["tokens"])
         self._run_dirs = list(run_dirs) if run_dirs is not None else [None] * n
         self._curve_cache: dict[str, Curve] = {}
+        # a CSV's columns outside COLUMNS: refused by every fit unless named as grouping keys
+        # (analysis/grouping.py); `_by` holds each run's grouping value ("" when ungrouped)
+        self._extra = {k: np.array([str(v) for v in vals], dtype=object)
+                       for k, vals in (extra or {}).items()}
+        self._by = np.array([""] * n, dtype=object)
+        self.source = source
 
     # ---- table access ----------------------------------------------------------------
     def __len__(self) -> int:
@@ -101,14 +108,30 @@ class RunTable:
         return require_pandas().DataFrame({k: self._cols[k] for k in COLUMNS})
 
     @property
-    def group(self) -> tuple[str, str]:
-        """(objective, tokenizer) of a table holding one group; an InputError otherwise."""
-        keys = sorted(set(zip(self._cols["objective"], self._cols["tokenizer"])))
+    def group(self) -> tuple[str, ...]:
+        """(objective, tokenizer) of a table holding one group, (objective, tokenizer, by) when
+        grouped by more columns (``group_by``); an InputError otherwise, or when the table
+        holds columns no fit knows (a CSV's extra columns not named as grouping keys)."""
+        from analysis.grouping import refuse_extra
+
+        refuse_extra(self)
+        keys = sorted(set(self._keys()))
         if len(keys) != 1:
-            raise InputError(f"{len(keys)} groups ({', '.join(f'{o}/{t}' for o, t in keys)}); "
+            raise InputError(f"{len(keys)} groups ({', '.join('/'.join(k) for k in keys)}); "
                              "a fit takes one objective/tokenizer at a time",
                              fix="loop over runs.groups().items()")
         return keys[0]
+
+    def _keys(self) -> list[tuple[str, ...]]:
+        return [(o, t, b) if b else (o, t) for o, t, b in
+                zip(self._cols["objective"], self._cols["tokenizer"], self._by)]
+
+    def grouped_by(self, columns: Sequence[str] | str | None) -> "RunTable":
+        """The runs with `columns` (extra CSV columns, or seed, epochs, ...) as grouping keys
+        beside objective and tokenizer (analysis/grouping.py); None: the table itself."""
+        from analysis.grouping import grouped_by
+
+        return grouped_by(self, columns)
 
     @property
     def columns(self) -> tuple[str, ...]:
@@ -130,6 +153,16 @@ class RunTable:
                              key="n_params_nonembedding", fix="use --params total")
         return col
 
+    def n_counted(self, params: str = "total") -> str:
+        """What the N fitted with `params` is, in words: 'total' / 'nonembedding' for results
+        folders and CSVs that say so (columns n_params_total, n_params_nonembedding), else the
+        CSV column's name ("N as given (column 'N')"): a CSV's N may be either count."""
+        declared = getattr(self, "n_columns", {}).get(params)
+        if declared is None or declared.lower() in ("n_params_total", "n_total",
+                                                    "n_params_nonembedding", "n_nonembedding"):
+            return params
+        return f"N as given (column {declared!r})"
+
     def c(self, params: str = "total") -> np.ndarray:
         """Budget C = 6 N D with the chosen parameter count."""
         return flops_6nd(self.n(params), self._cols["tokens"])
@@ -139,17 +172,21 @@ class RunTable:
         idx = np.arange(len(self))[np.asarray(mask)] if np.asarray(mask).dtype == bool \
             else np.asarray(mask, dtype=int)
         sub = RunTable({k: v[idx] for k, v in self._cols.items()},
-                       [self._run_dirs[i] for i in idx])
+                       [self._run_dirs[i] for i in idx],
+                       {k: v[idx] for k, v in self._extra.items()}, self.source)
         sub._curve_cache = self._curve_cache
+        sub._by = self._by[idx]
+        sub.n_columns = getattr(self, "n_columns", {})
+        sub.group_cols = getattr(self, "group_cols", [])
         return sub
 
     def groups(self) -> dict[str, "RunTable"]:
         """Runs split by objective and tokenizer, keyed "objective/tokenizer" (as the repr prints
         them): tokens per parameter is reported per group."""
-        keys = list(zip(self._cols["objective"], self._cols["tokenizer"]))
+        keys = self._keys()
         out: dict[str, RunTable] = {}
         for key in sorted(set(keys)):
-            out[f"{key[0]}/{key[1]}"] = self.subset(np.array([k == key for k in keys], dtype=bool))
+            out["/".join(key)] = self.subset(np.array([k == key for k in keys], dtype=bool))
         return out
 
     @property
@@ -333,18 +370,27 @@ def load(paths: str | Path | Iterable[str | Path]) -> RunTable:
 
 
 def concat(tables: Sequence[RunTable]) -> RunTable:
-    """Rows of several tables, in order."""
+    """Rows of several tables, in order (an extra column missing from a table is empty there)."""
     cols = {k: np.concatenate([t[k] for t in tables]) for k in COLUMNS}
     dirs = [d for t in tables for d in t._run_dirs]
-    return RunTable(cols, dirs)
+    names = sorted({k for t in tables for k in t._extra})
+    extra = {k: np.concatenate([t._extra.get(k, np.array([""] * len(t), dtype=object))
+                                for t in tables]) for k in names}
+    sources = sorted({t.source for t in tables if t.source})
+    out = RunTable(cols, dirs, extra, ", ".join(sources) or None)
+    out._by = np.concatenate([t._by for t in tables])
+    declared = [getattr(t, "n_columns", {}) for t in tables if len(t)]
+    if declared and all(d == declared[0] for d in declared):
+        out.n_columns = declared[0]
+    return out
 
 
 # ---- CSV -------------------------------------------------------------------------------
 _ALIASES = {
-    "n_total": ("N", "n_params", "n_params_total", "n_total", "params"),
+    "n_total": ("N", "n_params", "n_params_total", "n_total", "params", "parameters"),
     "n_nonembedding": ("n_params_nonembedding", "n_nonembedding"),
-    "tokens": ("D", "tokens"),
-    "flops": ("C", "flops", "flops_6nd"),
+    "tokens": ("D", "tokens", "n_tokens"),
+    "flops": ("C", "flops", "flops_6nd", "compute"),
     "loss": ("loss", "final_eval_loss", "L"),
     "bpb": ("bpb", "final_eval_bpb"),
     "run_id": ("run_id", "id", "name"),

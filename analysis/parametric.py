@@ -63,6 +63,8 @@ class ParametricFit(FitResult):
     allocation: tuple[dict[str, Any], ...] = ()
     """law.optimal(C) (with intervals) at the reporting budgets."""
     bytes_per_token: float | None = None
+    n_counted: str | None = None
+    """What N is, when the input says something other than the total count (a CSV's N)."""
     notes: tuple[str, ...] = field(default=())
     verdict: identify.Verdict = identify.Verdict(identify.IDENTIFIED)
     """Identifiability (analysis/identify.py): a `not identified` fit has no D/N headline."""
@@ -200,6 +202,17 @@ def _budget_row(law: ParametricLaw, c: float, bytes_per_token: float | None) -> 
     return row
 
 
+def _with_budget_trend(verdict: identify.Verdict, resid: np.ndarray, c: np.ndarray
+                       ) -> identify.Verdict:
+    """The verdict with the residuals-by-budget check (identify.budget_trend) folded in."""
+    reason, diag = identify.budget_trend(resid, c)
+    status = verdict.status
+    if reason and status == identify.IDENTIFIED:
+        status = identify.WEAK
+    return identify.Verdict(status, verdict.reasons + ((reason,) if reason else ()),
+                            {**verdict.diagnostics, **diag})
+
+
 def fit_parametric(
     runs: RunTable, params: str = "total", delta: float = 1e-3, grid: np.ndarray | None = None,
     bootstrap: int = 0, level: float = 0.8, seed: int = 0,
@@ -244,6 +257,7 @@ def fit_parametric(
     c_top = max(r["flops"] for r in table) if table else float(np.max(runs.c(params)))
     top = float(law.n_opt(c_top))
     verdict = identify.assess(law, theta, x, y, ll, resid, diag["starts"], intervals, top)
+    verdict = _with_budget_trend(verdict, resid, runs.c("total"))
     return ParametricFit(
         law=law, objective=float(fbest), delta=delta, params=params, group=group,
         run_ids=tuple(runs["run_id"]), n=tuple(map(float, np.exp(x))),

@@ -71,7 +71,7 @@ def plot_isoflop(fit: Any, ax: Any = None) -> Any:
         ax.set_xscale("log")
         ax.set_xlabel(f"parameters N ({fit.params})")
         ax.set_ylabel("final eval loss (nats/token)")
-        ax.set_title(f"IsoFLOP curves ({fit.group[0]}, {fit.group[1]})")
+        ax.set_title(f"IsoFLOP curves ({', '.join(fit.group)})")
         ax.legend(ncol=2)
     return ax
 
@@ -150,7 +150,8 @@ def plot_ratio(fits: Sequence[Any], ax: Any = None, unit: str = "token") -> Any:
         ax.set_yscale("log")
         ax.set_xlabel("compute C = 6ND (FLOPs)")
         ax.set_ylabel(f"compute-optimal D/N ({unit}s per parameter)")
-        ax.legend(ncol=2)
+        if ax.get_legend_handles_labels()[0]:
+            ax.legend(ncol=2)
     return ax
 
 

@@ -70,12 +70,13 @@ def row_of(fit: Any) -> ReportRow:
         minima = d["minima"]
         interior = sum(not m["extrapolated"] for m in minima)
         n_runs = sum(len(m["n"]) for m in minima)
-        minima_s = f"{interior}/{len(minima)}"
+        minima_s = f"{interior}/{len(minima) + len(d.get('excluded_budgets') or [])}"
     else:
         n_runs, minima_s = d["n_runs"], ""
     g = d["group"]
     return ReportRow(
-        group=f"{g['objective']}/{g['tokenizer']}", params=d["params"], approach=d["approach"],
+        group="/".join([g["objective"], g["tokenizer"]] + ([g["by"]] if g.get("by") else [])),
+        params=d.get("n_counted") or d["params"], approach=d["approach"],
         level=float(d.get("level") or 0.8), a=float(d["a"]), a_iv=_iv(ivs.get("a")),
         b=float(d["b"]), b_iv=_iv(ivs.get("b")), flops=float(top["flops"]),
         tokens_per_param=float(top["tokens_per_param"]),
@@ -85,7 +86,13 @@ def row_of(fit: Any) -> ReportRow:
 
 
 def _fmt(x: float, digits: int) -> str:
-    return f"{x:.{digits}f}" if abs(x) < 10 else f"{x:.0f}"
+    """Fixed decimals, except that a small value keeps two significant digits (an interval
+    end of 0.04 is "0.04", not "0.0")."""
+    if abs(x) >= 10:
+        return f"{x:.0f}"
+    if 0 < abs(x) < 10 ** (1 - digits):
+        return f"{x:.2g}"
+    return f"{x:.{digits}f}"
 
 
 def _num(v: float | None, iv: tuple[float, float] | None, digits: int) -> str:
@@ -107,7 +114,7 @@ def format_markdown(rows: Sequence[ReportRow]) -> str:
         hide = r.verdict == "not identified"  # no D/N headline from a fit that is not identified
         lines.append(
             f"| {r.group} | {r.params} | {r.approach} | {_num(r.a, r.a_iv, 3)} | "
-            f"{_num(r.b, r.b_iv, 3)} | {r.flops:.2g} | "
+            f"{_num(r.b, r.b_iv, 3)} | {r.flops:.3g} | "
             f"{'-' if hide else _num(r.tokens_per_param, r.tokens_per_param_iv, 1)} | "
             f"{'-' if hide else _num(r.bytes_per_param, r.bytes_per_param_iv, 1)} | {r.n_runs} | "
             f"{r.minima or '-'} | {r.verdict or '-'} |")

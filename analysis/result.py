@@ -35,7 +35,7 @@ class FitResult:
 
     @property
     def name(self) -> str:
-        return f"{self.group[0]}/{self.group[1]}"
+        return "/".join(self.group)
 
     @property
     def a(self) -> float:
@@ -55,8 +55,10 @@ class FitResult:
 
     def _common_dict(self) -> dict[str, Any]:
         return {"approach": self.approach,
-                "group": {"objective": self.group[0], "tokenizer": self.group[1]},
-                "params": self.params, "a": self.a, "b": self.b}
+                "group": {"objective": self.group[0], "tokenizer": self.group[1],
+                          **({"by": self.group[2]} if len(self.group) > 2 else {})},
+                "params": self.params, "a": self.a, "b": self.b,
+                **({"n_counted": self.n_counted} if getattr(self, "n_counted", None) else {})}
 
     def _tail_dict(self) -> dict[str, Any]:
         return {"bootstrap": self.bootstrap, "level": self.level, "intervals": self.intervals,

@@ -71,6 +71,47 @@ def synthetic_runs(
     })
 
 
+#: A law whose IsoFLOP curves rise steeply on the large-N side (beta > alpha), as real curves
+#: do over 2+ decades of N: the shape that biases an all-points parabola (issue 25).
+STEEP_LAW = ParametricLaw(E=1.8, A=400.0, B=4000.0, alpha=0.35, beta=0.45, name="steep",
+                          source="analysis.synthetic: steep IsoFLOP curves for tests")
+
+
+def wide_isoflop_runs(
+    law: ParametricLaw = STEEP_LAW,
+    budgets: Sequence[float] = tuple(1.25e16 * 2.0 ** np.arange(12)),
+    sizes_per_budget: int = 12,
+    decades: float = 2.5,
+    shift: float = 0.8,
+    edge_budget: bool = True,
+    noise: float = 0.003,
+    seed: int = 0,
+    tokenizer: str = "unknown",
+) -> RunTable:
+    """IsoFLOP curves over `decades` of N per budget, as a fixed size grid gives them: the
+    sizes' centre sits `shift` decades above the optimum at the smallest budget and as far
+    below it at the largest, so the optimum moves across the sizes.  edge_budget: one more
+    budget, half the smallest, whose optimum lies below all its sizes (no measured minimum)."""
+    budgets = list(budgets)
+    offsets = list(np.linspace(shift, -shift, len(budgets)))
+    if edge_budget:
+        budgets.insert(0, budgets[0] / 2)
+        offsets.insert(0, decades / 2 + 0.3)
+    rng = np.random.default_rng(seed)
+    n_list, d_list = [], []
+    for c, off in zip(budgets, offsets):
+        ns = float(law.n_opt(c)) * 10 ** (np.linspace(-decades / 2, decades / 2,
+                                                      sizes_per_budget) + off)
+        n_list.extend(ns)
+        d_list.extend(tokens_for_flops(c, ns))
+    n, d = np.asarray(n_list), np.asarray(d_list)
+    loss = np.asarray(law.loss(n, d)) * np.exp(noise * rng.standard_normal(n.size))
+    m = n.size
+    return RunTable({"run_id": [f"wide-{i:03d}" for i in range(m)], "objective": ["clm"] * m,
+                     "tokenizer": [tokenizer] * m, "n_total": n, "tokens": d, "loss": loss,
+                     "seed": np.full(m, float(seed))})
+
+
 def _opt(x: float, cast: Any = float) -> Any:
     """cast(x), or None for NaN (summary.json is strict JSON: a missing value is null)."""
     return None if np.isnan(x) else cast(x)

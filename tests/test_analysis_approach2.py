@@ -29,3 +29,44 @@ def test_helpers():
     assert parabola_min(x, -(x**2)) is None
     pl = fit_power_law(np.array([1.0, 10.0, 100.0]), np.array([2.0, 20.0, 200.0]))
     assert pl.exponent == pytest.approx(1.0) and pl.k == pytest.approx(2.0)
+
+
+def test_window_recovers_wide_curves_where_all_points_does_not():
+    """Issue 25: 2.5 decades of N per budget, steep on one side, the optimum moving across
+    the sizes; seeds 0-4 at 0.2% noise (analysis/isoflop_min.py has the wider measurement)."""
+    import warnings
+    from analysis.synthetic import STEEP_LAW, wide_isoflop_runs
+    for seed in range(5):
+        runs = wide_isoflop_runs(sizes_per_budget=15, noise=0.002, seed=seed)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            win = isoflop(runs)
+            old = isoflop(runs, estimator="all")
+        top = max(win.allocation, key=lambda r: r["flops"])
+        assert abs(win.a - STEEP_LAW.a) < 0.02
+        assert abs(top["tokens_per_param"] / STEEP_LAW.tokens_per_param(top["flops"]) - 1) < 0.12
+        assert STEEP_LAW.a - old.a > 0.02
+        assert len(win.excluded) == 1 and len(win.flops) == 12
+
+
+def test_edge_budget_left_out_and_named():
+    import warnings
+    from analysis import AnalysisWarning
+    from analysis.synthetic import wide_isoflop_runs
+    runs = wide_isoflop_runs(noise=0.002, seed=0)
+    with pytest.warns(AnalysisWarning, match=r"left out 1 of 13 IsoFLOP budgets.*6\.25e\+15"):
+        fit = isoflop(runs, estimator="all")
+    assert fit.excluded == (pytest.approx(6.25e15),) and 6.25e15 not in fit.flops
+    assert "left out of the law" in fit.verdict.short()
+
+
+def test_locate_estimators():
+    from analysis.isoflop_min import locate
+    x = np.linspace(-3, 3, 13)
+    y = 0.3 * np.exp(-0.4 * x) + 0.05 * np.exp(1.2 * x)  # steep on the right, like real curves
+    true = np.log(0.3 * 0.4 / (0.05 * 1.2)) / 1.6
+    win, all_, ak = (locate(x, y, e) for e in ("window", "all", "akima"))
+    assert abs(win.x - true) < abs(all_.x - true) / 5 and abs(win.x - true) < 0.15
+    assert win.used.sum() == 5 and all_.used.all() and abs(ak.x - true) < 0.15
+    assert not win.edge and locate(x[x > 0.5], y[x > 0.5]).edge  # minimum at the smallest size
+    assert locate(x[:2], y[:2]) is None

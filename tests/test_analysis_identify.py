@@ -125,3 +125,20 @@ def test_holdout_predicts_the_largest_budget(tmp_path):
         err = [abs(r["predicted"] - r["measured"]) / r["measured"] for r in h.runs]
         assert max(err) < 0.05, (k, err)
         assert h.n_opt["predicted"] == pytest.approx(h.n_opt["measured"], rel=0.5)
+
+
+def test_residuals_drifting_by_budget_make_approach3_weak():
+    """Issue 25: a law of the wrong form leaves residuals whose mean moves with the budget."""
+    import warnings
+    import numpy as np
+    from analysis.identify import budget_trend
+    rng = np.random.default_rng(0)
+    c = np.repeat([1e17, 1e18, 1e19], 8)
+    flat = 0.002 * rng.standard_normal(c.size)
+    assert budget_trend(flat, c)[0] is None
+    drift = flat + np.repeat([-0.15, 0.03, -0.05], 8)
+    reason, diag = budget_trend(drift, c)
+    assert reason.startswith("residuals drift by budget (-1") and "the form does not fit" in reason
+    means = diag["residual_mean_by_budget"]
+    assert list(means) == ["1e+17", "1e+18", "1e+19"]
+    assert list(means.values()) == pytest.approx([-0.15, 0.03, -0.05], abs=0.003)
