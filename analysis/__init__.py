@@ -21,7 +21,8 @@ from analysis.holdout import Holdout, holdout
 from analysis.identify import Verdict
 from analysis.laws import REFERENCE_LAWS, KaplanLaw, ParametricLaw, get_law
 from analysis.csv_table import from_csv
-from analysis.load import AnalysisWarning, RunTable, load
+from analysis.table import AnalysisWarning, RunTable
+from analysis.load import load
 from analysis.parametric import ParametricFit, fit_parametric
 
 __all__ = [

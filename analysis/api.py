@@ -10,7 +10,7 @@ from typing import Any
 from runstore import InputError
 from analysis.fit_settings import FitOptions
 from analysis.grouping import refuse_extra
-from analysis.load import AnalysisWarning, RunTable
+from analysis.table import AnalysisWarning, RunTable
 from analysis.numeric import numeric_warnings
 
 

@@ -20,7 +20,7 @@ from analysis.bootstrap import interval, resample_indices
 from runstore import InputError, flops_6nd, tokens_for_flops
 from analysis.fit_settings import reporting_budgets
 from analysis.identify import Verdict, not_assessed
-from analysis.load import RunTable
+from analysis.table import RunTable
 from analysis.result import FitResult
 
 

@@ -27,13 +27,14 @@ from typing import Any, Sequence
 import numpy as np
 
 from analysis.bootstrap import interval
+from analysis.budgets import group_budgets
 from runstore import InputError, flops_6nd, tokens_for_flops
 from analysis.fit_settings import reporting_budgets
 from analysis.identify import IDENTIFIED, Verdict
 from analysis.isoflop_boot import residual_bootstrap
 from analysis.isoflop_diag import isoflop_verdict
 from analysis.isoflop_min import DEFAULT_ESTIMATOR, ESTIMATORS, WINDOW_DEX, locate
-from analysis.load import AnalysisWarning, RunTable
+from analysis.table import AnalysisWarning, RunTable
 from analysis.result import FitResult
 
 
@@ -78,16 +79,6 @@ def fit_power_law(x: np.ndarray, y: np.ndarray) -> PowerLaw:
     """Least squares of log y on log x."""
     slope, icpt = np.polyfit(np.log(x), np.log(y), 1)
     return PowerLaw(k=float(np.exp(icpt)), exponent=float(slope))
-
-
-def group_budgets(c: np.ndarray, tol_dex: float = 0.05) -> np.ndarray:
-    """Budget label per run: runs whose log10 C are within tol_dex of a neighbour share one."""
-    order = np.argsort(c)
-    lc = np.log10(c[order])
-    labels_sorted = np.concatenate([[0], np.cumsum(np.diff(lc) > tol_dex)])
-    labels = np.empty(len(c), dtype=int)
-    labels[order] = labels_sorted
-    return labels
 
 
 def parabola_min(logn: np.ndarray, loss: np.ndarray, w: np.ndarray | None = None

@@ -15,6 +15,16 @@ from typing import Any
 import numpy as np
 
 
+def group_budgets(c: np.ndarray, tol_dex: float = 0.05) -> np.ndarray:
+    """Budget label per run: runs whose log10 C are within tol_dex of a neighbour share one."""
+    order = np.argsort(c)
+    lc = np.log10(c[order])
+    labels_sorted = np.concatenate([[0], np.cumsum(np.diff(lc) > tol_dex)])
+    labels = np.empty(len(c), dtype=int)
+    labels[order] = labels_sorted
+    return labels
+
+
 def snap(x: float, rel: float = 1e-3) -> float:
     """x with the fewest significant digits (1 to 12) within `rel` of it."""
     for digits in range(1, 13):
@@ -26,7 +36,6 @@ def snap(x: float, rel: float = 1e-3) -> float:
 
 def data_budgets(runs: Any, params: str = "total") -> tuple[float, ...]:
     """The runs' own budgets (see the module docstring), smallest first."""
-    from analysis.approach2 import group_budgets
 
     c_total, c = runs.c("total"), runs.c(params)
     labels = group_budgets(c_total)

@@ -11,7 +11,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from analysis.load import RunTable
+from analysis.table import RunTable
 
 
 def budgets(runs: RunTable) -> dict[float, np.ndarray]:

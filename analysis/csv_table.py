@@ -22,7 +22,8 @@ from typing import Any
 import numpy as np
 
 from runstore import InputError, tokens_for_flops
-from analysis.load import _ALIASES, _STR_COLUMNS, RunTable
+from analysis.columns import ALIASES as _ALIASES, STR_COLUMNS as _STR_COLUMNS
+from analysis.table import RunTable
 
 
 def from_csv(path: str | Path) -> RunTable:

@@ -21,9 +21,10 @@ import numpy as np
 
 from analysis import approach2
 from analysis.bootstrap import interval
+from analysis.budgets import group_budgets
 from analysis.fit_settings import FitOptions
 from analysis.isoflop_min import locate
-from analysis.load import RunTable
+from analysis.table import RunTable
 from runstore import InputError, chinchilla_allocation
 
 
@@ -47,7 +48,7 @@ class Holdout:
 
 
 def _split(runs: RunTable) -> tuple[RunTable, RunTable, float]:
-    labels = approach2.group_budgets(runs.c("total"))
+    labels = group_budgets(runs.c("total"))
     top = labels == labels.max()
     if labels.max() < 1:
         raise InputError("the held-out check needs 2+ IsoFLOP budgets", key="--holdout",
@@ -110,7 +111,7 @@ def _predict2_once(train: RunTable, c: float, params: str, pick: Any = None,
     """(N_opt, min loss, curvature, N_opt law) predicted at c from the training budgets'
     minima (the fit's estimator; a budget whose minimum is at an edge is left out)."""
     logn, loss = np.log(train.n(params)), train["loss"]
-    labels = approach2.group_budgets(train.c("total"))
+    labels = group_budgets(train.c("total"))
     cs, ns, ls, curv = [], [], [], []
     for lab in np.unique(labels):
         idx = np.flatnonzero(labels == lab)

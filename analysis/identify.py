@@ -159,7 +159,7 @@ def budget_trend(resid: np.ndarray, c: np.ndarray) -> tuple[str | None, dict[str
     budget's mean residual is more than 3 standard errors from zero (the pooled spread within
     budgets) and more than 1% of the loss.  Data without IsoFLOP budgets: not assessed.
     """
-    from analysis.approach2 import group_budgets
+    from analysis.budgets import group_budgets
 
     labels = group_budgets(c)
     labs = np.unique(labels)

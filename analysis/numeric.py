@@ -22,7 +22,7 @@ _MEANING = ("floating-point trouble in discarded starts or resamples (huge expon
 @contextlib.contextmanager
 def numeric_warnings(where: str) -> Iterator[None]:
     """Collect RuntimeWarnings in the block; one AnalysisWarning line for all of them."""
-    from analysis.load import AnalysisWarning
+    from analysis.table import AnalysisWarning
 
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", RuntimeWarning)

@@ -27,7 +27,7 @@ from analysis.bootstrap import interval, resample_counts
 from runstore import InputError
 from analysis.fit_settings import reporting_budgets
 from analysis.laws import ParametricLaw
-from analysis.load import RunTable
+from analysis.table import RunTable
 from analysis.result import FitResult
 
 

@@ -19,7 +19,7 @@ import numpy as np
 from runstore import (RunSummary, atomic_write_json, flops_6nd, tokens_for_flops,
                                write_jsonl, write_summary)
 from analysis.laws import ParametricLaw
-from analysis.load import RunTable
+from analysis.table import RunTable
 
 
 def synthetic_runs(

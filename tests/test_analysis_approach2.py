@@ -3,7 +3,8 @@
 import numpy as np
 import pytest
 
-from analysis.approach2 import fit_power_law, group_budgets, isoflop, parabola_min
+from analysis.approach2 import fit_power_law, isoflop, parabola_min
+from analysis.budgets import group_budgets
 from analysis.laws import ParametricLaw
 from analysis.synthetic import synthetic_runs
 
@@ -50,7 +51,6 @@ def test_window_recovers_wide_curves_where_all_points_does_not():
 
 
 def test_edge_budget_left_out_and_named():
-    import warnings
     from analysis import AnalysisWarning
     from analysis.synthetic import wide_isoflop_runs
     runs = wide_isoflop_runs(noise=0.002, seed=0)

@@ -106,6 +106,7 @@ def test_results_root_of_two_sweeps_fits_per_group_and_plots_all(tmp_path, capsy
     for f in (root / "b" / "runs").glob("*/summary.json"):
         s = json.loads(f.read_text())
         s["tokenizer"], s["bytes_per_token"] = "bpe", 3.5
+        s["run_id"] = f"{s.get('run_id') or f.parent.name}-bpe"  # another run: its own id
         f.write_text(json.dumps(s))
     import warnings
     with warnings.catch_warnings():

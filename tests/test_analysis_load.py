@@ -65,3 +65,33 @@ def test_corrupt_summary_is_an_input_error(tmp_path):
     (d / "summary.json").write_text('{"status": "done", "n_params')
     with pytest.raises(InputError, match="summary.json"):
         analysis.load(tmp_path)
+
+
+def test_a_copied_run_folder_is_refused_naming_both(tmp_path):
+    """Five copied folders (same run ids inside) would count each run twice and narrow every
+    interval: one InputError naming both folders."""
+    import shutil
+    shutil.copytree(FIX / "sweep", tmp_path / "a")
+    shutil.copytree(FIX / "sweep", tmp_path / "b")
+    with pytest.raises(InputError, match="is in two folders") as e:
+        analysis.load(tmp_path)
+    assert str(tmp_path / "a") in str(e.value) and str(tmp_path / "b") in str(e.value)
+
+
+def test_a_run_without_config_json_is_not_counted(tmp_path):
+    """A folder recreated by a late writer holds only summary.json: not a finished run."""
+    import shutil
+    import warnings
+    shutil.copytree(FIX / "sweep", tmp_path / "s")
+    import json
+    done = [d for d in sorted((tmp_path / "s" / "runs").iterdir())
+            if json.loads((d / "summary.json").read_text())["status"] == "done"]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        n_all = len(analysis.load(tmp_path / "s"))
+    (done[0] / "config.json").unlink()
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        table = analysis.load(tmp_path / "s")
+    assert len(table) == n_all - 1
+    assert any("no valid config.json" in str(w.message) for w in caught)

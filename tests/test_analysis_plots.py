@@ -3,7 +3,6 @@
 import warnings
 from pathlib import Path
 
-import pytest
 
 import analysis
 from analysis import plots

@@ -11,7 +11,7 @@ import pytest
 
 from scaling.data import DataConfig, load_dataset
 from scaling.data import cache
-from scaling.data.tokenizer import BPETokenizer, ByteTokenizer
+from scaling.data.tokenizer import BPETokenizer
 
 SMALL = dict(max_bytes=300_000)
 ROOT = Path(__file__).resolve().parents[1]

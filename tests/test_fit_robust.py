@@ -73,7 +73,7 @@ def test_estimator_in_fit_yaml_and_bad_value(tmp_path, capsys):
 @pytest.fixture(scope="module")
 def two_settings(tmp_path_factory):
     """Two experiments in one CSV, told apart only by a `setting` column."""
-    from analysis.load import concat
+    from analysis.table import concat
     from analysis.laws import ParametricLaw
     a = wide_isoflop_runs(edge_budget=False, noise=0.002, seed=1)
     b = wide_isoflop_runs(ParametricLaw(1.8, 400.0, 400.0, 0.35, 0.3), edge_budget=False,

@@ -22,7 +22,6 @@ from hypothesis import strategies as st
 from runstore import InputError, load_yaml_text
 from conftest import ROOT, tiny_run, write_config
 from scaling.cli import main
-from runstore import InputError
 from scaling.train.config import load_run_config
 
 REF = ROOT / "results" / "cpu_reference" / "clm_byte"

@@ -1,14 +1,12 @@
 """Exact resume: a training process killed with SIGKILL and started again ends with the loss
 curve of an uninterrupted run, bit for bit."""
 import json
-import os
 import signal
 import subprocess
 import sys
 import time
 
 import pytest
-import yaml
 
 from conftest import ROOT, run_cli, tiny_run, write_config
 

@@ -1,5 +1,4 @@
 """Per-size recipe rules: power, table, constant; batch rounding; warmup in tokens per param."""
-import math
 
 import pytest
 

@@ -5,7 +5,6 @@
 - two workers (sharded 0/2 + 1/2, and two unsharded) cover the grid exactly once;
 - a data-parallel run on 8 host devices matches the one-device run within 1e-5."""
 import json
-import os
 import random
 import signal
 import subprocess

@@ -12,7 +12,7 @@ import time
 import numpy as np
 import pytest
 
-from conftest import ROOT, run_cli, tiny_run, write_config
+from conftest import ROOT, tiny_run, write_config
 from test_trackers import logged_steps, read_scalars
 
 pytest.importorskip("tensorboardX")

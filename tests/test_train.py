@@ -2,12 +2,10 @@
 import json
 import math
 
-import numpy as np
 import pytest
 
 from conftest import tiny_run
 from scaling.configio import from_dict
-from scaling.data.dataset import load_dataset
 from scaling.data.synthetic import entropy_rate_nats
 from scaling.train.config import RunConfig
 from scaling.train.loop import train
@@ -47,7 +45,7 @@ def test_loss_falls_and_layout(tmp_path):
 def test_same_seed_bit_identical_other_seed_not(tmp_path):
     a = train(cfg_of(**{"train.steps": 20}), tmp_path / "a", progress=False)
     b = train(cfg_of(**{"train.steps": 20}), tmp_path / "b", progress=False)
-    c = train(cfg_of(**{"train.steps": 20, "seed": 1}), tmp_path / "c", progress=False)
+    train(cfg_of(**{"train.steps": 20, "seed": 1}), tmp_path / "c", progress=False)
     assert curve(tmp_path / "a") == curve(tmp_path / "b")
     assert a.final_eval_loss == b.final_eval_loss
     assert curve(tmp_path / "a") != curve(tmp_path / "c")

@@ -16,13 +16,15 @@ from __future__ import annotations
 import json
 import os
 from pathlib import Path
-from typing import Iterator
+from typing import TYPE_CHECKING, Iterator
 
 import numpy as np
 
-from scaling.data.config import DataConfig
 from scaling.data.formats import SOURCE_KEY, unreadable
 from scaling.data.tokenizer import Tokenizer
+
+if TYPE_CHECKING:
+    from scaling.data.config import DataConfig
 from runstore import InputError
 
 MAX_CHUNKS = 64
