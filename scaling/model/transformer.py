@@ -64,12 +64,12 @@ def run_block(remat: str, block: Block, *args) -> jax.Array:
 class Transformer(nnx.Module):
     """Decoder-only (causal, GPT) or encoder-only (bidirectional, BERT) language model."""
 
-    def __init__(self, cfg: ModelConfig, rngs: nnx.Rngs):
+    def __init__(self, cfg: ModelConfig, rngs: nnx.Rngs, platform: str | None = None):
         assert cfg.arch in ("decoder", "encoder"), cfg.arch
         self.embed = Embedder(cfg, rngs, positions=cfg.seq_len)
         causal = cfg.arch == "decoder"
-        self.blocks = nnx.List([Block(cfg, causal=causal, cross=False, rngs=rngs)
-                                for _ in range(cfg.n_layers)])
+        self.blocks = nnx.List([Block(cfg, causal=causal, cross=False, rngs=rngs,
+                                      platform=platform) for _ in range(cfg.n_layers)])
         self.head = Head(cfg, rngs)
         self.remat = cfg.remat
 
@@ -83,7 +83,7 @@ class Transformer(nnx.Module):
 class EncoderDecoder(nnx.Module):
     """T5-style encoder-decoder with one shared token table; learned or rotary positions."""
 
-    def __init__(self, cfg: ModelConfig, rngs: nnx.Rngs):
+    def __init__(self, cfg: ModelConfig, rngs: nnx.Rngs, platform: str | None = None):
         assert cfg.arch == "encoder_decoder", cfg.arch
         self.embed = Embedder(cfg, rngs, positions=cfg.seq_len)
         self.dec_positions = (nnx.Embed(cfg.decoder_len, cfg.d_model, dtype=_dtype(cfg),
@@ -91,11 +91,11 @@ class EncoderDecoder(nnx.Module):
                                         embedding_init=nnx.initializers.normal(cfg.init_std),
                                         rngs=rngs)
                               if cfg.pos == "learned" else None)
-        self.encoder = nnx.List([Block(cfg, causal=False, cross=False, rngs=rngs)
-                                 for _ in range(cfg.n_layers)])
+        self.encoder = nnx.List([Block(cfg, causal=False, cross=False, rngs=rngs,
+                                       platform=platform) for _ in range(cfg.n_layers)])
         self.enc_norm = norm(cfg, rngs)
-        self.decoder = nnx.List([Block(cfg, causal=True, cross=True, rngs=rngs)
-                                 for _ in range(cfg.n_layers)])
+        self.decoder = nnx.List([Block(cfg, causal=True, cross=True, rngs=rngs,
+                                       platform=platform) for _ in range(cfg.n_layers)])
         self.head = Head(cfg, rngs)
         self.remat = cfg.remat
 
@@ -116,12 +116,13 @@ class EncoderDecoder(nnx.Module):
         return self.head(y_BxTxD, self.embed)
 
 
-def build_model(cfg: ModelConfig, seed: int) -> nnx.Module:
-    """The architecture `cfg.arch` names, initialised from `seed`."""
+def build_model(cfg: ModelConfig, seed: int, platform: str | None = None) -> nnx.Module:
+    """The architecture `cfg.arch` names, initialised from `seed`, its attention chosen for
+    `platform` (the platform the step is compiled for; None = this process's devices)."""
     rngs = nnx.Rngs(params=seed)
     if cfg.arch == "encoder_decoder":
-        return EncoderDecoder(cfg, rngs)
-    return Transformer(cfg, rngs)
+        return EncoderDecoder(cfg, rngs, platform)
+    return Transformer(cfg, rngs, platform)
 
 
 def count_params(model: nnx.Module) -> int:
