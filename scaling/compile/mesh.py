@@ -9,6 +9,7 @@ The mesh is 1-D over 'data', Auto axes: the layout scaling/train/sharding.py giv
 from __future__ import annotations
 
 import functools
+import os
 
 import numpy as np
 
@@ -51,6 +52,8 @@ def _topology(target: Target):
     from jax.experimental import topologies
 
     if target.platform == "tpu":
+        # compile-only: several processes (pytest-xdist, two dry runs) may load libtpu at once
+        os.environ.setdefault("ALLOW_MULTIPLE_LIBTPU_LOAD", "1")
         if libtpu_version() is None:
             raise CompilerMissing("the TPU compiler (libtpu) is not installed: "
                                   "pip install 'scaling-suite[tpu]' (jax[tpu])")

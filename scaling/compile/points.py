@@ -128,8 +128,8 @@ def compile_run(run: RunRecord, target: Target, *, use_cache: bool = True) -> tu
     result = compile_step(run, mesh, target.platform)
     result.update(target=target.name, devices=int(mesh.devices.size), key=key,
                   at=time.strftime("%Y-%m-%dT%H:%M:%S"))
-    if result["ok"] or "Error" in result.get("error", ""):
-        cache.store(key, result)  # failures too: the same program fails the same way
+    if result["ok"]:  # failures are not cached: a busy libtpu lockfile is not the program's
+        cache.store(key, result)
     return result, False
 
 
