@@ -74,3 +74,18 @@ def test_a_failed_compile_is_one_line():
     c = compile_one(tiny("clm", B=6), TARGET, fit=False, use_cache=False)  # 6 rows over 4 chips
     assert not c.ok and "\n" not in c.result["error"] and len(c.result["error"]) <= 400
     assert "FAILED: " in format_report([c])
+
+
+def test_fsdp_over_a_256_chip_multi_host_slice_shards_the_state():
+    """tpu-v5e-16x16 (64 hosts): the FSDP step compiles, its per-chip arguments about 1/256 of
+    the replicated step's (the batch, norms and the step counter stay whole)."""
+    needs_libtpu()
+    kw = dict(d=512, H=8, B=256, T=64, vocab=1024)
+    rep = compile_one(tiny("clm", **kw), "tpu-v5e-16x16", fit=False)
+    fsdp = compile_one(tiny("clm", train={"fsdp": True}, **kw), "tpu-v5e-16x16", fit=False)
+    assert rep.ok and fsdp.ok, (rep.result.get("error"), fsdp.result.get("error"))
+    assert fsdp.n_devices == 256
+    n = rep.run.n_total
+    state_rep = 16 * n  # fp32 params + Adam's two moments, replicated: 12 B/param, + batch
+    assert rep.result["arguments"] >= 12 * n
+    assert fsdp.result["arguments"] < 12 * n / 256 * 1.5 + 64 * 1024, (fsdp.result, state_rep)

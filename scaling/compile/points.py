@@ -133,13 +133,16 @@ def compile_run(run: RunRecord, target: Target, *, use_cache: bool = True) -> tu
     return result, False
 
 
-def _estimate(run: RunRecord, n_devices: int) -> int:
+def _estimate(run: RunRecord, n_devices: int, attention: dict) -> int:
+    """The calculator's total for the step as compiled: flash-aware where every attention ran
+    as a kernel."""
     from scaling.budget.memory import training_memory
 
     t, m = run.cfg.train, run.model
     per_device = max(1, run.batch_size // n_devices)
+    flash = bool(attention) and all(i in ("splash", "cudnn") for i, _ in attention.values())
     return training_memory(m, per_device, m.dtype, microbatches=t.microbatches, remat=m.remat,
-                           shards=n_devices if t.fsdp else 1).total
+                           shards=n_devices if t.fsdp else 1, flash=flash).total
 
 
 def label(run: RunRecord) -> str:
@@ -164,7 +167,8 @@ def compile_one(run: RunRecord, target: Target | str, *, fit: bool = True,
         r = run if k == run.cfg.train.microbatches else with_microbatches(run, k)
         result, cached = compile_run(r, target, use_cache=use_cache)
         n = int(result.get("devices") or target.chips)
-        out = CompiledPoint(indices, label(r), target, r, result, _estimate(r, n), n, cached)
+        out = CompiledPoint(indices, label(r), target, r, result,
+                            _estimate(r, n, result.get("attention") or {}), n, cached)
         if not out.ok or out.fits:
             break
     return out
