@@ -4,10 +4,10 @@ rematerialisation recomputes the same ops, so on CPU the losses are identical bi
 import jax
 import numpy as np
 import pytest
-
 from stepping import losses, rel_diff
-from scaling.model.config import ModelConfig
+
 from scaling.model.attention import attention_plan
+from scaling.model.config import ModelConfig
 from scaling.model.layers import attend, attention_impl
 
 

@@ -4,8 +4,8 @@ failed compile is one line, and targets resolve or are refused in one line."""
 import time
 
 import pytest
-
 from compiling import needs_libtpu, tiny
+
 from runstore import InputError
 from scaling.compile import compile_one, format_report, resolve_target
 from scaling.compile.roofline import roofline

@@ -4,8 +4,8 @@ scanned block, weight decay still on matrices only, and a different run identity
 of the other layout refuses it rather than restoring a tree of another shape)."""
 import jax
 import pytest
-
 from stepping import losses, tiny_record
+
 from scaling.model.transformer import build_model, count_params
 from scaling.train.step import _decays, split_model
 

@@ -54,9 +54,9 @@ def format_report(compiled: list[CompiledPoint], mfu: float = 0.35) -> str:
     lines += [fmt(b) if len(b) == len(HEAD) else "  ".join(b) for b in body]
     lines += ["", "peak = arguments + outputs - donated + temporaries (the compiler's memory "
                   "analysis); calc/XLA: scaling/budget/memory.py's estimate over that peak.",
-              f"FLOPs per device per step: the compiler's cost analysis and the suite's exact "
-              f"count (ModelConfig.flops_per_token), without attention run in kernels "
-              f"(Pallas splash, cuDNN), which the compiler cannot count.",
+              "FLOPs per device per step: the compiler's cost analysis and the suite's exact "
+              "count (ModelConfig.flops_per_token), without attention run in kernels "
+              "(Pallas splash, cuDNN), which the compiler cannot count.",
               f"roofline: max(FLOPs / peak, bytes accessed / HBM bandwidth), peaks and "
               f"bandwidths from scaling/hardware.py ({hw.name}: {hw.source.split(':')[0]}; "
               f"{hw.bandwidth_source or 'no bandwidth'}); step ms: the compute term at MFU "

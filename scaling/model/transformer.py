@@ -6,7 +6,7 @@ import jax.numpy as jnp
 from flax import nnx
 
 from scaling.model.config import ModelConfig
-from scaling.model.layers import Block, _dtype, linear, norm
+from scaling.model.layers import Block, _dtype, norm
 
 
 class Embedder(nnx.Module):
