@@ -15,6 +15,9 @@ On CPU there is no datasheet figure to trust, so the peak is measured: the susta
 a jitted float32 square matmul, cached per machine (CPU model, cores, jax version) in
 `$SCALING_CACHE/cpu_peak.json` (default `~/.cache/scaling/`). Unknown accelerators get
 `flops=None`: MFU is then reported as null, never invented.
+
+HBM bandwidths (bytes/s, the vendor's decimal GB/s and TB/s) feed the compiled dry run's roofline
+(scaling/compile/roofline.py); each entry's `bandwidth_source` names the page.
 """
 from __future__ import annotations
 

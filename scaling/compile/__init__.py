@@ -1,4 +1,4 @@
-"""Compiling a sweep's train steps for accelerators that are not here (docs/design.md): the
+"""Compiling a sweep's train steps for accelerators that are not here: the
 TPU compiler (libtpu) and XLA's deviceless GPU compiler, on abstract meshes of the target's
 devices. `compile_points(points, target)` compiles; `format_report(compiled)` prints."""
 from scaling.compile.points import CompiledPoint, compile_one, compile_points
