@@ -15,6 +15,9 @@ On CPU there is no datasheet figure to trust, so the peak is measured: the susta
 a jitted float32 square matmul, cached per machine (CPU model, cores, jax version) in
 `$SCALING_CACHE/cpu_peak.json` (default `~/.cache/scaling/`). Unknown accelerators get
 `flops=None`: MFU is then reported as null, never invented.
+
+HBM bandwidths (bytes/s, the vendor's decimal GB/s and TB/s) feed the compiled dry run's roofline
+(scaling/compile/roofline.py); each entry's `bandwidth_source` names the page.
 """
 from __future__ import annotations
 
@@ -50,6 +53,8 @@ class Accelerator:
     memory_bytes: int
     fp32_default: str  # which column JAX's default float32 matmul precision runs at
     source: str
+    hbm_bandwidth: float | None = None  # bytes/s per device: the roofline's memory bound
+    bandwidth_source: str = ""
 
     def peak(self, column: str) -> float | None:
         return getattr(self, column)
@@ -61,54 +66,77 @@ ACCELERATORS: dict[str, Accelerator] = {a.name: a for a in (
                 fp32_default="fp32",
                 source="NVIDIA Tesla V100 datasheet (volta-v100-datasheet-update-us-1165301-r5): "
                        "SXM2 125 TFLOPS tensor fp16, 15.7 TFLOPS fp32, 16/32 GB HBM2 (32 GB "
-                       "assumed); Volta has no bf16"),
+                       "assumed); Volta has no bf16",
+                hbm_bandwidth=900e9, bandwidth_source="V100 datasheet: 900 GB/s HBM2"),
     Accelerator("V100 PCIe", ("Tesla V100-PCIE-16GB", "Tesla V100-PCIE-32GB"), r"v100",
                 bf16=None, fp16=112e12, fp32=14e12, tf32=None, memory_bytes=32 * GB,
                 fp32_default="fp32",
                 source="NVIDIA Tesla V100 datasheet: PCIe 112 TFLOPS tensor fp16, 14 TFLOPS fp32, "
-                       "16/32 GB HBM2 (32 GB assumed); Volta has no bf16"),
+                       "16/32 GB HBM2 (32 GB assumed); Volta has no bf16",
+                hbm_bandwidth=900e9, bandwidth_source="V100 datasheet: 900 GB/s HBM2"),
     Accelerator("A100 40GB", ("NVIDIA A100-SXM4-40GB", "NVIDIA A100-PCIE-40GB"), r"a100.*40",
                 bf16=312e12, fp16=312e12, fp32=19.5e12, tf32=156e12, memory_bytes=40 * GB,
                 fp32_default="tf32",
                 source="NVIDIA A100 datasheet (nvidia-a100-datasheet-us-nvidia-1758950-r4): 312 "
                        "TFLOPS bf16/fp16 and 156 TFLOPS tf32 dense (624/312 with sparsity), 19.5 "
-                       "TFLOPS fp32, 40 GB HBM2"),
+                       "TFLOPS fp32, 40 GB HBM2",
+                hbm_bandwidth=1555e9,
+                bandwidth_source="A100 datasheet: 1,555 GB/s HBM2 (40 GB SXM)"),
     Accelerator("A100 80GB", ("NVIDIA A100-SXM4-80GB", "NVIDIA A100 80GB PCIe"), r"a100",
                 bf16=312e12, fp16=312e12, fp32=19.5e12, tf32=156e12, memory_bytes=80 * GB,
                 fp32_default="tf32",
                 source="NVIDIA A100 datasheet (nvidia-a100-datasheet-us-nvidia-1758950-r4): 312 "
-                       "TFLOPS bf16/fp16 and 156 TFLOPS tf32 dense, 19.5 TFLOPS fp32, 80 GB HBM2e"),
+                       "TFLOPS bf16/fp16 and 156 TFLOPS tf32 dense, 19.5 TFLOPS fp32, 80 GB HBM2e",
+                hbm_bandwidth=2039e9,
+                bandwidth_source="A100 datasheet: 2,039 GB/s HBM2e (80 GB SXM)"),
     Accelerator("H100 SXM", ("NVIDIA H100 80GB HBM3", "NVIDIA H100 SXM5 80GB"), r"h100.*(hbm3|sxm)",
                 bf16=989e12, fp16=989e12, fp32=67e12, tf32=494.5e12, memory_bytes=80 * GB,
                 fp32_default="tf32",
                 source=f"NVIDIA H100 datasheet ({_NV_DATASHEET}): SXM 1,979 TFLOPS bf16/fp16 and "
-                       "989 TFLOPS tf32 with sparsity (dense: half), 67 TFLOPS fp32, 80 GB HBM3"),
+                       "989 TFLOPS tf32 with sparsity (dense: half), 67 TFLOPS fp32, 80 GB HBM3",
+                hbm_bandwidth=3.35e12, bandwidth_source="H100 datasheet: 3.35 TB/s HBM3 (SXM)"),
     Accelerator("H100 PCIe", ("NVIDIA H100 PCIe",), r"h100",
                 bf16=756.5e12, fp16=756.5e12, fp32=51e12, tf32=378e12, memory_bytes=80 * GB,
                 fp32_default="tf32",
                 source=f"NVIDIA H100 datasheet ({_NV_DATASHEET}): PCIe 1,513 TFLOPS bf16/fp16 and "
-                       "756 TFLOPS tf32 with sparsity (dense: half), 51 TFLOPS fp32, 80 GB HBM2e"),
+                       "756 TFLOPS tf32 with sparsity (dense: half), 51 TFLOPS fp32, 80 GB HBM2e",
+                hbm_bandwidth=2.0e12, bandwidth_source="H100 datasheet: 2 TB/s HBM2e (PCIe)"),
     Accelerator("H200", ("NVIDIA H200",), r"h200",
                 bf16=989e12, fp16=989e12, fp32=67e12, tf32=494.5e12, memory_bytes=141 * GB,
                 fp32_default="tf32",
                 source="NVIDIA H200 datasheet (nvidia.com/en-us/data-center/h200): SXM 1,979 "
                        "TFLOPS bf16/fp16 and 989 TFLOPS tf32 with sparsity (dense: half), "
-                       "67 TFLOPS fp32, 141 GB HBM3e"),
+                       "67 TFLOPS fp32, 141 GB HBM3e",
+                hbm_bandwidth=4.8e12, bandwidth_source="H200 datasheet: 4.8 TB/s HBM3e"),
     Accelerator("TPU v4", ("TPU v4",), r"^tpu v4$",
                 bf16=275e12, fp16=None, fp32=None, tf32=None, memory_bytes=32 * GiB,
                 fp32_default="bf16",
                 source="Google Cloud TPU v4 docs (cloud.google.com/tpu/docs/v4): 275 TFLOPS bf16 "
-                       "per chip, 32 GiB HBM2; no fp32 matmul peak is published"),
+                       "per chip, 32 GiB HBM2; no fp32 matmul peak is published",
+                hbm_bandwidth=1228e9,
+                bandwidth_source="Cloud TPU v4 docs (as above): 1,228 GB/s HBM"),
     Accelerator("TPU v5e", ("TPU v5 lite", "TPU v5e"), r"tpu v5.?(lite|e)",
                 bf16=197e12, fp16=None, fp32=None, tf32=None, memory_bytes=16 * GiB,
                 fp32_default="bf16",
                 source="Google Cloud TPU v5e docs (cloud.google.com/tpu/docs/v5e): 197 TFLOPS bf16 "
-                       "(394 TOPS int8) per chip, 16 GiB HBM2; no fp32 matmul peak is published"),
+                       "(394 TOPS int8) per chip, 16 GiB HBM2; no fp32 matmul peak is published",
+                hbm_bandwidth=819e9,
+                bandwidth_source="Cloud TPU v5e docs (as above): 819 GB/s HBM"),
     Accelerator("TPU v5p", ("TPU v5p", "TPU v5"), r"tpu v5p?$",
                 bf16=459e12, fp16=None, fp32=None, tf32=None, memory_bytes=95 * GiB,
                 fp32_default="bf16",
                 source="Google Cloud TPU v5p docs (cloud.google.com/tpu/docs/v5p): 459 TFLOPS bf16 "
-                       "per chip, 95 GiB HBM2e; no fp32 matmul peak is published"),
+                       "per chip, 95 GiB HBM2e; no fp32 matmul peak is published",
+                hbm_bandwidth=2765e9,
+                bandwidth_source="Cloud TPU v5p docs (as above): 2,765 GB/s HBM"),
+    Accelerator("TPU v6e", ("TPU v6 lite", "TPU v6e"), r"tpu v6.?(lite|e)",
+                bf16=918e12, fp16=None, fp32=None, tf32=None, memory_bytes=32 * GiB,
+                fp32_default="bf16",
+                source="Google Cloud TPU v6e (Trillium) docs (cloud.google.com/tpu/docs/v6e): 918 "
+                       "TFLOPS bf16 per chip, 32 GB HBM; no fp32 matmul peak is published",
+                hbm_bandwidth=1640e9,
+                bandwidth_source="Cloud TPU v6e docs (cloud.google.com/tpu/docs/v6e): 1,640 GB/s "
+                                 "HBM"),
 )}
 
 #: CLI names -> table entries.
@@ -117,7 +145,7 @@ ALIASES: dict[str, str] = {
     "a100": "A100 80GB", "a100-40gb": "A100 40GB", "a100-80gb": "A100 80GB",
     "h100": "H100 SXM", "h100-sxm": "H100 SXM", "h100-pcie": "H100 PCIe",
     "h200": "H200",
-    "tpu-v4": "TPU v4", "tpu-v5e": "TPU v5e", "tpu-v5p": "TPU v5p",
+    "tpu-v4": "TPU v4", "tpu-v5e": "TPU v5e", "tpu-v5p": "TPU v5p", "tpu-v6e": "TPU v6e",
 }
 
 #: The peak table's column for each precision (names and aliases: budget/memory.py's table).

@@ -134,8 +134,10 @@ class MemoryBreakdown:
 
 
 def activation_elements(cfg: ModelConfig, batch_size: int,
-                        remat: str = "none") -> dict[str, int]:
-    """Saved activation elements for a batch of `batch_size` sequences, by tensor kind."""
+                        remat: str = "none", flash: bool = False) -> dict[str, int]:
+    """Saved activation elements for a batch of `batch_size` sequences, by tensor kind. With
+    `flash` (a fused attention kernel: Pallas splash on TPU, cuDNN on GPU) the B x H x T x S
+    probabilities are never stored: the kernel keeps one log-sum-exp per query row instead."""
     d, L, H, V = cfg.d_model, cfg.n_layers, cfg.n_heads, cfg.vocab_size
     mlp_tensors = 3 if cfg.mlp == "swiglu" else 2
     B = batch_size
@@ -144,13 +146,13 @@ def activation_elements(cfg: ModelConfig, batch_size: int,
         tokens = Te + Td  # both stacks have L layers
         width_d = L * SAVED_D_TENSORS * tokens + L * SAVED_CROSS_D_TENSORS * Td
         width_d += L * 2 * Te  # cross-attention K and V, over encoder tokens, per decoder layer
-        scores = L * H * (Te * Te + Td * Td + Td * Te)
+        scores = L * H * ((Te + Td + Td) if flash else (Te * Te + Td * Td + Td * Te))
         norms = 2 * tokens  # each stack's final norm, input and output
         logits_tokens = Td
     else:
         tokens = cfg.seq_len
         width_d = L * SAVED_D_TENSORS * tokens
-        scores = L * H * tokens * tokens
+        scores = L * H * tokens * (1 if flash else tokens)
         norms = 2 * tokens
         logits_tokens = tokens
     layers = {
@@ -176,7 +178,7 @@ def _remat_elements(cfg: ModelConfig, B: int, tokens: int, all_layers: int,
 
 def training_memory(cfg: ModelConfig, batch_size: int, precision: str = "float32", *,
                     microbatches: int = 1, remat: str = "none",
-                    shards: int = 1) -> MemoryBreakdown:
+                    shards: int = 1, flash: bool = False) -> MemoryBreakdown:
     """Memory to train `cfg` with Adam on one device at per-device batch `batch_size` (split
     into `microbatches`, rematerialised as `remat`, states sharded over `shards`), by term.
 
@@ -193,7 +195,7 @@ def training_memory(cfg: ModelConfig, batch_size: int, precision: str = "float32
     act_b = BYTES_PER_PARAM[p]
     per_micro = max(1, batch_size // microbatches)
     terms = tuple((k, v * act_b) for k, v in
-                  activation_elements(cfg, per_micro, remat).items())
+                  activation_elements(cfg, per_micro, remat, flash).items())
     activations = sum(v for _, v in terms)
     mixed = p != "float32"
     return MemoryBreakdown(

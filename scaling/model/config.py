@@ -43,10 +43,15 @@ class ModelConfig:
     remat: Literal["none", "block", "dots"] = doc(
         "recompute activations in the backward pass: none; block (save only each block's "
         "input); dots (also save the matmul outputs of the linear layers)", "none")
-    attention: Literal["auto", "einsum", "dot_product"] = doc(
-        "attention kernel: einsum (blocked causal einsum, fastest on CPU); dot_product "
-        "(jax.nn.dot_product_attention, cuDNN flash on GPUs for bf16/fp16); auto picks per "
-        "backend", "auto")
+    attention: Literal["auto", "einsum", "dot_product", "flash"] = doc(
+        "attention kernel, chosen for the platform the step is compiled for "
+        "(scaling/model/attention.py): einsum (blocked causal einsum, fastest on CPU); "
+        "dot_product (jax.nn.dot_product_attention: cuDNN flash on GPUs for bf16/fp16, XLA's "
+        "elsewhere); flash (cuDNN on GPU, Pallas splash on TPU, where they apply); auto: einsum "
+        "on CPU, flash on accelerators", "auto")
+    scan_layers: bool = doc(
+        "stack the blocks' parameters and apply them with one scan (compile time flat in "
+        "depth); checkpoints of the other layout are refused", False)
 
     @property
     def ff(self) -> int:

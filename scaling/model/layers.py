@@ -56,35 +56,28 @@ def _softmax_attend(q_BxHxTxK, k_BxHxSxK, v_BxHxSxK, mask_TxS) -> jax.Array:
     return jnp.einsum("bhts,bhsk->bhtk", p_BxHxTxS, v_BxHxSxK)
 
 
-def attention_impl(cfg: ModelConfig) -> str:
-    """'einsum' or 'dot_product' for this config on the default backend. auto: the blocked
-    einsum on CPU (measured faster there than jax.nn.dot_product_attention, peers/README.md);
-    dot_product elsewhere, which on GPUs reaches cuDNN's fused flash kernel (not yet measured
-    here: benchmarks/gpu_check.py compares the two the day a GPU is lent)."""
-    if cfg.attention != "auto":
-        return cfg.attention
-    return "einsum" if jax.default_backend() == "cpu" else "dot_product"
+def attention_impl(cfg: ModelConfig, platform: str | None = None, *, q_len: int | None = None,
+                   kv_len: int | None = None) -> str:
+    """The implementation `attend` runs for this config on `platform` (scaling/model/attention.py
+    chooses; None = the platform of this process's devices, read when the model is built)."""
+    from scaling.model.attention import choose
+    T = cfg.seq_len
+    return choose(cfg, platform, q_len=q_len or T, kv_len=kv_len or T)[0]
 
 
-#: cuDNN's fused attention takes half-precision inputs and head dims that are multiples of 8 up
-#: to 128 (jax.nn.dot_product_attention raises otherwise); other cases use XLA's version.
-_CUDNN_DTYPES = (jnp.bfloat16, jnp.float16)
-
-
-def attend_dot_product(q_BxTxHxK, k_BxSxHxK, v_BxSxHxK, causal: bool) -> jax.Array:
-    """jax.nn.dot_product_attention: cuDNN flash attention where it applies, XLA elsewhere
-    (both compute the softmax in float32)."""
-    K = q_BxTxHxK.shape[-1]
-    cudnn = (jax.default_backend() == "gpu" and q_BxTxHxK.dtype in _CUDNN_DTYPES
-             and K % 8 == 0 and K <= 128)
+def attend_dot_product(q_BxTxHxK, k_BxSxHxK, v_BxSxHxK, causal: bool,
+                       implementation: str = "xla") -> jax.Array:
+    """jax.nn.dot_product_attention, XLA's or cuDNN's fused flash kernel (the caller chose it
+    for the compile target, scaling/model/attention.py; both compute the softmax in float32)."""
     return jax.nn.dot_product_attention(q_BxTxHxK, k_BxSxHxK, v_BxSxHxK, is_causal=causal,
-                                        implementation="cudnn" if cudnn else "xla")
+                                        implementation=implementation)
 
 
 def attend(q_BxTxHxK, k_BxSxHxK, v_BxSxHxK, causal: bool, impl: str = "einsum") -> jax.Array:
-    """Softmax attention; impl 'dot_product' goes to `attend_dot_product`, 'einsum' (below) is
-    the explicit einsum form (measured faster than jax.nn.dot_product_attention on XLA:CPU,
-    shared/peers/README.md).
+    """Softmax attention; impl 'xla'/'cudnn' (and 'dot_product', XLA's) go to
+    `attend_dot_product`, 'splash' to the Pallas TPU kernel (scaling/model/flash.py), 'einsum'
+    (below) is the explicit einsum form (measured faster than jax.nn.dot_product_attention on
+    XLA:CPU, shared/peers/README.md).
 
     Heads go in front before the einsums (XLA:CPU picked a slower layout for the head-interleaved
     form). Causal self-attention is computed in blocks of CAUSAL_BLOCK query rows, each against
@@ -92,8 +85,12 @@ def attend(q_BxTxHxK, k_BxSxHxK, v_BxSxHxK, causal: bool, impl: str = "einsum") 
     at T = 256, 5/8 at T = 512); the result is the same function. FLOPs are still *counted* in
     full (ModelConfig.flops_per_token), the peers' convention.
     """
-    if impl == "dot_product":
-        return attend_dot_product(q_BxTxHxK, k_BxSxHxK, v_BxSxHxK, causal)
+    if impl in ("dot_product", "xla", "cudnn"):
+        return attend_dot_product(q_BxTxHxK, k_BxSxHxK, v_BxSxHxK, causal,
+                                  "cudnn" if impl == "cudnn" else "xla")
+    if impl == "splash":
+        from scaling.model.flash import attend_splash
+        return attend_splash(q_BxTxHxK, k_BxSxHxK, v_BxSxHxK, causal)
     K = q_BxTxHxK.shape[-1]
     # scale q (T x K per head) rather than the scores (T x S): one pass less over the largest tensor
     q_BxTxHxK = q_BxTxHxK * jnp.asarray(K ** -0.5, q_BxTxHxK.dtype)
@@ -116,8 +113,11 @@ def attend(q_BxTxHxK, k_BxSxHxK, v_BxSxHxK, causal: bool, impl: str = "einsum") 
 class SelfAttention(nnx.Module):
     """Multi-head self-attention with a fused QKV projection; causal or bidirectional."""
 
-    def __init__(self, cfg: ModelConfig, causal: bool, rngs: nnx.Rngs):
+    def __init__(self, cfg: ModelConfig, causal: bool, rngs: nnx.Rngs, *,
+                 platform: str | None = None):
         self.cfg, self.causal = cfg, causal
+        T = cfg.decoder_len if (causal and cfg.arch == "encoder_decoder") else cfg.seq_len
+        self.impl = attention_impl(cfg, platform, q_len=T, kv_len=T)  # for the target, at build
         self.qkv = linear(cfg, cfg.d_model, 3 * cfg.d_model, rngs)
         self.out = linear(cfg, cfg.d_model, cfg.d_model, rngs, residual=True)
 
@@ -127,15 +127,16 @@ class SelfAttention(nnx.Module):
         q, k, v = (t.reshape(B, T, H, D // H) for t in jnp.split(self.qkv(x_BxTxD), 3, axis=-1))
         if self.cfg.pos == "rope":
             q, k = rope(q, self.cfg.rope_base), rope(k, self.cfg.rope_base)
-        y_BxTxHxK = attend(q, k, v, self.causal, attention_impl(self.cfg))
+        y_BxTxHxK = attend(q, k, v, self.causal, self.impl)
         return self.out(y_BxTxHxK.reshape(B, T, D))
 
 
 class CrossAttention(nnx.Module):
     """Decoder-to-encoder attention: queries from the decoder, keys and values from the encoder."""
 
-    def __init__(self, cfg: ModelConfig, rngs: nnx.Rngs):
+    def __init__(self, cfg: ModelConfig, rngs: nnx.Rngs, *, platform: str | None = None):
         self.cfg = cfg
+        self.impl = attention_impl(cfg, platform, q_len=cfg.decoder_len, kv_len=cfg.seq_len)
         self.q = linear(cfg, cfg.d_model, cfg.d_model, rngs)
         self.kv = linear(cfg, cfg.d_model, 2 * cfg.d_model, rngs)
         self.out = linear(cfg, cfg.d_model, cfg.d_model, rngs, residual=True)
@@ -145,7 +146,7 @@ class CrossAttention(nnx.Module):
         S, H = enc_BxSxD.shape[1], self.cfg.n_heads
         q = self.q(x_BxTxD).reshape(B, T, H, D // H)
         k, v = (t.reshape(B, S, H, D // H) for t in jnp.split(self.kv(enc_BxSxD), 2, axis=-1))
-        y_BxTxHxK = attend(q, k, v, causal=False, impl=attention_impl(self.cfg))
+        y_BxTxHxK = attend(q, k, v, causal=False, impl=self.impl)
         return self.out(y_BxTxHxK.reshape(B, T, D))
 
 
@@ -171,13 +172,14 @@ class MLP(nnx.Module):
 class Block(nnx.Module):
     """Pre-norm block: self-attention, optional cross-attention, MLP, each residual."""
 
-    def __init__(self, cfg: ModelConfig, *, causal: bool, cross: bool, rngs: nnx.Rngs):
+    def __init__(self, cfg: ModelConfig, *, causal: bool, cross: bool, rngs: nnx.Rngs,
+                 platform: str | None = None):
         self.norm_attn = norm(cfg, rngs)
-        self.attn = SelfAttention(cfg, causal, rngs)
+        self.attn = SelfAttention(cfg, causal, rngs, platform=platform)
         self.has_cross = cross
         if cross:
             self.norm_cross = norm(cfg, rngs)
-            self.cross = CrossAttention(cfg, rngs)
+            self.cross = CrossAttention(cfg, rngs, platform=platform)
         self.norm_mlp = norm(cfg, rngs)
         self.mlp = MLP(cfg, rngs)
 

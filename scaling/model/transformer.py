@@ -6,7 +6,7 @@ import jax.numpy as jnp
 from flax import nnx
 
 from scaling.model.config import ModelConfig
-from scaling.model.layers import Block, _dtype, linear, norm
+from scaling.model.layers import Block, _dtype, norm
 
 
 class Embedder(nnx.Module):
@@ -61,29 +61,66 @@ def run_block(remat: str, block: Block, *args) -> jax.Array:
     return nnx.remat(lambda b, *a: b(*a), policy=REMAT_POLICIES[remat])(block, *args)
 
 
+class ScannedBlocks(nnx.Module):
+    """model.scan_layers: the blocks' parameters stacked on a leading layer axis (`stacked`)
+    and applied with one jax.lax.scan, so the compiled program holds one block, not L (compile
+    time flat in depth, as MaxText's scan_layers). Built by stacking blocks initialised exactly
+    as the unrolled model's, so both start from the same numbers; remat wraps the scanned body,
+    per block. The optimizer's weight decay skips the layer axis (scaling/train/step.py)."""
+
+    def __init__(self, blocks: list[Block]):
+        graphdef = nnx.split(blocks[0])[0]
+        states = [nnx.split(b)[1] for b in blocks]
+        self.stacked = nnx.merge(graphdef, jax.tree.map(lambda *xs: jnp.stack(xs), *states))
+        self.n = len(blocks)
+
+    def __call__(self, remat: str, x: jax.Array, *args) -> jax.Array:
+        graphdef, state = nnx.split(self.stacked)
+
+        def layer(x, layer_state):
+            return nnx.merge(graphdef, layer_state)(x, *args)
+
+        if remat != "none":
+            layer = jax.checkpoint(layer, policy=REMAT_POLICIES[remat])
+        x, _ = jax.lax.scan(lambda c, st: (layer(c, st), None), x, state)
+        return x
+
+
+def make_stack(cfg: ModelConfig, blocks: list[Block]):
+    """The unrolled list of blocks, or (model.scan_layers) the same blocks stacked."""
+    return ScannedBlocks(blocks) if cfg.scan_layers else nnx.List(blocks)
+
+
+def apply_stack(remat: str, stack, x: jax.Array, *args) -> jax.Array:
+    if isinstance(stack, ScannedBlocks):
+        return stack(remat, x, *args)
+    for block in stack:
+        x = run_block(remat, block, x, *args)
+    return x
+
+
 class Transformer(nnx.Module):
     """Decoder-only (causal, GPT) or encoder-only (bidirectional, BERT) language model."""
 
-    def __init__(self, cfg: ModelConfig, rngs: nnx.Rngs):
+    def __init__(self, cfg: ModelConfig, rngs: nnx.Rngs, platform: str | None = None):
         assert cfg.arch in ("decoder", "encoder"), cfg.arch
         self.embed = Embedder(cfg, rngs, positions=cfg.seq_len)
         causal = cfg.arch == "decoder"
-        self.blocks = nnx.List([Block(cfg, causal=causal, cross=False, rngs=rngs)
-                                for _ in range(cfg.n_layers)])
+        self.blocks = make_stack(cfg, [Block(cfg, causal=causal, cross=False, rngs=rngs,
+                                             platform=platform) for _ in range(cfg.n_layers)])
         self.head = Head(cfg, rngs)
         self.remat = cfg.remat
 
     def __call__(self, ids_BxT: jax.Array) -> jax.Array:
         x_BxTxD = self.embed(ids_BxT)
-        for block in self.blocks:
-            x_BxTxD = run_block(self.remat, block, x_BxTxD)
+        x_BxTxD = apply_stack(self.remat, self.blocks, x_BxTxD)
         return self.head(x_BxTxD, self.embed)
 
 
 class EncoderDecoder(nnx.Module):
     """T5-style encoder-decoder with one shared token table; learned or rotary positions."""
 
-    def __init__(self, cfg: ModelConfig, rngs: nnx.Rngs):
+    def __init__(self, cfg: ModelConfig, rngs: nnx.Rngs, platform: str | None = None):
         assert cfg.arch == "encoder_decoder", cfg.arch
         self.embed = Embedder(cfg, rngs, positions=cfg.seq_len)
         self.dec_positions = (nnx.Embed(cfg.decoder_len, cfg.d_model, dtype=_dtype(cfg),
@@ -91,18 +128,17 @@ class EncoderDecoder(nnx.Module):
                                         embedding_init=nnx.initializers.normal(cfg.init_std),
                                         rngs=rngs)
                               if cfg.pos == "learned" else None)
-        self.encoder = nnx.List([Block(cfg, causal=False, cross=False, rngs=rngs)
-                                 for _ in range(cfg.n_layers)])
+        self.encoder = make_stack(cfg, [Block(cfg, causal=False, cross=False, rngs=rngs,
+                                              platform=platform) for _ in range(cfg.n_layers)])
         self.enc_norm = norm(cfg, rngs)
-        self.decoder = nnx.List([Block(cfg, causal=True, cross=True, rngs=rngs)
-                                 for _ in range(cfg.n_layers)])
+        self.decoder = make_stack(cfg, [Block(cfg, causal=True, cross=True, rngs=rngs,
+                                              platform=platform) for _ in range(cfg.n_layers)])
         self.head = Head(cfg, rngs)
         self.remat = cfg.remat
 
     def encode(self, enc_BxS: jax.Array) -> jax.Array:
         x_BxSxD = self.embed(enc_BxS)
-        for block in self.encoder:
-            x_BxSxD = run_block(self.remat, block, x_BxSxD)
+        x_BxSxD = apply_stack(self.remat, self.encoder, x_BxSxD)
         return self.enc_norm(x_BxSxD)
 
     def __call__(self, enc_BxS: jax.Array, dec_BxT: jax.Array) -> jax.Array:
@@ -111,17 +147,17 @@ class EncoderDecoder(nnx.Module):
         if self.dec_positions is not None:
             T = dec_BxT.shape[1]
             y_BxTxD = y_BxTxD + self.dec_positions.embedding[...][None, :T].astype(y_BxTxD.dtype)
-        for block in self.decoder:
-            y_BxTxD = run_block(self.remat, block, y_BxTxD, enc_BxSxD)
+        y_BxTxD = apply_stack(self.remat, self.decoder, y_BxTxD, enc_BxSxD)
         return self.head(y_BxTxD, self.embed)
 
 
-def build_model(cfg: ModelConfig, seed: int) -> nnx.Module:
-    """The architecture `cfg.arch` names, initialised from `seed`."""
+def build_model(cfg: ModelConfig, seed: int, platform: str | None = None) -> nnx.Module:
+    """The architecture `cfg.arch` names, initialised from `seed`, its attention chosen for
+    `platform` (the platform the step is compiled for; None = this process's devices)."""
     rngs = nnx.Rngs(params=seed)
     if cfg.arch == "encoder_decoder":
-        return EncoderDecoder(cfg, rngs)
-    return Transformer(cfg, rngs)
+        return EncoderDecoder(cfg, rngs, platform)
+    return Transformer(cfg, rngs, platform)
 
 
 def count_params(model: nnx.Module) -> int:

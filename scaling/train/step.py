@@ -23,11 +23,18 @@ EVAL_KEY_SEED = 20221  # fixed masking noise for evaluation: the same for every 
 
 def make_optimizer(cfg: OptimConfig, total_steps: int) -> optax.GradientTransformation:
     """AdamW (decay on matrices only) after global-norm clipping, on the run's schedule."""
-    decay_mask = lambda tree: jax.tree.map(lambda x: x.ndim >= 2, tree)
+    decay_mask = lambda tree: jax.tree_util.tree_map_with_path(_decays, tree)
     chain = [optax.clip_by_global_norm(cfg.grad_clip)] if cfg.grad_clip > 0 else []
     chain.append(optax.adamw(make_schedule(cfg, total_steps), b1=cfg.b1, b2=cfg.b2, eps=cfg.eps,
                              weight_decay=cfg.weight_decay, mask=decay_mask))
     return optax.chain(*chain)
+
+
+def _decays(path, x) -> bool:
+    """Weight decay on matrices only; a scanned model's blocks (model.scan_layers) carry a
+    leading layer axis that does not make a bias or a norm scale a matrix."""
+    stacked = any(getattr(k, "key", getattr(k, "name", None)) == "stacked" for k in path)
+    return x.ndim - (1 if stacked else 0) >= 2
 
 
 def _loss_fn(graphdef, objective: Objective, params, batch):

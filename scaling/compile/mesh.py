@@ -1,0 +1,82 @@
+"""A target's mesh of abstract devices: the accelerator's own compiler, with no accelerator here.
+
+TPU: libtpu's topology by name (`jax.experimental.topologies.get_topology_desc`), which gives
+compile-only devices of any slice (multi-host too). GPU: XLA's deviceless GPU compiler, given a
+gpu_device_info text proto (scaling/compile/targets/*.txtpb) and a "1x1xN" topology; it needs
+jax[cuda12] (the GPU venv of scripts/gpu_venv.sh) and runs with CUDA_VISIBLE_DEVICES=-1.
+The mesh is 1-D over 'data', Auto axes: the layout scaling/train/sharding.py gives a real run.
+"""
+from __future__ import annotations
+
+import functools
+import os
+
+import numpy as np
+
+from scaling.compile.targets import TARGET_CONFIG_DIR, Target
+
+
+class CompilerMissing(RuntimeError):
+    """The target's compiler is not installed (libtpu, or jax's CUDA plugin)."""
+
+
+def libtpu_version() -> str | None:
+    """The installed libtpu's version, or None when the TPU compiler is absent."""
+    try:
+        from importlib.metadata import PackageNotFoundError, version
+        try:
+            return version("libtpu")
+        except PackageNotFoundError:
+            return version("libtpu-nightly")
+    except Exception:  # noqa: BLE001 - any failure means: not installed
+        return None
+
+
+def cuda_plugin_version() -> str | None:
+    try:
+        from importlib.metadata import version
+        return version("jax-cuda12-plugin")
+    except Exception:  # noqa: BLE001
+        return None
+
+
+def compiler_version(target: Target) -> str:
+    """What the cache keys on besides the program: the target compiler's version."""
+    import jax
+    v = libtpu_version() if target.platform == "tpu" else cuda_plugin_version()
+    return f"jax {jax.__version__}; {target.platform} compiler {v}"
+
+
+@functools.lru_cache(maxsize=None)
+def _topology(target: Target):
+    from jax.experimental import topologies
+
+    if target.platform == "tpu":
+        # compile-only: several processes (pytest-xdist, two dry runs) may load libtpu at once
+        os.environ.setdefault("ALLOW_MULTIPLE_LIBTPU_LOAD", "1")
+        if libtpu_version() is None:
+            raise CompilerMissing("the TPU compiler (libtpu) is not installed: "
+                                  "pip install 'scaling-suite[tpu]' (jax[tpu])")
+        return topologies.get_topology_desc(topology_name=target.topology, platform="tpu")
+    if cuda_plugin_version() is None:
+        raise CompilerMissing("the GPU compiler (jax[cuda12]) is not installed: build the GPU "
+                              "venv with scripts/gpu_venv.sh and run the dry run from it")
+    config = (TARGET_CONFIG_DIR / target.gpu_config).read_text()
+    return topologies.get_topology_desc(platform="cuda", target_config=config,
+                                        topology=target.topology)
+
+
+def target_mesh(target: Target):
+    """A 1-D 'data' mesh over every device of the target (chips in ICI order)."""
+    import jax
+    from jax.experimental import mesh_utils
+
+    devices = list(_topology(target).devices)
+    grid = mesh_utils.create_device_mesh((len(devices),), devices)
+    return jax.sharding.Mesh(np.asarray(grid), ("data",),
+                             axis_types=(jax.sharding.AxisType.Auto,))
+
+
+def target_devices(target: Target) -> int:
+    """Devices the target's compiler sees (a TPU v4 chip shows its two cores as two)."""
+    return len(_topology(target).devices)

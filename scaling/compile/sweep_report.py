@@ -1,0 +1,67 @@
+"""The compiled dry run of a sweep file as one rerunnable command (the README's table):
+
+    python -m scaling.compile.sweep_report sweeps/tpu_chinchilla.yaml tpu-v5p-2x2x1 [--markdown]
+        [--points 0,22] [--mfu 0.35]
+
+Until the sweep CLI's `--dry-run --compile-for TARGET` is wired (it calls the same
+`compile_points` and `format_report`), this is the way in. Results are cached per (program,
+target) under runstore.cache_dir()/compile, so a rerun prints in seconds.
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+
+from runstore import cli_main
+from scaling.compile.points import CompiledPoint, compile_points
+from scaling.compile.report import format_report
+from scaling.compile.targets import resolve_target
+
+
+def markdown(compiled: list[CompiledPoint], mfu: float) -> str:
+    head = ("points", "step", "target", "attention", "peak / HBM", "calc/XLA", "compile s",
+            "roofline ms", f"step ms at MFU {mfu:g}", "TPU FLOPs ratio")
+    rows = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    for c in compiled:
+        if not c.ok:
+            rows.append(f"| {','.join(map(str, c.indices))} | {c.label} | {c.target.name} | "
+                        f"failed: {c.result.get('error')} |" + " |" * 6)
+            continue
+        rl, r = c.roofline(), c.result
+        impl = "/".join(sorted({i for i, _ in r.get("attention", {}).values()}))
+        rows.append(
+            f"| {','.join(map(str, c.indices))} | {c.label} | {c.target.name} | {impl} | "
+            f"{r['peak'] / 2**30:.2f} / {c.hbm / 2**30:.0f} GiB | {c.calc_ratio:.2f} | "
+            f"{r['compile_s']:.0f} | {rl.bound_s * 1e3:.3g} | {rl.step_seconds(mfu) * 1e3:.3g} | "
+            f"{'-' if c.flops_ratio is None else f'{c.flops_ratio:.3f}'} |")
+    return "\n".join(rows)
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(prog="python -m scaling.compile.sweep_report")
+    p.add_argument("file")
+    p.add_argument("target")
+    p.add_argument("--points", default="", help="comma-separated point indices (default all)")
+    p.add_argument("--mfu", type=float, default=0.35)
+    p.add_argument("--markdown", action="store_true")
+    a = p.parse_args(argv)
+
+    def run() -> int:
+        from scaling.sweep import grid, runner
+        from scaling.sweep.config import load_sweep
+
+        sweep = load_sweep(a.file, [])
+        points = [pt for pt in grid.expand(sweep, runner.vocab_from_config(sweep), file=a.file)
+                  if pt.is_point]
+        if a.points:
+            keep = {int(i) for i in a.points.split(",")}
+            points = [pt for pt in points if pt.index in keep]
+        compiled = compile_points(points, resolve_target(a.target))
+        print(markdown(compiled, a.mfu) if a.markdown else format_report(compiled, a.mfu))
+        return 0
+
+    return cli_main(run)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
