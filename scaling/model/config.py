@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 from scaling.configio import doc
+from scaling.model.quant_config import QuantConfig
 from runstore import InputError
 
 Arch = Literal["decoder", "encoder", "encoder_decoder"]
@@ -47,6 +48,10 @@ class ModelConfig:
         "attention kernel: einsum (blocked causal einsum, fastest on CPU); dot_product "
         "(jax.nn.dot_product_attention, cuDNN flash on GPUs for bf16/fp16); auto picks per "
         "backend", "auto")
+    quant: QuantConfig | None = doc(
+        "fake quantisation (precision as a scaling axis): weights, activations, KV cache to a "
+        "few integer bits with straight-through gradients; null = none (not in run identity)",
+        None)
 
     @property
     def ff(self) -> int:

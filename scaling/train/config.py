@@ -157,6 +157,7 @@ IDENTITY_SINCE_V2: dict[tuple[str, ...], object] = {
     ("train", "stop_at"): 0, ("train", "branch_points"): [], ("train", "branch_from"): "",
     ("train", "branch_step"): 0,
     ("train", "microbatches"): 1, ("train", "fsdp"): False, ("model", "attention"): "auto",
+    ("model", "quant"): None,
     ("data", "tokenizer_train_bytes"): 64_000_000, ("data", "tokenizer_train_seed"): 0,
     ("data", "hf_config"): "", ("data", "hf_split"): "train", ("data", "hf_streaming"): False,
     ("data", "tokens_vocab_size"): 0, ("data", "tokens_separator_id"): -2,
