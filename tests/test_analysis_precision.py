@@ -47,3 +47,24 @@ def test_compute_optimal_precision_beats_sixteen_bits():
     row = TRUE.optimal_precision(1e21)
     full = TRUE.optimal_precision(1e21, bits=[16])
     assert row["bits"] < 16 and row["loss"] < full["loss"] and row["n"] > full["n"]
+
+
+def test_cli_fits_a_results_folder_and_draws(tmp_path, capsys):
+    from runstore import RunSummary, write_summary
+    from analysis.precision_cli import main
+    s = _data()
+    ptq = {(n, d): [] for n, d in zip(s["ptq_n"], s["ptq_d"])}
+    base = {(n, d): l for n, d, b, l in zip(s["n"], s["d"], s["bits"], s["loss"]) if b == P_NONE}
+    for n, d, b, dl in zip(s["ptq_n"], s["ptq_d"], s["ptq_bits"], s["ptq_delta"]):
+        ptq[(n, d)].append({"bits": int(b), "method": "rtn", "eval_loss": base[(n, d)] + dl})
+    for i, (n, d, b, l) in enumerate(zip(s["n"], s["d"], s["bits"], s["loss"])):
+        quant = {} if b == P_NONE else {"quant": {"weights": int(b)}}
+        run = tmp_path / "runs" / f"r{i}"
+        run.mkdir(parents=True)
+        write_summary(run, RunSummary(status="done", n_params_total=int(n), tokens=int(d),
+                                      final_eval_loss=float(l), model=quant,
+                                      ptq=ptq[(n, d)] if not quant else []))
+    assert main([str(tmp_path), "--bootstrap", "5", "--plot", str(tmp_path / "fig")]) == 0
+    out = capsys.readouterr().out
+    assert "gamma_w" in out and "gamma_D" in out
+    assert (tmp_path / "fig" / "precision_ptq_vs_d_over_n.png").exists()
