@@ -54,7 +54,7 @@ class PrecisionLaw:
         return (self.A * self.n_eff(n, p_w, p_a) ** -self.alpha
                 + self.B * np.asarray(d, float) ** -self.beta + self.E)
 
-    def optimal_precision(self, c: float, bits=np.arange(2, 17)) -> dict[str, Any]:
+    def optimal_precision(self, c: float, bits=tuple(range(2, 17))) -> dict[str, Any]:
         """Kumar's compute accounting, C = 6 N D P / 16: the bits, N and D of least loss at C."""
         best = None
         for p in bits:

@@ -14,8 +14,8 @@ from pathlib import Path
 
 import numpy as np
 
-from runstore import InputError, read_summary
 from analysis.precision import P_NONE, fit_ptq, fit_training_precision
+from runstore import InputError, read_summary
 
 
 def precision_rows(root: str | Path) -> tuple[dict, dict]:

@@ -1,9 +1,14 @@
 """The precision laws (analysis/precision.py) recover known constants from synthetic runs drawn
 from Kumar et al.'s form with 1% noise."""
-import numpy as np
 
-from analysis.precision import (P_NONE, PrecisionLaw, PTQLaw, fit_ptq, fit_training_precision,
-                                synthetic_precision)
+from analysis.precision import (
+    P_NONE,
+    PrecisionLaw,
+    PTQLaw,
+    fit_ptq,
+    fit_training_precision,
+    synthetic_precision,
+)
 
 #: Chinchilla's constants (Hoffmann et al. 2022) with Kumar-like gamma_w and PTQ exponents
 TRUE = PrecisionLaw(E=1.69, A=406.4, B=410.7, alpha=0.34, beta=0.28, gamma_w=2.7)
@@ -50,8 +55,8 @@ def test_compute_optimal_precision_beats_sixteen_bits():
 
 
 def test_cli_fits_a_results_folder_and_draws(tmp_path, capsys):
-    from runstore import RunSummary, write_summary
     from analysis.precision_cli import main
+    from runstore import RunSummary, write_summary
     s = _data()
     ptq = {(n, d): [] for n, d in zip(s["ptq_n"], s["ptq_d"])}
     base = {(n, d): l for n, d, b, l in zip(s["n"], s["d"], s["bits"], s["loss"]) if b == P_NONE}

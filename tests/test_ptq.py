@@ -2,16 +2,16 @@
 import json
 
 import pytest
-
 from conftest import run_cli, tiny_run, write_config
-from runstore import read_summary
+
+from runstore import InputError, read_summary
 from scaling.evaluate.cli import main, parse_bits
 
 
 def test_bad_bits_are_one_error_line(capsys, tmp_path):
     assert main([str(tmp_path), "--ptq", "9"]) == 2
     assert "--ptq" in capsys.readouterr().err
-    with pytest.raises(Exception):
+    with pytest.raises(InputError):
         parse_bits("a,b")
 
 

@@ -6,10 +6,16 @@ import numpy as np
 import pytest
 
 from runstore import InputError
-from scaling.configio import from_dict, to_dict
+from scaling.configio import from_dict
 from scaling.model.config import ModelConfig
-from scaling.model.quant import (QuantLinear, fake_quant, lsq_init, qmax, quantize_per_token,
-                                 quantize_weight)
+from scaling.model.quant import (
+    QuantLinear,
+    fake_quant,
+    lsq_init,
+    qmax,
+    quantize_per_token,
+    quantize_weight,
+)
 from scaling.model.quant_config import QuantConfig, parse_precision, precision_label
 from scaling.model.transformer import build_model
 from scaling.train.config import RunConfig, config_identity
@@ -149,6 +155,7 @@ def _train_tiny(steps=150):
 
 def test_eight_bits_change_a_trained_models_loss_by_under_one_percent():
     from flax import nnx
+
     from scaling.train.step import _loss_fn
     cfg, obj, sp, params, w = _train_tiny()
     key = jax.random.key(0)

@@ -5,7 +5,6 @@ import signal
 import time
 
 import pytest
-
 from conftest import run_cli, tiny_run, write_config
 from test_resume import losses, start
 
