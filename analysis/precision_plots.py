@@ -40,4 +40,25 @@ def draw(train: dict, ptq: dict, tf, pf, out_dir) -> list[Path]:
         paths.append(out / "precision_ptq_vs_d_over_n.png")
         fig.savefig(paths[-1], dpi=120, bbox_inches="tight")
         plt.close(fig)
+    paths.append(_optimal_precision(tf.law, out, plt))
     return paths
+
+
+def _optimal_precision(law, out: Path, plt) -> Path:
+    """Loss at the compute-optimal N for each training precision, at a few budgets (Kumar's
+    accounting, C = 6 N D P / 16), each budget's best precision marked."""
+    fig, ax = plt.subplots(figsize=(5, 4))
+    bits = list(range(2, 17))
+    for c in (1e12, 1e15, 1e18, 1e21):
+        rows = [law.optimal_precision(c, bits=[b]) for b in bits]
+        losses = [r["loss"] for r in rows]
+        ax.plot(bits, losses, lw=1, label=f"C {c:.0e}")
+        i = int(np.argmin(losses))
+        ax.scatter([bits[i]], [losses[i]], s=20)
+    ax.set(xlabel="training weight bits", ylabel="loss at the optimal N",
+           title="compute-optimal precision (fitted law)")
+    ax.legend(fontsize=7)
+    path = out / "precision_compute_optimal.png"
+    fig.savefig(path, dpi=120, bbox_inches="tight")
+    plt.close(fig)
+    return path

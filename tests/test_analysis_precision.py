@@ -72,4 +72,5 @@ def test_cli_fits_a_results_folder_and_draws(tmp_path, capsys):
     assert main([str(tmp_path), "--bootstrap", "5", "--plot", str(tmp_path / "fig")]) == 0
     out = capsys.readouterr().out
     assert "gamma_w" in out and "gamma_D" in out
-    assert (tmp_path / "fig" / "precision_ptq_vs_d_over_n.png").exists()
+    for name in ("loss_vs_bits", "ptq_vs_d_over_n", "compute_optimal"):
+        assert (tmp_path / "fig" / f"precision_{name}.png").exists()
