@@ -11,13 +11,14 @@ from typing import Any
 from runstore.errors import InputError
 from runstore.files import atomic_write_json, read_json, read_jsonl
 
-#: summary.json's schema; files written before the field existed are version 1.
-SCHEMA_VERSION = 2
+#: summary.json's schema; files written before the field existed are version 1. Version 3 adds
+#: `ptq` (post-training quantisation losses); older files read with it empty.
+SCHEMA_VERSION = 3
 
 
 def _doc(text: str, default: Any = None) -> Any:
-    if isinstance(default, dict):
-        return field(default_factory=dict, metadata={"doc": text})
+    if isinstance(default, (dict, list)):
+        return field(default_factory=type(default), metadata={"doc": text})
     return field(default=default, metadata={"doc": text})
 
 
@@ -63,6 +64,8 @@ class RunSummary:
     branch_step: int | None = _doc("branch: the trunk step it starts from")
     flops_own: float | None = _doc("exact FLOPs this run spent itself (a branch: its cooldown "
                                    "only; `flops` counts its whole history, trunk share included)")
+    ptq: list = _doc("post-training quantisation of the final weights (scaling eval --ptq): "
+                     "[{bits, method, granularity, step, eval_loss, eval_bpb, eval_tokens}]", [])
     schema: int = _doc("summary.json schema version", SCHEMA_VERSION)
 
     def to_dict(self) -> dict:

@@ -50,7 +50,7 @@ def test_summary_round_trip_and_schema(tmp_path):
     s = r.summary(r.steps, status="done", final_eval_loss=2.5, tokenizer="byte")
     write_summary(tmp_path, s)
     back = read_summary(tmp_path)
-    assert back == s and back.schema == 2
+    assert back == s and back.schema == 3
     assert json.loads((tmp_path / "summary.json").read_text())["tokens"] == r.tokens
 
 
@@ -73,7 +73,7 @@ def test_damaged_summary_is_one_input_error(tmp_path, text):
 
 def test_missing_summary_is_none(tmp_path):
     assert read_summary(tmp_path) is None
-    assert RunSummary(status="done").schema == 2
+    assert RunSummary(status="done").schema == 3
 
 
 def test_planning_a_sweep_loads_no_trainer():

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 from scaling.configio import doc
+from scaling.model.quant_config import QuantConfig
 from runstore import InputError
 
 Arch = Literal["decoder", "encoder", "encoder_decoder"]
@@ -52,6 +53,10 @@ class ModelConfig:
     scan_layers: bool = doc(
         "stack the blocks' parameters and apply them with one scan (compile time flat in "
         "depth); checkpoints of the other layout are refused", False)
+    quant: QuantConfig | None = doc(
+        "fake quantisation (precision as a scaling axis): weights, activations, KV cache to a "
+        "few integer bits with straight-through gradients; null = none (not in run identity)",
+        None)
 
     @property
     def ff(self) -> int:

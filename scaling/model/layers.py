@@ -12,6 +12,7 @@ import jax.numpy as jnp
 from flax import nnx
 
 from scaling.model.config import ModelConfig
+from scaling.model.quant import QuantLinear, quantize_per_token
 
 
 def _dtype(cfg: ModelConfig):
@@ -22,8 +23,19 @@ def linear(cfg: ModelConfig, d_in: int, d_out: int, rngs: nnx.Rngs, *, residual:
     """A dense layer; residual output projections get std / sqrt(2L) (GPT-2)."""
     depth = 2 * cfg.n_layers * (2 if cfg.arch == "encoder_decoder" else 1)
     std = cfg.init_std / math.sqrt(depth) if residual else cfg.init_std
-    return nnx.Linear(d_in, d_out, use_bias=cfg.bias, dtype=_dtype(cfg), param_dtype=jnp.float32,
-                      kernel_init=nnx.initializers.normal(std), rngs=rngs)
+    kw = dict(use_bias=cfg.bias, dtype=_dtype(cfg), param_dtype=jnp.float32,
+              kernel_init=nnx.initializers.normal(std), rngs=rngs)
+    if cfg.quant is not None:  # only then: an unquantised model is the same program as before
+        return QuantLinear(d_in, d_out, quant=cfg.quant, **kw)
+    return nnx.Linear(d_in, d_out, **kw)
+
+
+def quantize_kv(cfg: ModelConfig, k_BxSxHxK: jax.Array, v_BxSxHxK: jax.Array):
+    """Keys and values rounded per token and head to `model.quant.kv` bits (the KV cache)."""
+    if cfg.quant is None or not cfg.quant.kv:
+        return k_BxSxHxK, v_BxSxHxK
+    return (quantize_per_token(k_BxSxHxK, cfg.quant.kv),
+            quantize_per_token(v_BxSxHxK, cfg.quant.kv))
 
 
 def norm(cfg: ModelConfig, rngs: nnx.Rngs):
@@ -127,6 +139,7 @@ class SelfAttention(nnx.Module):
         q, k, v = (t.reshape(B, T, H, D // H) for t in jnp.split(self.qkv(x_BxTxD), 3, axis=-1))
         if self.cfg.pos == "rope":
             q, k = rope(q, self.cfg.rope_base), rope(k, self.cfg.rope_base)
+        k, v = quantize_kv(self.cfg, k, v)
         y_BxTxHxK = attend(q, k, v, self.causal, self.impl)
         return self.out(y_BxTxHxK.reshape(B, T, D))
 
@@ -146,6 +159,7 @@ class CrossAttention(nnx.Module):
         S, H = enc_BxSxD.shape[1], self.cfg.n_heads
         q = self.q(x_BxTxD).reshape(B, T, H, D // H)
         k, v = (t.reshape(B, S, H, D // H) for t in jnp.split(self.kv(enc_BxSxD), 2, axis=-1))
+        k, v = quantize_kv(self.cfg, k, v)
         y_BxTxHxK = attend(q, k, v, causal=False, impl=self.impl)
         return self.out(y_BxTxHxK.reshape(B, T, D))
 

@@ -7,6 +7,8 @@ from flax import nnx
 
 from scaling.model.config import ModelConfig
 from scaling.model.layers import Block, _dtype, norm
+from scaling.model.quant import QuantEmbed, QuantLinear
+from scaling.model.quant_config import QuantConfig
 
 
 class Embedder(nnx.Module):
@@ -15,8 +17,10 @@ class Embedder(nnx.Module):
     def __init__(self, cfg: ModelConfig, rngs: nnx.Rngs, *, positions: int):
         self.cfg = cfg
         init = nnx.initializers.normal(cfg.init_std)
-        self.tokens = nnx.Embed(cfg.vocab_size, cfg.d_model, dtype=_dtype(cfg),
-                                param_dtype=jnp.float32, embedding_init=init, rngs=rngs)
+        kw = dict(dtype=_dtype(cfg), param_dtype=jnp.float32, embedding_init=init, rngs=rngs)
+        quant = cfg.quant if cfg.quant is not None and cfg.quant.embeddings else None
+        self.tokens = (nnx.Embed(cfg.vocab_size, cfg.d_model, **kw) if quant is None else
+                       QuantEmbed(cfg.vocab_size, cfg.d_model, quant=quant, **kw))
         self.positions = (nnx.Embed(positions, cfg.d_model, dtype=_dtype(cfg),
                                     param_dtype=jnp.float32, embedding_init=init, rngs=rngs)
                           if cfg.pos == "learned" else None)
@@ -36,9 +40,14 @@ class Head(nnx.Module):
         self.norm = norm(cfg, rngs)
         self.tied = cfg.tie_embeddings
         if not self.tied:
-            self.proj = nnx.Linear(cfg.d_model, cfg.vocab_size, use_bias=False,
-                                   dtype=_dtype(cfg), param_dtype=jnp.float32,
-                                   kernel_init=nnx.initializers.normal(cfg.init_std), rngs=rngs)
+            kw = dict(use_bias=False, dtype=_dtype(cfg), param_dtype=jnp.float32,
+                      kernel_init=nnx.initializers.normal(cfg.init_std), rngs=rngs)
+            q = cfg.quant
+            if q is not None and q.embeddings:  # the head's weights only, as the table's
+                self.proj = QuantLinear(cfg.d_model, cfg.vocab_size,
+                                        quant=QuantConfig(weights=q.weights), **kw)
+            else:
+                self.proj = nnx.Linear(cfg.d_model, cfg.vocab_size, **kw)
 
     def __call__(self, x_BxTxD: jax.Array, embed: Embedder) -> jax.Array:
         h = self.norm(x_BxTxD)

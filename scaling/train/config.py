@@ -160,6 +160,7 @@ IDENTITY_SINCE_V2: dict[tuple[str, ...], object] = {
     ("train", "branch_step"): 0,
     ("train", "microbatches"): 1, ("train", "fsdp"): False, ("model", "attention"): "auto",
     ("model", "scan_layers"): False,
+    ("model", "quant"): None,
     ("data", "tokenizer_train_bytes"): 64_000_000, ("data", "tokenizer_train_seed"): 0,
     ("data", "hf_config"): "", ("data", "hf_split"): "train", ("data", "hf_streaming"): False,
     ("data", "tokens_vocab_size"): 0, ("data", "tokens_separator_id"): -2,

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 from runstore import SCHEMA_VERSION, RunSummary, flops_6nd, fmt_si
 from runstore import InputError
+from scaling.configio import to_dict
 from scaling.model.config import ModelConfig
 from scaling.objectives import Objective, get_objective
 from scaling.train.config import RunConfig
@@ -114,7 +115,16 @@ class RunRecord:
             flops=self.flops_at(steps), flops_6nd=flops_6nd(self.n_total, self.tokens_at(steps)),
             flops_per_token=self.model.flops_per_token(),
             flops_per_d_token=self.flops_per_example / self.tokens_per_example,
-            flops_convention=FLOPS_CONVENTION, model=dict(self.model.__dict__), **outcome)
+            flops_convention=FLOPS_CONVENTION, model=model_dict(self.model), **outcome)
+
+
+def model_dict(model: ModelConfig) -> dict:
+    """summary.json's `model`: the resolved model config; `quant` only when set (an unquantised
+    run's record reads as before)."""
+    d = to_dict(model)
+    if d.get("quant") is None:
+        d.pop("quant", None)
+    return d
 
 
 def resolve_run(cfg: RunConfig, vocab_size: int) -> RunRecord:

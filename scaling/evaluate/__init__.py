@@ -1,0 +1,1 @@
+"""Evaluation of finished runs: post-training quantisation (`scaling eval --ptq`)."""
