@@ -106,6 +106,7 @@ def build_parser() -> argparse.ArgumentParser:
     from analysis import cli as fit_cli
     from scaling.budget import plan
     from scaling.data import cli as data_cli
+    from scaling.evaluate import cli as eval_cli
     from scaling.sweep import cli as sweep_cli
 
     p = CommandParser(prog="scaling", description="Scaling-law experiments: train models, run "
@@ -116,6 +117,7 @@ def build_parser() -> argparse.ArgumentParser:
     plan.register(sub)
     fit_cli.register(sub)
     data_cli.register(sub)
+    eval_cli.register(sub)
     _register_config(sub)
     return p
 

@@ -5,7 +5,12 @@ import pytest
 from conftest import run_cli, tiny_run, write_config
 
 from runstore import InputError, read_summary
-from scaling.evaluate.cli import main, parse_bits
+from scaling.cli import main as scaling_main
+from scaling.evaluate.cli import parse_bits
+
+
+def main(argv):
+    return scaling_main(["eval", *argv])
 
 
 def test_bad_bits_are_one_error_line(capsys, tmp_path):

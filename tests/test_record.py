@@ -77,7 +77,7 @@ def test_missing_summary_is_none(tmp_path):
 
 
 def test_planning_a_sweep_loads_no_trainer():
-    code = ("import sys; from scaling.sweep import cli; "
+    code = ("import sys; from scaling import cli; "
             "rc = cli.main(['sweep', 'sweeps/gpu_chinchilla.yaml', '--dry-run', '--device', "
             "'h100']); print(rc, sorted(m for m in ('orbax', 'optax', 'flax', "
             "'scaling.train.loop', 'scaling.train.checkpoint') if m in sys.modules))")

@@ -2,9 +2,20 @@
 from __future__ import annotations
 
 import argparse
-import sys
 
 from runstore import InputError
+
+
+def register(sub) -> None:
+    """`scaling eval` under the one parser tree."""
+    p = sub.add_parser("eval", help="post-training quantisation losses of finished runs",
+                       description="Round each finished run's final weights to each bit width "
+                       "(round-to-nearest, per output channel), score its own validation windows "
+                       "and store the losses in its summary.json (idempotent).",
+                       epilog="example:\n  scaling eval results/quickstart/runs/* --ptq 8,4,3",
+                       formatter_class=argparse.RawDescriptionHelpFormatter)
+    add_arguments(p)
+    p.set_defaults(run=run)
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -30,18 +41,3 @@ def run(args: argparse.Namespace) -> int:
         for e in ptq_eval(r, bits):
             print(f"{r}: w{e['bits']} {e['method']} eval loss {e['eval_loss']:.4f}")
     return 0
-
-
-def main(argv=None) -> int:
-    p = argparse.ArgumentParser(prog="scaling eval")
-    add_arguments(p)
-    args = p.parse_args(argv)
-    try:
-        return run(args)
-    except InputError as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 2
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())
