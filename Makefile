@@ -6,7 +6,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: quickstart test bench clean venv reference reference-figures
+.PHONY: quickstart test lint bench clean venv reference reference-figures
 
 # The CPU reference experiment (README, "Results"): five IsoFLOP sweep files, about 1.5 hours on
 # 2 cores with REFERENCE_WORKERS=2 (two workers share each sweep through its claims; a killed run
@@ -38,6 +38,10 @@ quickstart: $(STAMP)
 TEST_WORKERS ?= 2
 test: $(STAMP)
 	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadfile tests
+
+# pyflakes, import order and bugbear (the rule set is in pyproject.toml, [tool.ruff.lint])
+lint: $(STAMP)
+	$(BIN)/ruff check .
 
 reference: $(STAMP)
 	for f in $(REFERENCE_SWEEPS); do \

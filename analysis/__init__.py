@@ -15,15 +15,15 @@ laptop can fit results that came from a cluster:
 from analysis.api import fit_all
 from analysis.approach1 import EnvelopeFit, envelope_fit
 from analysis.approach2 import IsoFlopFit, isoflop
-from runstore import InputError
+from analysis.csv_table import from_csv
 from analysis.fit_settings import FitOptions
 from analysis.holdout import Holdout, holdout
 from analysis.identify import Verdict
 from analysis.laws import REFERENCE_LAWS, KaplanLaw, ParametricLaw, get_law
-from analysis.csv_table import from_csv
-from analysis.table import AnalysisWarning, RunTable
 from analysis.load import load
 from analysis.parametric import ParametricFit, fit_parametric
+from analysis.table import AnalysisWarning, RunTable
+from runstore import InputError
 
 __all__ = [
     "AnalysisWarning", "EnvelopeFit", "FitOptions", "Holdout", "InputError",

@@ -7,11 +7,11 @@ import dataclasses
 import warnings
 from typing import Any
 
-from runstore import InputError
 from analysis.fit_settings import FitOptions
 from analysis.grouping import refuse_extra
-from analysis.table import AnalysisWarning, RunTable
 from analysis.numeric import numeric_warnings
+from analysis.table import AnalysisWarning, RunTable
+from runstore import InputError
 
 
 def param_counts(params: str, cmd: str = "fit") -> list[str]:
@@ -60,7 +60,7 @@ def fit_all(runs: RunTable, options: FitOptions | None = None, cmd: str = "fit",
                     if explicit:
                         raise
                     warnings.warn(f"approach {k} skipped for {key} ({params} N): {exc.detail}",
-                                  AnalysisWarning)
+                                  AnalysisWarning, stacklevel=2)
                     continue
                 label = group.n_counted(params)
                 if label != params:

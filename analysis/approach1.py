@@ -17,11 +17,11 @@ import numpy as np
 
 from analysis.approach2 import PowerAllocation, PowerLaw, fit_power_law
 from analysis.bootstrap import interval, resample_indices
-from runstore import InputError, flops_6nd, tokens_for_flops
 from analysis.fit_settings import reporting_budgets
 from analysis.identify import Verdict, not_assessed
-from analysis.table import RunTable
 from analysis.result import FitResult
+from analysis.table import RunTable
+from runstore import InputError, flops_6nd, tokens_for_flops
 
 
 @dataclass(frozen=True, repr=False)

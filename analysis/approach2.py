@@ -28,14 +28,14 @@ import numpy as np
 
 from analysis.bootstrap import interval
 from analysis.budgets import group_budgets
-from runstore import InputError, flops_6nd, tokens_for_flops
 from analysis.fit_settings import reporting_budgets
 from analysis.identify import IDENTIFIED, Verdict
 from analysis.isoflop_boot import residual_bootstrap
 from analysis.isoflop_diag import isoflop_verdict
 from analysis.isoflop_min import DEFAULT_ESTIMATOR, ESTIMATORS, WINDOW_DEX, locate
-from analysis.table import AnalysisWarning, RunTable
 from analysis.result import FitResult
+from analysis.table import AnalysisWarning, RunTable
+from runstore import InputError, flops_6nd, tokens_for_flops
 
 
 @dataclass(frozen=True)

@@ -223,7 +223,7 @@ def _holdouts(opts: Any, runs: Any, fits: Sequence[tuple[str, Any]]) -> list:
                 try:
                     out.append(holdout(group, k, opts, param_counts(opts.params)[0]))
                 except InputError as exc:
-                    warnings.warn(f"held-out check skipped for {key}, approach {k}: {exc.detail}")
+                    warnings.warn(f"held-out check skipped for {key}, approach {k}: {exc.detail}", stacklevel=2)
     return out
 
 

@@ -24,6 +24,7 @@ def budgets(runs: RunTable) -> dict[float, np.ndarray]:
 def overlay_isoflop(sweeps: Sequence[tuple[str, RunTable]], ax: Any = None) -> Any:
     """Loss against N per budget for each (label, runs), parabolas in log N; returns the Axes."""
     import matplotlib.pyplot as plt
+
     from analysis.plots import STYLE, _colors
 
     with plt.rc_context(STYLE):

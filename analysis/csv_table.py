@@ -21,9 +21,10 @@ from typing import Any
 
 import numpy as np
 
-from runstore import InputError, tokens_for_flops
-from analysis.columns import ALIASES as _ALIASES, STR_COLUMNS as _STR_COLUMNS
+from analysis.columns import ALIASES as _ALIASES
+from analysis.columns import STR_COLUMNS as _STR_COLUMNS
 from analysis.table import RunTable
+from runstore import InputError, tokens_for_flops
 
 
 def from_csv(path: str | Path) -> RunTable:

@@ -24,7 +24,6 @@ import math
 from pathlib import Path
 from typing import Any, Literal, Mapping, Sequence
 
-
 from runstore import InputError, load_yaml_text
 
 FILE = "fit.yaml"

@@ -39,7 +39,8 @@ def check_group_by(v: Any) -> tuple[Any, str | None]:
 
 
 def known_columns() -> list[str]:
-    from analysis.columns import ALIASES as _ALIASES, COLUMNS
+    from analysis.columns import ALIASES as _ALIASES
+    from analysis.columns import COLUMNS
 
     return sorted({*COLUMNS, *(a for names in _ALIASES.values() for a in names)} - {"flops_6nd"},
                   key=str.lower)
@@ -58,7 +59,9 @@ def refuse_extra(table: Any) -> None:
 
 
 def _values(table: Any, col: str) -> np.ndarray:
-    from analysis.columns import ALIASES as _ALIASES, COLUMNS, STR_COLUMNS as _STR_COLUMNS
+    from analysis.columns import ALIASES as _ALIASES
+    from analysis.columns import COLUMNS
+    from analysis.columns import STR_COLUMNS as _STR_COLUMNS
 
     if col in table._extra:
         return table._extra[col]

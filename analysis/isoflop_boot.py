@@ -51,7 +51,7 @@ def draws(budgets: Sequence[tuple[float, np.ndarray, np.ndarray, np.ndarray, np.
     K = len(budgets)
     xs, ds, cs = (np.full((n_boot, K), np.nan) for _ in range(3))
     ok = np.zeros((n_boot, K), dtype=bool)
-    for k, (c, x, y, p, dline, lo, hi) in enumerate(budgets):
+    for k, (c, x, _y, p, dline, lo, hi) in enumerate(budgets):
         fitted = np.polyval(p, x)
         ystar = fitted[None, :] + rng.choice(pool, size=(n_boot, len(x)), replace=True)
         q = np.polyfit(x, ystar.T, 2)  # (3, B)

@@ -9,7 +9,6 @@ from __future__ import annotations
 import functools
 from typing import Any
 
-
 #: Largest (rows x runs) array, in bytes, that the objective evaluates in one piece.  The
 #: evaluation materialises about eight such arrays; once they overflow the last-level cache
 #: (32 MiB here) each element costs 2.5x more (4,608 x 384 float32: 24 ms, against 8 ms in

@@ -15,9 +15,9 @@ import warnings
 from pathlib import Path
 from typing import Any, Iterable
 
-from runstore import InputError, RunDir, RunSummary, flops_6nd, read_json, read_summary
 from analysis.columns import COLUMNS, REQUIRED_KEYS
 from analysis.table import AnalysisWarning, RunTable, _num, concat
+from runstore import InputError, RunDir, RunSummary, flops_6nd, read_json, read_summary
 
 __all__ = ["load"]
 

@@ -24,11 +24,11 @@ import numpy as np
 
 from analysis import identify, optim
 from analysis.bootstrap import interval, resample_counts
-from runstore import InputError
 from analysis.fit_settings import reporting_budgets
 from analysis.laws import ParametricLaw
-from analysis.table import RunTable
 from analysis.result import FitResult
+from analysis.table import RunTable
+from runstore import InputError
 
 
 @dataclass(frozen=True, repr=False)

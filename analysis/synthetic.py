@@ -2,7 +2,7 @@
 
 Runs sit on an IsoFLOP grid: for each budget C, model sizes log-spaced around the law's
 N_opt(C), D = C / (6 N), loss = law.loss(N, D) * exp(noise * eps) (multiplicative noise, as
-the fits work on log loss).  ``write_results_folder`` writes them in the DESIGN.md layout,
+the fits work on log loss).  ``write_results_folder`` writes them in the docs/design.md layout,
 with a training curve per run whose points lie on the same law (so approach 1 sees the
 law's efficient frontier).  Everything is written through the results contract
 (runstore: RunSummary and write_summary, write_jsonl, atomic_write_json), so the
@@ -16,10 +16,16 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from runstore import (RunSummary, atomic_write_json, flops_6nd, tokens_for_flops,
-                               write_jsonl, write_summary)
 from analysis.laws import ParametricLaw
 from analysis.table import RunTable
+from runstore import (
+    RunSummary,
+    atomic_write_json,
+    flops_6nd,
+    tokens_for_flops,
+    write_jsonl,
+    write_summary,
+)
 
 
 def synthetic_runs(

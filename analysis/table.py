@@ -15,10 +15,10 @@ from typing import Any, Iterator, Mapping, Sequence
 
 import numpy as np
 
-from runstore import InputError, RunDir, flops_6nd, read_metrics, tokens_for_flops
 from analysis.columns import ALIASES as _ALIASES
 from analysis.columns import COLUMNS
 from analysis.columns import STR_COLUMNS as _STR_COLUMNS
+from runstore import InputError, RunDir, flops_6nd, read_metrics, tokens_for_flops
 
 
 class AnalysisWarning(UserWarning):

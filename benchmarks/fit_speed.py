@@ -29,7 +29,6 @@ import time
 
 import numpy as np
 
-
 _FRESH = """
 import sys, time
 t0 = time.perf_counter()

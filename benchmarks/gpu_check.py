@@ -24,10 +24,10 @@ import sys
 import time
 from pathlib import Path
 
-from benchmarks import suite_step  # imports scaling first: malloc settings before jax allocates
 import jax
 import numpy as np
 
+from benchmarks import suite_step  # imports scaling first: malloc settings before jax allocates
 from scaling.train import sharding
 
 ROOT = Path(__file__).resolve().parents[1]

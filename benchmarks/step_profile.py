@@ -97,8 +97,9 @@ def profile_jax(config: str, dtype: str, steps: int) -> tuple[float, collections
     dump = tempfile.mkdtemp(prefix="hlo_")
     os.environ["XLA_FLAGS"] = (os.environ.get("XLA_FLAGS", "") + f" --xla_dump_to={dump} "
                                "--xla_dump_hlo_as_text --xla_dump_hlo_module_re=.*train_step.*")
-    from benchmarks import suite_step  # imports scaling: the malloc fix, before jax allocates
     import jax
+
+    from benchmarks import suite_step  # imports scaling: the malloc fix, before jax allocates
 
     shape = SHAPES[config]
     ss = suite_step.build("clm", dtype=dtype, **shape.model_kwargs)

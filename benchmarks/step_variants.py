@@ -24,12 +24,12 @@ import hashlib
 import statistics
 import time
 
-from benchmarks import suite_step  # imports scaling first: the malloc fix, before jax allocates
-from benchmarks.shapes import SHAPES
 import jax
 import jax.numpy as jnp
 import numpy as np
 
+from benchmarks import suite_step  # imports scaling first: the malloc fix, before jax allocates
+from benchmarks.shapes import SHAPES
 from scaling.model import layers
 from scaling.train import step as step_mod
 

@@ -23,10 +23,10 @@ import statistics
 import time
 from dataclasses import dataclass
 
-import scaling  # noqa: F401  (applies the malloc settings before jax allocates)
 import jax
 import numpy as np
 
+import scaling  # noqa: F401  (applies the malloc settings before jax allocates)
 from scaling.model.config import ModelConfig
 from scaling.objectives import Objective, Specials, get_objective
 from scaling.objectives.config import MLMConfig, SpanConfig

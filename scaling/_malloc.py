@@ -2,7 +2,7 @@
 
 XLA:CPU allocates one large temporary buffer per compiled step (hundreds of MiB). glibc serves
 it with mmap and frees it with munmap, so every step page-faults it back in: about a third of
-the wall time on 2-core machines (shared/peers/README.md, caveat 1). The peers fix it with
+the wall time on 2-core machines (docs/notes.md, "The glibc malloc slowdown"). The peers fix it with
 GLIBC_TUNABLES, which only works if set before the process starts. `mallopt` sets the same three
 parameters at run time, so importing `scaling` fixes it in any process, a notebook included.
 Measured on config A (d128 L4 T256 B16): plain 7.3-7.7k tokens/s, GLIBC_TUNABLES 11.6k,

@@ -16,8 +16,8 @@ import textwrap
 import typing
 from dataclasses import dataclass
 
-from scaling.configio import FieldDoc, describe, nested_config
 from runstore import InputError
+from scaling.configio import FieldDoc, describe, nested_config
 
 SWEEP = "sweep"
 FIT = "fit"

@@ -15,8 +15,7 @@ import typing
 from pathlib import Path
 from typing import Any, Literal, NamedTuple, Union, get_args, get_origin
 
-from runstore import load_yaml_text
-from runstore import InputError
+from runstore import InputError, load_yaml_text
 
 
 def doc(text: str, default: Any = dataclasses.MISSING, **kw) -> Any:

@@ -292,7 +292,7 @@ def measure_cpu_matmul(sizes: tuple[int, ...] = (512, 1024), reps: int = 3,
     """Sustained fp32 jitted square-matmul FLOP/s: best over sizes of the median round.
 
     Rounds of back-to-back calls (not one call) so that the figure is sustained throughput, as in
-    shared/peers/matmul_peak.py, but short: about 3 s in all with the defaults.
+    the peer benchmark's matmul_peak.py (docs/performance.md), but short: about 3 s in all with the defaults.
     """
     import jax
     import jax.numpy as jnp

@@ -3,8 +3,8 @@ random windows without the data pipeline, so step-level comparisons take seconds
 from __future__ import annotations
 
 import numpy as np
-
 from conftest import tiny_run
+
 from scaling.configio import from_dict
 from scaling.data.tokenizer import ByteTokenizer
 from scaling.objectives import Specials

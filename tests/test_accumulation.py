@@ -2,8 +2,8 @@
 losses of the whole batch in one pass, for every objective (the loss is total nll over total
 loss-bearing tokens, and the objective's noise is drawn for the whole batch)."""
 import pytest
-
 from stepping import losses, rel_diff
+
 from runstore import InputError
 
 

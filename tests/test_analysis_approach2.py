@@ -36,6 +36,7 @@ def test_window_recovers_wide_curves_where_all_points_does_not():
     """Issue 25: 2.5 decades of N per budget, steep on one side, the optimum moving across
     the sizes; seeds 0-4 at 0.2% noise (analysis/isoflop_min.py has the wider measurement)."""
     import warnings
+
     from analysis.synthetic import STEEP_LAW, wide_isoflop_runs
     for seed in range(5):
         runs = wide_isoflop_runs(sizes_per_budget=15, noise=0.002, seed=seed)

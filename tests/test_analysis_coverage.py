@@ -66,8 +66,8 @@ def test_approach3_bootstrap_coverage():
     x 7 sizes; starts around the truth instead of the 4,500-point grid: the interval, not the
     global search, is under test), 100 resamples each: ~9 minutes on 2 busy cores, so marked
     slow; its last measured numbers are in the issue-25 report."""
-    from runstore import chinchilla_allocation
     from analysis.parametric import fit_parametric
+    from runstore import chinchilla_allocation
 
     theta = np.array([np.log(LAW.E), np.log(LAW.A), np.log(LAW.B), LAW.alpha, LAW.beta])
     step = np.array([0.1, 0.5, 0.5, 0.05, 0.05])

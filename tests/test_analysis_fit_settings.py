@@ -5,9 +5,8 @@ from pathlib import Path
 
 import pytest
 
-from analysis import fit_settings
+from analysis import InputError, fit_settings
 from analysis.cli import main
-from analysis import InputError
 
 FIX = Path(__file__).parent / "fixtures" / "analysis"
 

@@ -133,6 +133,7 @@ def test_holdout_predicts_the_largest_budget(tmp_path):
 def test_residuals_drifting_by_budget_make_approach3_weak():
     """Issue 25: a law of the wrong form leaves residuals whose mean moves with the budget."""
     import numpy as np
+
     from analysis.identify import budget_trend
     rng = np.random.default_rng(0)
     c = np.repeat([1e17, 1e18, 1e19], 8)

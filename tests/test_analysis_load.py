@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 import analysis
-from analysis import InputError, AnalysisWarning
+from analysis import AnalysisWarning, InputError
 
 FIX = Path(__file__).parent / "fixtures" / "analysis"
 

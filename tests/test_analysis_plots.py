@@ -3,7 +3,6 @@
 import warnings
 from pathlib import Path
 
-
 import analysis
 from analysis import plots
 from analysis.approach2 import isoflop

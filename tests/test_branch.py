@@ -8,13 +8,12 @@ import sys
 import time
 
 import pytest
+from conftest import ROOT, tiny_run, write_config
 
-from scaling.configio import from_dict
 from runstore import InputError
+from scaling.configio import from_dict
 from scaling.train.config import RunConfig
 from scaling.train.loop import train
-
-from conftest import ROOT, tiny_run, write_config
 
 WSD = {"optim.schedule": "wsd", "optim.warmup_steps": 3, "optim.min_lr_ratio": 0.0,
        "optim.decay_shape": "1-sqrt", "train.log_every": 1, "train.eval_every": 10,

@@ -14,13 +14,12 @@ import shlex
 from pathlib import Path
 
 import pytest
+from conftest import ROOT
 
-from scaling import cli
 from runstore import InputError
+from scaling import cli
 from scaling.sweep.config import load_sweep
 from scaling.train.config import load_run_config
-
-from conftest import ROOT
 
 #: the file a bare `--set` example from a help text is tried on
 SAMPLE = {"train": "configs/sample_1m.yaml", "sweep": "sweeps/quickstart.yaml"}

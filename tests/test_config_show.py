@@ -6,14 +6,13 @@ import subprocess
 import sys
 
 import pytest
+from conftest import ROOT
 
 from scaling.cli import main
 from scaling.config_show import show
 from scaling.configio import describe
 from scaling.sweep.config import SweepConfig
 from scaling.train.config import RunConfig
-
-from conftest import ROOT
 
 
 def _table(text: str) -> dict[str, dict[str, str]]:

@@ -10,10 +10,9 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-
 from conftest import ROOT
-from scaling.data import DataConfig, load_dataset
-from scaling.data import build, formats, shards
+
+from scaling.data import DataConfig, build, formats, load_dataset, shards
 from scaling.data.dataset import corpus_tokens
 
 WORDS = "alpha beta gamma delta epsilon zeta eta theta iota kappa lambda mu".split()

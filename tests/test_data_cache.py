@@ -9,8 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from scaling.data import DataConfig, load_dataset
-from scaling.data import cache
+from scaling.data import DataConfig, cache, load_dataset
 from scaling.data.tokenizer import BPETokenizer
 
 SMALL = dict(max_bytes=300_000)

@@ -5,10 +5,10 @@ import sysconfig
 
 import pytest
 
+from runstore import InputError
 from scaling.configio import from_dict
 from scaling.data import DataConfig, load_dataset
 from scaling.data.corpus import Document, chunk_document, load_corpus, split_documents
-from runstore import InputError
 
 
 def test_stdlib_listing_and_meta():

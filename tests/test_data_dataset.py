@@ -2,8 +2,8 @@
 import numpy as np
 import pytest
 
-from scaling.data import DataConfig, load_dataset
 from runstore import InputError
+from scaling.data import DataConfig, load_dataset
 
 W, B = 64, 8
 

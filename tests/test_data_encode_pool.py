@@ -8,12 +8,12 @@ from types import SimpleNamespace
 
 import numpy as np
 import pytest
+from test_data_build import corpus, files_of
 
 from scaling.data import DataConfig, build, encode_pool, load_dataset
 from scaling.data import encode_worker as wire
 from scaling.data.kinds import tokenizer_kind
 from scaling.data.tokenizer import BPETokenizer
-from test_data_build import corpus, files_of
 
 TEXTS = ["", "plain", "naïve café ☕ — ünïcode", "x" * 5000, "line\nbreaks\tand tabs"]
 

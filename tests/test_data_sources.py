@@ -7,11 +7,11 @@ import sys
 
 import numpy as np
 import pytest
-
 from conftest import ROOT
+
+from runstore import InputError
 from scaling.data import DataConfig, load_dataset
 from scaling.data.corpus import load_corpus
-from runstore import InputError
 
 TEXTS = [f"doc {i}: " + "lorem ipsum dolor sit amet " * (3 + i % 7) for i in range(60)]
 

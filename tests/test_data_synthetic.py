@@ -4,8 +4,7 @@ import math
 import numpy as np
 import pytest
 
-from scaling.data import DataConfig, load_dataset
-from scaling.data import synthetic
+from scaling.data import DataConfig, load_dataset, synthetic
 
 
 def empirical_conditional_entropy(docs, alphabet):

@@ -4,7 +4,6 @@ import json
 
 import numpy as np
 import pytest
-
 from conftest import tiny_run
 from test_data_sources import TEXTS, write_hf, write_jsonl, write_parquet
 

@@ -73,8 +73,8 @@ def test_estimator_in_fit_yaml_and_bad_value(tmp_path, capsys):
 @pytest.fixture(scope="module")
 def two_settings(tmp_path_factory):
     """Two experiments in one CSV, told apart only by a `setting` column."""
-    from analysis.table import concat
     from analysis.laws import ParametricLaw
+    from analysis.table import concat
     a = wide_isoflop_runs(edge_budget=False, noise=0.002, seed=1)
     b = wide_isoflop_runs(ParametricLaw(1.8, 400.0, 400.0, 0.35, 0.3), edge_budget=False,
                           noise=0.002, seed=2)
@@ -190,6 +190,7 @@ def test_n_counted_says_what_the_csv_declares(wide, tmp_path, capsys):
 
 def test_numeric_warnings_are_one_line_naming_the_fit():
     import numpy as np
+
     from analysis.numeric import numeric_warnings
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")

@@ -8,9 +8,9 @@ import subprocess
 import sys
 
 import pytest
+from conftest import ROOT
 from jax.sharding import PartitionSpec as P
 
-from conftest import ROOT
 from scaling.train.sharding import FSDP_MIN_BYTES, fsdp_spec
 
 SCRIPT = r"""

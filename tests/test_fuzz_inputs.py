@@ -16,11 +16,11 @@ from pathlib import Path
 
 import pytest
 import yaml
+from conftest import ROOT, tiny_run, write_config
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from runstore import InputError, load_yaml_text
-from conftest import ROOT, tiny_run, write_config
 from scaling.cli import main
 from scaling.train.config import load_run_config
 

@@ -5,8 +5,8 @@ from types import SimpleNamespace
 import jax
 import pytest
 
-from scaling import hardware as hw
 from runstore import InputError
+from scaling import hardware as hw
 
 
 def _dev(kind, platform="gpu"):

@@ -2,14 +2,13 @@
 import math
 
 import pytest
+from conftest import tiny_run
 
 from scaling.configio import from_dict
+from scaling.train import loop_hooks as lh
 from scaling.train.config import RunConfig
 from scaling.train.hooks import Diverged, Hooks, StepInfo, TrackerHook
-from scaling.train import loop_hooks as lh
 from scaling.train.record import resolve_run
-
-from conftest import tiny_run
 
 
 def info(k, final=False, loss=1.0, busy=0.0, state=None):

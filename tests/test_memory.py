@@ -1,9 +1,16 @@
 """The memory calculator's terms against hand computation, and the seed notes' 1B figures."""
 import pytest
 
-from scaling.budget.memory import (WORKSPACE_FACTOR, activation_elements, fits, fmt_bytes,
-                                   hold_memory, rule_of_thumb_training_memory, training_memory)
 from runstore import InputError
+from scaling.budget.memory import (
+    WORKSPACE_FACTOR,
+    activation_elements,
+    fits,
+    fmt_bytes,
+    hold_memory,
+    rule_of_thumb_training_memory,
+    training_memory,
+)
 from scaling.model.config import ModelConfig
 from scaling.model.shapes import ShapeRule
 

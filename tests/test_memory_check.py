@@ -1,9 +1,9 @@
 """The memory calculator against XLA's compiled memory analysis, on the peers' configs A/B/C
-(shared/peers/README.md), with and without remat and gradient accumulation: within 25% of the
+(docs/performance.md), with and without remat and gradient accumulation: within 25% of the
 compiled train step's peak. And `--check-memory` prints both columns in the dry run."""
 import pytest
-
 from conftest import run_cli
+
 from scaling.budget.memory import training_memory
 from scaling.model.config import ModelConfig
 from scaling.objectives import Specials, get_objective

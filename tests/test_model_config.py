@@ -54,8 +54,8 @@ def test_encoder_decoder_flops_split():
 
 
 def test_invalid_shape_names_key():
-    from scaling.configio import from_dict
     from runstore import InputError
+    from scaling.configio import from_dict
     with pytest.raises(InputError) as e:
         from_dict(ModelConfig, {"d_model": 30, "n_heads": 4})
     assert e.value.key == "n_heads"

@@ -9,9 +9,7 @@ import sys
 import time
 
 import pytest
-
 import yaml
-
 from conftest import ROOT, run_cli, tiny_run, write_config
 from test_sweep_config import tiny_sweep
 

@@ -1,19 +1,19 @@
 """Masked LM and span corruption end to end: the loss falls, D and the streams are counted as
-DESIGN.md says, a SIGKILLed run resumes bit for bit, and the sample configs plan."""
+docs/design.md says, a SIGKILLed run resumes bit for bit, and the sample configs plan."""
 import json
 import math
 import signal
 import time
 
 import pytest
-
 from conftest import ROOT, tiny_run, write_config
-from scaling.configio import from_dict
+from test_resume import losses, start
+
 from runstore import InputError
+from scaling.configio import from_dict
 from scaling.train.config import RunConfig, load_run_config
 from scaling.train.loop import train
 from scaling.train.record import resolve_run
-from test_resume import losses, start
 
 
 def eval_curve(run_dir):

@@ -4,13 +4,12 @@ import subprocess
 import sys
 
 import pytest
+from conftest import ROOT, tiny_run
 
 from runstore import InputError, RunSummary, read_summary, write_summary
 from scaling.configio import from_dict
 from scaling.train.config import RunConfig
 from scaling.train.record import resolve_run
-
-from conftest import ROOT, tiny_run
 
 VOCAB = 4 + 8 + 256
 

@@ -10,9 +10,20 @@ import numpy as np
 import pytest
 
 import runstore
-from runstore import (InputError, RunDir, SweepDir, atomic_write_json, chinchilla_allocation,
-                      finite_float, finite_number, flops_6nd, read_json, read_metrics,
-                      read_summary, tokens_for_flops)
+from runstore import (
+    InputError,
+    RunDir,
+    SweepDir,
+    atomic_write_json,
+    chinchilla_allocation,
+    finite_float,
+    finite_number,
+    flops_6nd,
+    read_json,
+    read_metrics,
+    read_summary,
+    tokens_for_flops,
+)
 
 
 def test_read_json_policy(tmp_path):

@@ -7,14 +7,13 @@ import signal
 import time
 
 import pytest
+from conftest import run_cli
+from test_sweep_config import tiny_sweep
+from test_sweep_runner import curves, metric_lines, start, summaries, write
 
 from scaling.sweep import grid
 from scaling.sweep.branching import flops_summary, format_branches
 from scaling.sweep.config import sweep_from_dict
-
-from conftest import run_cli
-from test_sweep_config import tiny_sweep
-from test_sweep_runner import curves, metric_lines, start, summaries, write
 
 VOCAB = 4 + 8 + 256
 BRANCHED = {"recipe.schedule": "wsd_branch", "recipe.cooldown_frac": 0.25,
@@ -56,7 +55,7 @@ def test_two_workers_killed_at_random_then_resumed_match_an_uninterrupted_sweep(
     run_cli("sweep", write(tmp_path / "r.yaml", ref, **BRANCHED), "--quiet", check=True)
     path = write(tmp_path / "s.yaml", out, **BRANCHED)
     rng = random.Random(7)
-    for attempt in range(3):
+    for _attempt in range(3):
         procs = [start(path, "--worker", f"w{i}") for i in range(2)]
         target = metric_lines(out) + rng.randint(20, 60)
         deadline = time.time() + 120

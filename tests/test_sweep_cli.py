@@ -3,10 +3,10 @@ import json
 
 import pytest
 import yaml
-
 from conftest import run_cli
-from scaling.sweep.cli import main
 from test_sweep_config import tiny_sweep
+
+from scaling.sweep.cli import main
 
 
 def write(tmp_path, **over):

@@ -3,8 +3,8 @@ import copy
 
 import pytest
 import yaml
-
 from conftest import set_dotted
+
 from runstore import InputError
 from scaling.sweep.config import load_sweep, sweep_from_dict
 

@@ -1,11 +1,11 @@
 """Grid expansion: actual N from the shape rule, D rounded to whole steps, IsoFLOP budgets,
 seeds, shards and duplicate points."""
 import pytest
+from test_sweep_config import tiny_sweep
 
 from runstore import InputError
 from scaling.sweep import grid
 from scaling.sweep.config import sweep_from_dict
-from test_sweep_config import tiny_sweep
 
 VOCAB = 4 + 8 + 256  # byte tokenizer with 8 sentinels
 

@@ -1,10 +1,10 @@
 """The dry-run plan: rows, totals, memory and zero-step refusals, target devices."""
 import pytest
+from test_sweep_config import tiny_sweep
 
 from runstore import InputError
 from scaling.sweep import grid, planner
 from scaling.sweep.config import sweep_from_dict
-from test_sweep_config import tiny_sweep
 
 VOCAB = 268
 CORPUS = (190_000.0, "test corpus")
@@ -47,7 +47,7 @@ def test_refuses_points_that_do_not_fit_or_have_zero_steps():
 def test_target_device_from_the_hardware_table():
     d = planner.target_device("h100", "bfloat16", n_devices=1)
     assert d.peak == 989e12 and d.memory_bytes == 80e9 and not d.is_local
-    with pytest.raises(Exception):
+    with pytest.raises(InputError, match="no-such-gpu"):
         planner.target_device("no-such-gpu", "bfloat16")
 
 
@@ -91,6 +91,7 @@ def test_a_tokens_source_plans_with_its_own_vocabulary(tmp_path):
     import json
 
     import numpy as np
+
     from scaling.sweep import pipeline
 
     ids = np.random.default_rng(0).integers(0, 500, size=5000).astype(np.uint16)

@@ -3,8 +3,8 @@
 import pytest
 
 from runstore import InputError
-from scaling.sweep.config import RecipeConfig, SizeRule
 from scaling.sweep import recipe as rec
+from scaling.sweep.config import RecipeConfig, SizeRule
 from scaling.train.config import RunConfig, TrainConfig
 
 

@@ -14,7 +14,6 @@ from pathlib import Path
 
 import pytest
 import yaml
-
 from conftest import ROOT, run_cli
 from test_sweep_config import tiny_sweep
 
@@ -119,7 +118,7 @@ def test_sigkill_at_random_moments_then_resume(tmp_path, reference):
         assert got[rid] == want[rid], f"{rid}: loss curve differs from the uninterrupted sweep"
     final = summaries(out)
     assert all(s["status"] == "done" for s in final.values())
-    for rid, (mt, wall) in finished.items():
+    for rid, (mt, _wall) in finished.items():
         assert (out / "runs" / rid / "summary.json").stat().st_mtime == mt
     proc = run_cli("status", out, check=True)
     assert "4 done" in proc.stdout

@@ -3,7 +3,6 @@ import json
 
 import pytest
 import yaml
-
 from conftest import run_cli
 from test_sweep_config import tiny_sweep
 

@@ -136,10 +136,11 @@ class Stream:
 
 
 def ticker_on(tmp_path, tty):
+    from test_sweep_config import tiny_sweep
+
     from scaling.sweep import grid
     from scaling.sweep.config import sweep_from_dict
     from scaling.sweep.ticker import ProgressLine
-    from test_sweep_config import tiny_sweep
 
     points = grid.expand(sweep_from_dict(tiny_sweep()), 4 + 8 + 256)  # 20, 40, 20, 40 steps
     now = [0.0]

@@ -11,7 +11,6 @@ import time
 
 import numpy as np
 import pytest
-
 from conftest import ROOT, tiny_run, write_config
 from test_trackers import logged_steps, read_scalars
 

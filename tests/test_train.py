@@ -3,8 +3,8 @@ import json
 import math
 
 import pytest
-
 from conftest import tiny_run
+
 from scaling.configio import from_dict
 from scaling.data.synthetic import entropy_rate_nats
 from scaling.train.config import RunConfig
@@ -28,7 +28,7 @@ def test_loss_falls_and_layout(tmp_path):
     assert [k for k, _ in ev] == [20, 40, 60]
     assert ev[-1][1] < ev[0][1] - 0.2
     assert ev[0][1] < math.log(cfg_of().data.n_sentinels + 4 + 256)  # below uniform guessing
-    # DESIGN.md results layout and conventions
+    # docs/design.md results layout and conventions
     assert {p.name for p in (tmp_path / "run").iterdir()} == \
         {"config.json", "metrics.jsonl", "summary.json", "checkpoints"}
     assert s.tokens == 60 * 8 * 32

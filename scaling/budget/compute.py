@@ -1,6 +1,6 @@
 """Compute units, in one place: FLOPs, PF/s-days, device-days, tokens for a budget.
 
-Conventions (DESIGN.md, "Units"): C = 6 N D FLOPs for fits and budgets; 1 PF/s-day = 1e15 FLOP/s
+Conventions (docs/design.md, "Units"): C = 6 N D FLOPs for fits and budgets; 1 PF/s-day = 1e15 FLOP/s
 for 86,400 s = 8.64e19 FLOP; device-days = C / (peak x MFU x 86,400). Time estimates should be fed
 the *exact* FLOPs (`ModelConfig.flops_per_token() x D`); 6ND is the budget's bookkeeping unit.
 Every function takes and returns plain floats and checks its inputs are positive and finite.

@@ -22,10 +22,15 @@ from typing import Any
 
 import numpy as np
 
-from scaling.budget import compute as cu
-from scaling.budget.memory import (fits, fmt_bytes, hold_memory, rule_of_thumb_training_memory,
-                                   training_memory)
 from runstore import InputError
+from scaling.budget import compute as cu
+from scaling.budget.memory import (
+    fits,
+    fmt_bytes,
+    hold_memory,
+    rule_of_thumb_training_memory,
+    training_memory,
+)
 from scaling.hardware import ACCELERATORS, ALIASES, Accelerator, resolve
 from scaling.model.config import ModelConfig
 from scaling.model.shapes import ShapeRule

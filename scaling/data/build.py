@@ -26,13 +26,13 @@ from pathlib import Path
 
 import numpy as np
 
+from runstore import InputError
 from scaling.data import cache, encode_pool
 from scaling.data.config import DataConfig
 from scaling.data.corpus import ContentHash, empty_error, split_mask, stream_documents, unit_hash
-from scaling.data.shards import ShardWriter
 from scaling.data.kinds import tokenizer_kind
+from scaling.data.shards import ShardWriter
 from scaling.data.tokenizer import EOS_ID, Tokenizer
-from runstore import InputError
 
 SPLIT_RULE = "bytes-by-sha256(name)-order, v1"  # see corpus.split_mask
 BATCH_BYTES = 8 << 20  # text per encode batch: bounds memory, amortises the thread hand-off

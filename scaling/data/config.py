@@ -5,8 +5,9 @@ import dataclasses
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from scaling.configio import doc
+
 from runstore import InputError
+from scaling.configio import doc
 
 N_SPECIAL = 4  # PAD, BOS, EOS, MASK; the sentinels follow them
 MAX_SYNTHETIC_STATES = 95  # printable ASCII characters incl. space (see synthetic.py)
@@ -15,7 +16,7 @@ TOKENIZER_TRAIN_BYTES = 64_000_000  # covers the stdlib (<= 31.5 MB) whole: its 
 
 @dataclass(frozen=True)
 class DataConfig:
-    """A corpus, its tokenizer and its train/validation split (DESIGN.md, data flow)."""
+    """A corpus, its tokenizer and its train/validation split (docs/design.md, data flow)."""
 
     source: str = doc("'stdlib', 'synthetic', a text / .jsonl[.gz|.zst] / .parquet file, folder or "
                       "glob, 'hf:NAME' (hub or save_to_disk folder), or 'tokens:PATH' (.bin/.npy)",

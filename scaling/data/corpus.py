@@ -17,10 +17,10 @@ from typing import Iterator
 
 import numpy as np
 
+from runstore import InputError
 from scaling.data.config import DataConfig
 from scaling.data.formats import SOURCE_KEY, SUPPORTED, Document
 from scaling.data.sources import open_source
-from runstore import InputError
 
 MAX_CHUNKS = 64  # a corpus of one document is cut into this many pieces so that it can be split
 

@@ -21,14 +21,14 @@ from pathlib import Path
 
 import numpy as np
 
+from runstore import InputError
 from scaling.data import cache
 from scaling.data.build import SPLIT_RULE, builder
 from scaling.data.config import DataConfig
+from scaling.data.kinds import tokenizer_kind, vocab_size_from_config
 from scaling.data.shards import open_split
 from scaling.data.sources import open_source
-from scaling.data.kinds import tokenizer_kind, vocab_size_from_config
 from scaling.data.tokenizer import Tokenizer
-from runstore import InputError
 
 __all__ = ["Dataset", "load_dataset", "find_entry", "corpus_tokens", "vocab_size_from_config",
            "SPLIT_RULE"]

@@ -10,7 +10,7 @@ string ('byte', 'bpe', 'file:...', 'tokens:...'). Each kind owns what depends on
 - `build(...)`: the tokenizer of a new cache entry (trained or loaded, stored in the entry when
   it is not the byte one) and its training-sample record.
 - `load(entry, source)`: the tokenizer of a built entry.
-- planning and encoding traits: `bytes_per_token` (a size estimate, NOTES.md), whether worker
+- planning and encoding traits: `bytes_per_token` (a size estimate, docs/notes.md), whether worker
   processes pay (`encodes_in_workers`), whether the source is already ids (`pretokenized`).
 
 Kinds, by the config key that names them:
@@ -27,15 +27,15 @@ from typing import Callable, Iterable, Iterator
 
 import numpy as np
 
+from runstore import InputError
 from scaling.data.pretrained import PretrainedTokenizer, file_sha256
 from scaling.data.tokenizer import BPETokenizer, ByteTokenizer, Tokenizer
 from scaling.data.tokens import TokensSource, TokensTokenizer
-from runstore import InputError
 
 __all__ = ["TokenizerKind", "ByteKind", "BPEKind", "FileKind", "TokensKind", "KINDS",
            "kind_class", "tokenizer_kind", "vocab_size_from_config", "sample_mask"]
 
-BPE_BYTES_PER_TOKEN = 3.4  # NOTES.md: BPE of code, 2.6-3.6 bytes/token
+BPE_BYTES_PER_TOKEN = 3.4  # docs/notes.md: BPE of code, 2.6-3.6 bytes/token
 
 
 class TokenizerKind:

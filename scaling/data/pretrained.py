@@ -15,8 +15,8 @@ from typing import Iterable
 
 import numpy as np
 
-from scaling.data.tokenizer import Tokenizer
 from runstore import InputError
+from scaling.data.tokenizer import Tokenizer
 
 KEY = "data.tokenizer"
 

@@ -26,12 +26,11 @@ import sysconfig
 from pathlib import Path
 from typing import Iterator
 
+from runstore import InputError
 from scaling.data import synthetic
 from scaling.data.config import DataConfig
-from scaling.data.formats import (SOURCE_KEY, SUPPORTED, Document, file_docs, missing_extra,
-                                  refusal)
+from scaling.data.formats import SOURCE_KEY, SUPPORTED, Document, file_docs, missing_extra, refusal
 from scaling.data.kinds import tokenizer_kind
-from runstore import InputError
 
 
 def _is_glob(s: str) -> bool:

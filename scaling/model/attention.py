@@ -3,7 +3,7 @@ for, passed in explicitly (`build_model(..., platform=)`): a step traced on a CP
 or GPU target gets the target's kernel, never the tracing host's (`jax.default_backend()`).
 
 Implementations (scaling/model/layers.py `attend`):
-- einsum: the blocked causal einsum, measured fastest on XLA:CPU (shared/peers/README.md);
+- einsum: the blocked causal einsum, measured fastest on XLA:CPU (docs/performance.md);
 - xla: `jax.nn.dot_product_attention(implementation="xla")`, scores materialised (B x H x T x S);
 - cudnn: the same call with implementation="cudnn", cuDNN's fused flash attention (GPU, bf16 or
   fp16, head dim a multiple of 8 up to 128: jax.nn.dot_product_attention's own conditions);

@@ -1,7 +1,7 @@
 """The model config: shape, parameter counts and FLOPs per token, in one place.
 
 `ModelConfig.flops_per_token()` is the suite's one FLOPs function: MFU logging, the sweep planner
-and the budget calculator all call it. Convention (the peers' too, shared/peers/README.md):
+and the budget calculator all call it. Convention (the peers' too, docs/performance.md):
 training FLOPs = 3 x forward FLOPs; forward = 2 x (non-embedding parameters) + 2 x d x V for a
 tied output head + 4 x d x T per layer for attention scores and values, counted in full (the
 causal mask is NOT halved, so causal and bidirectional attention cost the same).
@@ -12,9 +12,9 @@ import dataclasses
 from dataclasses import dataclass
 from typing import Literal
 
+from runstore import InputError
 from scaling.configio import doc
 from scaling.model.quant_config import QuantConfig
-from runstore import InputError
 
 Arch = Literal["decoder", "encoder", "encoder_decoder"]
 
@@ -107,7 +107,7 @@ class ModelConfig:
         return n
 
     def n_params_embedding(self) -> int:
-        """Token (and learned position) tables; a tied head is part of them (DESIGN.md)."""
+        """Token (and learned position) tables; a tied head is part of them (docs/design.md)."""
         self._need_vocab()
         n = self.vocab_size * self.d_model
         if self.pos == "learned":

@@ -89,7 +89,7 @@ def attend(q_BxTxHxK, k_BxSxHxK, v_BxSxHxK, causal: bool, impl: str = "einsum") 
     """Softmax attention; impl 'xla'/'cudnn' (and 'dot_product', XLA's) go to
     `attend_dot_product`, 'splash' to the Pallas TPU kernel (scaling/model/flash.py), 'einsum'
     (below) is the explicit einsum form (measured faster than jax.nn.dot_product_attention on
-    XLA:CPU, shared/peers/README.md).
+    XLA:CPU, docs/performance.md).
 
     Heads go in front before the einsums (XLA:CPU picked a slower layout for the head-interleaved
     form). Causal self-attention is computed in blocks of CAUSAL_BLOCK query rows, each against

@@ -14,8 +14,8 @@ import math
 from dataclasses import dataclass
 from typing import Literal
 
-from scaling.configio import doc
 from runstore import InputError
+from scaling.configio import doc
 from scaling.model.config import ModelConfig
 
 

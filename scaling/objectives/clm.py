@@ -31,5 +31,5 @@ class CausalLM:
         return model(batch["inputs"])
 
     def stream_tokens(self, model: ModelConfig) -> dict[str, int]:
-        # D counts the T predicted tokens per window (steps x batch x seq_len, DESIGN.md)
+        # D counts the T predicted tokens per window (steps x batch x seq_len, docs/design.md)
         return {"raw": model.seq_len, "encoder": 0, "decoder": model.seq_len}

@@ -1,11 +1,11 @@
-"""Options of the masked-LM and span-corruption objectives (DESIGN.md, "The three objectives")."""
+"""Options of the masked-LM and span-corruption objectives (docs/design.md, "The three objectives")."""
 from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import Literal
 
-from scaling.configio import doc
 from runstore import InputError
+from scaling.configio import doc
 
 #: The pre-training objectives (scaling/objectives/__init__.py `get_objective` builds them).
 ObjectiveName = Literal["clm", "mlm", "span"]

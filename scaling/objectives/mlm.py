@@ -10,7 +10,7 @@ Subtleties:
 - Targets are the original window; weights are 1.0 on the selected positions and 0.0 elsewhere,
   so the loss is the mean over selected positions only (about select_rate of the window, so a
   batch bears ~0.15 x fewer loss tokens than causal LM on the same window).
-- D counts every raw token the encoder reads: seq_len per example (DESIGN.md, "CLM and MLM: steps
+- D counts every raw token the encoder reads: seq_len per example (docs/design.md, "CLM and MLM: steps
   x batch x sequence length"), not only the selected ones.
 - Bits per byte (train loop) = sum of nll over selected tokens / ln 2 / their bytes.
 - All three draws (select, kind of replacement, random token) come from keys split from the step

@@ -28,7 +28,7 @@ Batch: "inputs" (encoder, length L), "decoder_inputs" (targets shifted right aft
 forcing through the decoder's causal self-attention, with cross-attention to the encoder),
 "targets" (n + s + 1) and "weights" (1.0 on every target position, sentinels and EOS included).
 
-D counts T raw tokens per example (DESIGN.md); the encoder processes L and the decoder n + s + 1.
+D counts T raw tokens per example (docs/design.md); the encoder processes L and the decoder n + s + 1.
 Bits per byte (train loop) = total nats over all targets / ln 2 / bytes of the targets; sentinels
 and EOS have 0 bytes, so it is nats (incl. the sentinel and EOS predictions) per byte of the noise
 tokens: comparable across span runs, not directly with CLM's or MLM's bpb.

@@ -19,7 +19,6 @@ from pathlib import Path
 
 from runstore import InputError
 
-
 SWEEP_EPILOG = """\
 examples:
   scaling sweep sweeps/quickstart.yaml --dry-run

@@ -23,8 +23,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
-from scaling.configio import apply_overrides, doc, from_dict, load_yaml, to_dict
 from runstore import InputError
+from scaling.configio import apply_overrides, doc, from_dict, load_yaml, to_dict
 from scaling.data.config import DataConfig
 from scaling.model.config import ModelConfig
 from scaling.model.shapes import ShapeRule
@@ -315,7 +315,7 @@ def sweep_from_dict(raw: dict, file: str = "<sweep>") -> SweepConfig:
     _check_base(raw.get("base", {}), file)
     sweep = from_dict(SweepConfig, raw, file=file)
     try:
-        sweep.run_base  # parsed and validated here, once: an error names the file
+        _ = sweep.run_base  # parsed and validated here, once: an error names the file
     except InputError as e:
         raise InputError(e.detail, file=file, key=e.key, fix=e.fix) from None
     return sweep

@@ -30,9 +30,9 @@ class MemoryCheck:
 
 def check_memory(plan: SweepPlan) -> list[MemoryCheck]:
     """Compile each distinct (objective, model, batch, microbatches, fsdp) of the plan once."""
+    from scaling.sweep.planner import point_train_state
     from scaling.train import sharding
     from scaling.train.state import compiled_memory
-    from scaling.sweep.planner import point_train_state
 
     mesh = sharding.data_mesh()
     groups: dict[tuple, list] = {}

@@ -19,7 +19,13 @@ from runstore import PF_DAY, InputError, fmt_si
 from scaling.budget.memory import fmt_bytes, training_memory  # noqa: F401 (tests use it here)
 from scaling.sweep.config import SweepConfig
 from scaling.sweep.device import (  # noqa: F401 (the CLI's names for them)
-    DEFAULT_MFU_CPU, Device, local_device, microbatches_for, run_memory, target_device)
+    DEFAULT_MFU_CPU,
+    Device,
+    local_device,
+    microbatches_for,
+    run_memory,
+    target_device,
+)
 from scaling.sweep.point import Point
 
 if TYPE_CHECKING:

@@ -16,8 +16,7 @@ import contextlib
 import logging
 from pathlib import Path
 
-from runstore import read_jsonl, write_jsonl
-from runstore import InputError
+from runstore import InputError, read_jsonl, write_jsonl
 from scaling.train.checkpoint import Checkpointer
 from scaling.train.config import RunConfig
 from scaling.train.hooks import StepInfo

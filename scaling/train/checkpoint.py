@@ -1,7 +1,7 @@
 """orbax checkpoints of (params, opt_state) plus a small JSON of run metadata.
 
 Saved asynchronously; `close()` waits for the last one, because an unfinished async save can
-leave a partial checkpoint (NOTES.md). Restores go against the abstract state of a freshly built
+leave a partial checkpoint (docs/notes.md). Restores go against the abstract state of a freshly built
 model and optimizer, which makes the restored arrays bit-identical to the saved ones.
 """
 from __future__ import annotations

@@ -6,9 +6,9 @@ import json
 from dataclasses import dataclass
 from typing import Literal
 
-from scaling.configio import doc, from_dict, load_yaml, apply_overrides, to_dict
-from scaling.data.config import DataConfig
 from runstore import InputError
+from scaling.configio import apply_overrides, doc, from_dict, load_yaml, to_dict
+from scaling.data.config import DataConfig
 from scaling.model.config import ModelConfig
 from scaling.objectives.config import MLMConfig, ObjectiveName, SpanConfig
 

@@ -1,4 +1,4 @@
-"""One training run, from a resolved config to a finished results folder (DESIGN.md layout).
+"""One training run, from a resolved config to a finished results folder (docs/design.md layout).
 
 The loop dispatches step t before it reads step t-1's metrics, so the device never waits for
 Python, and calls the hooks (scaling/train/hooks.py) due at each step: divergence check, metrics
@@ -18,13 +18,11 @@ import jax
 import numpy as np
 
 import scaling
-from runstore import RunSummary, write_summary
+from runstore import InputError, RunSummary, write_summary
 from scaling.data.dataset import Dataset, load_dataset
-from runstore import InputError
 from scaling.objectives import Specials
-from scaling.train import branch, rundir
+from scaling.train import branch, rundir, sharding
 from scaling.train import loop_hooks as lh
-from scaling.train import sharding
 from scaling.train.checkpoint import Checkpointer
 from scaling.train.config import RunConfig
 from scaling.train.hooks import Diverged, Hooks, StepInfo, TrackerHook
@@ -45,9 +43,10 @@ def _peak_flops(dtype: str) -> tuple[float | None, str]:
 
 
 def _versions() -> dict:
+    from importlib.metadata import version
+
     import flax
     import optax
-    from importlib.metadata import version
     return {"python": platform.python_version(), "jax": jax.__version__, "jaxlib": version("jaxlib"),
             "flax": flax.__version__, "optax": optax.__version__, "scaling": scaling.__version__,
             "device_kind": jax.devices()[0].device_kind, "n_devices": jax.device_count()}

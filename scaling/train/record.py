@@ -11,8 +11,7 @@ from __future__ import annotations
 import functools
 from dataclasses import dataclass
 
-from runstore import SCHEMA_VERSION, RunSummary, flops_6nd, fmt_si
-from runstore import InputError
+from runstore import SCHEMA_VERSION, InputError, RunSummary, flops_6nd, fmt_si
 from scaling.configio import to_dict
 from scaling.model.config import ModelConfig
 from scaling.objectives import Objective, get_objective

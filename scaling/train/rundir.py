@@ -13,8 +13,7 @@ import os
 from pathlib import Path
 from typing import Iterator
 
-from runstore import RunSummary, atomic_write_json, read_summary
-from runstore import InputError
+from runstore import InputError, RunSummary, atomic_write_json, read_summary
 from scaling.train.config import RunConfig, config_identity
 
 _FIX = "give another --out, or move the folder aside to start over"

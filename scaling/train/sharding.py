@@ -3,7 +3,7 @@ parameters and optimizer state replicated or (train.fsdp) sharded over the same 
 
 Batches are split on their first axis over a 1-D mesh named 'data'. Axis types are Auto: with
 the default Explicit types an embedding lookup on batch-sharded ids fails with ShardingTypeError
-(NOTES.md). FSDP follows nanodo's fsdp.py: each array large enough to matter is split along its
+(docs/notes.md). FSDP follows nanodo's fsdp.py: each array large enough to matter is split along its
 largest axis that the device count divides; XLA then gathers weights for the matmuls and
 reduce-scatters the gradients. Across processes (jax.distributed), each process feeds its own
 slice of the global batch.
@@ -17,7 +17,8 @@ import time
 
 import jax
 import numpy as np
-from jax.sharding import NamedSharding, PartitionSpec as P
+from jax.sharding import NamedSharding
+from jax.sharding import PartitionSpec as P
 
 from runstore import InputError
 

@@ -1,6 +1,6 @@
 """The jitted train and eval steps: pure functions of arrays, split once out of NNX.
 
-NOTES.md: plain `nnx.jit` spends more time in Python graph traversal than in the step for
+docs/notes.md: plain `nnx.jit` spends more time in Python graph traversal than in the step for
 small models, so the model is split once into (graphdef, params) and the step is a `jax.jit`ed
 function of the parameter state, with the state buffers donated.
 """

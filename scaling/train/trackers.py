@@ -17,8 +17,7 @@ import time
 from pathlib import Path
 from typing import Any, Iterable, Iterator
 
-from runstore import (InputError, JsonlAppender, atomic_path,
-                               read_jsonl, write_jsonl)
+from runstore import InputError, JsonlAppender, atomic_path, read_jsonl, write_jsonl
 from scaling.train.hooks import Tracker
 
 TRACKERS = ("jsonl", "tensorboard", "wandb")
