@@ -37,7 +37,7 @@ quickstart: $(STAMP)
 # compiles, so two processes on two cores take 8.8 minutes where one took 13.3.
 TEST_WORKERS ?= 2
 test: $(STAMP)
-	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadfile tests
+	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadfile --durations=15 -rf tests
 
 # pyflakes, import order and bugbear (the rule set is in pyproject.toml, [tool.ruff.lint])
 lint: $(STAMP)

@@ -60,7 +60,7 @@ def test_isoflop_intervals_are_the_residual_bootstraps():
     assert lo < fit.a < hi
 
 
-@pytest.mark.slow
+@pytest.mark.long
 def test_approach3_bootstrap_coverage():
     """Approach 3's pairs bootstrap on 210 experiments (70 each at 1%, 2%, 3% noise; 5 budgets
     x 7 sizes; starts around the truth instead of the 4,500-point grid: the interval, not the
