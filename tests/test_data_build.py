@@ -90,8 +90,8 @@ def slow(self, ids):
     time.sleep(0.1)
     append(self, ids)
 shards.ShardWriter.append = slow
-from scaling.data.cli import main
-sys.exit(main(["prepare", "--source", sys.argv[2], "--tokenizer", "bpe", "--vocab-size", "400",
+from scaling.cli import main
+sys.exit(main(["data", "prepare", "--source", sys.argv[2], "--tokenizer", "bpe", "--vocab-size", "400",
                "--cache-dir", sys.argv[3], "--quiet"]))
 """
 

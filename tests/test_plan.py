@@ -5,7 +5,12 @@ import numpy as np
 import pytest
 
 import analysis
-from scaling.budget.plan import FAMOUS_MODELS, assess, compare, main, plan
+from scaling.budget.plan import FAMOUS_MODELS, assess, compare, plan
+from scaling.cli import main as scaling_main
+
+
+def main(argv):
+    return scaling_main(["plan", *argv])
 from scaling.model.config import ModelConfig
 
 

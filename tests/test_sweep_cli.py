@@ -6,7 +6,7 @@ import yaml
 from conftest import run_cli
 from test_sweep_config import tiny_sweep
 
-from scaling.sweep.cli import main
+from scaling.cli import main
 
 
 def write(tmp_path, **over):
