@@ -13,7 +13,7 @@ def _final(run_dir):
     return json.loads((run_dir / "summary.json").read_text())["final_eval_loss"]
 
 
-@pytest.mark.slow
+@pytest.mark.long
 @pytest.mark.xfail(strict=False, reason="a 2-layer d32 model on synthetic Markov text for 120 "
                    "steps cannot tell 2 bits from none (seen: none 1.945, w4 1.967, w2 1.936); "
                    "configs/sample_1m.yaml does (none 1.650, w4 1.645, w2 1.778)")
