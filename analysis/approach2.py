@@ -302,6 +302,20 @@ def _allocation(n_law: PowerLaw, d_law: PowerLaw, budgets: Sequence[float], bpt:
     return allocation
 
 
+def _other_estimators(logn, logd, loss, c_group, labels, total: bool, estimator: str,
+                      window_dex: float) -> dict[str, float]:
+    """a (the N_opt exponent) from the same budgets' minima by every other estimator: the
+    verdict's spread across estimators."""
+    others = {}
+    for est in ESTIMATORS:
+        if est != estimator:
+            got, _ = _minima(logn, logd, loss, c_group, labels, total, None, est, window_dex)
+            if len(got) >= 2:
+                others[est] = fit_power_law(np.array([g[0] for g in got]),
+                                            np.array([g[1] for g in got])).exponent
+    return others
+
+
 def isoflop(runs: RunTable, params: str = "total", tol_dex: float = 0.05, bootstrap: int = 0,
             level: float = 0.8, seed: int = 0, budgets: Sequence[float] | str | None = "data",
             estimator: str = DEFAULT_ESTIMATOR, window_dex: float = WINDOW_DEX) -> IsoFlopFit:
@@ -345,13 +359,7 @@ def isoflop(runs: RunTable, params: str = "total", tol_dex: float = 0.05, bootst
     bpt = runs["bytes_per_token"]
     bpt_val = float(np.nanmedian(bpt)) if np.isfinite(bpt).any() else None
     allocation = _allocation(n_law, d_law, budgets, bpt_val, alloc_samples, level)
-    others = {}
-    for est in ESTIMATORS:  # the same budgets' minima by every estimator (the verdict's spread)
-        if est != estimator:
-            got, _ = _minima(logn, logd, loss, c_group, labels, total, None, est, window_dex)
-            if len(got) >= 2:
-                others[est] = fit_power_law(np.array([g[0] for g in got]),
-                                            np.array([g[1] for g in got])).exponent
+    others = _other_estimators(logn, logd, loss, c_group, labels, total, estimator, window_dex)
     verdict = isoflop_verdict([(m[0], m[3], logn[m[4]], loss[m[4]]) for m in mins], edge,
                               {estimator: n_law.exponent, **others}, intervals)
     return IsoFlopFit(

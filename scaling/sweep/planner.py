@@ -13,7 +13,6 @@ from __future__ import annotations
 import dataclasses
 import time
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
 
 from runstore import PF_DAY, InputError, fmt_si
 from scaling.budget.memory import fmt_bytes, training_memory  # noqa: F401 (tests use it here)
@@ -27,9 +26,6 @@ from scaling.sweep.device import (  # noqa: F401 (the CLI's names for them)
     target_device,
 )
 from scaling.sweep.point import Point
-
-if TYPE_CHECKING:
-    from scaling.sweep.pipeline import ResolvedSweep
 
 
 @dataclass
@@ -52,7 +48,7 @@ class SweepPlan:
     corpus_tokens: float | None
     corpus_note: str
     precision: str
-    resolved: "ResolvedSweep | None" = None  # the data stage's answer (pipeline.py), if known
+    resolved: "object | None" = None  # the data stage's answer (pipeline.py), if known
 
     @property
     def points(self) -> list[Point]:
@@ -179,7 +175,7 @@ def _refusals(pt: Point, device: Device, ok: bool, reason: str) -> list[str]:
 
 def plan_points(sweep: SweepConfig, points: list[Point], device: Device, *,
                 measure: bool = False, corpus: tuple[float | None, str] | None = None,
-                resolved: "ResolvedSweep | None" = None) -> SweepPlan:
+                resolved: "object | None" = None) -> SweepPlan:
     """The plan of final points on the device: rows, estimates and refusals; reads the points
     and changes none of them (`corpus`: training tokens for epochs, else looked up)."""
     precision = sweep.run_base.model.dtype
