@@ -261,6 +261,38 @@ def device_memory_bytes(device: Any = None) -> int | None:
     return acc.memory_bytes if acc else None
 
 
+def _available_ram() -> tuple[float, str]:
+    try:
+        with open("/proc/meminfo") as f:
+            for line in f:
+                if line.startswith("MemAvailable:"):
+                    return (int(line.split()[1]) * 1024.0,
+                            "available RAM (/proc/meminfo MemAvailable)")
+    except OSError:
+        pass
+    try:
+        return (os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE"),
+                "available RAM (sysconf)")
+    except (ValueError, OSError, AttributeError):
+        return 8e9, "RAM unknown: 8 GB assumed"
+
+
+def local_memory(device: Any = None) -> tuple[float, str]:
+    """(bytes per device, where the number comes from) for a device of this process: on CPU
+    the RAM available now (forced host devices share it), else the hardware table, else the
+    runtime's own bytes_limit."""
+    import jax
+
+    dev = device if device is not None else jax.devices()[0]
+    if dev.platform == "cpu":
+        return _available_ram()
+    mem = device_memory_bytes(dev)
+    if mem is not None:
+        return float(mem), f"{dev.device_kind} (hardware table)"
+    stats = getattr(dev, "memory_stats", lambda: None)() or {}
+    return float(stats.get("bytes_limit", 16e9)), f"{dev.device_kind}: memory_stats bytes_limit"
+
+
 # ---- CPU: measured peak -----------------------------------------------------------------------
 
 def cache_path() -> Path:

@@ -79,3 +79,25 @@ def test_two_workers_killed_at_random_then_resumed_match_an_uninterrupted_sweep(
     for d in (out / "runs").iterdir():  # each trained to the end by one claim at a time
         claims = [json.loads(l) for l in (d / "claims.jsonl").read_text().splitlines()]
         assert claims and all(c["generation"] == i for i, c in enumerate(claims))
+
+
+def test_a_branch_whose_finished_trunk_lost_its_branch_points_is_an_error(tmp_path, capsys):
+    """A finished trunk without its branch_points/ can never start a pending branch: the sweep
+    says so, names the trunk and the fix, and fails (it used to wait forever and exit 0). The
+    trunk is a finished run's record written by hand (no training: its steps are not needed)."""
+    from runstore import atomic_write_json, write_summary
+    from scaling import cli
+    out = tmp_path / "out"
+    over = {**BRANCHED, "grid.params": [8000], "grid.tokens": [5120]}
+    path = write(tmp_path / "s.yaml", out, **over)
+    trunk = grid.expand(sweep_from_dict(tiny_sweep(out=str(out), **over)), VOCAB)[0]
+    assert trunk.role == "trunk"
+    d = out / "runs" / trunk.run_id
+    d.mkdir(parents=True)
+    atomic_write_json(d / "config.json", trunk.cfg.to_dict())
+    write_summary(d, trunk.run.summary(trunk.cfg.train.stop_at, status="done"))
+    assert cli.main(["sweep", str(path), "--quiet"]) == 1
+    lines = [l for l in capsys.readouterr().err.splitlines() if l.startswith("error:")]
+    assert len(lines) == 1 and f"its trunk {trunk.run_id} is done" in lines[0], lines
+    assert "can never start" in lines[0] and f"move {d} aside" in lines[0]
+    assert sorted(p.name for p in (out / "runs").iterdir()) == [trunk.run_id]  # nothing else

@@ -236,6 +236,27 @@ def fits(cfg: ModelConfig, batch_size: int, precision: str, device_bytes: float,
     return False, f"does not fit: {detail}"
 
 
+def check_states_fit(cfg: ModelConfig, precision: str, device_bytes: float, source: str,
+                     shards: int = 1) -> None:
+    """InputError when the weights, gradients and Adam moments alone (no activations: a bound
+    no batch or remat choice can lower) exceed a device's memory, so that a run that cannot
+    even be initialised is refused before its folder is written, not by XLA's
+    RESOURCE_EXHAUSTED (or the kernel's OOM killer) after it."""
+    m = training_memory(cfg, 1, precision, shards=shards)
+    need = m.states / shards
+    if need <= device_bytes:
+        return
+    emb = cfg.vocab_size * cfg.d_model
+    why = (f" (the vocabulary of {cfg.vocab_size:,} x d_model {cfg.d_model} is "
+           f"{emb / m.n_params:.0%} of them)" if emb > m.n_params / 2 else "")
+    split = f", sharded over {shards} devices" if shards > 1 else ""
+    raise InputError(f"N = {m.n_params:,} parameters{why} need {fmt_bytes(need)} per device for "
+                     f"weights, gradients and Adam moments{split} alone, more than the "
+                     f"{fmt_bytes(device_bytes)} there ({source})", key="model",
+                     fix="a smaller model or vocabulary, more devices with train.fsdp, or "
+                         "plan it first: scaling plan")
+
+
 def fmt_bytes(b: float) -> str:
     """Decimal units, as the seed notes write them (1B fp32 params = 4 GB)."""
     for unit, scale in (("TB", 1e12), ("GB", 1e9), ("MB", 1e6), ("kB", 1e3)):

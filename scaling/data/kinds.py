@@ -36,6 +36,10 @@ __all__ = ["TokenizerKind", "ByteKind", "BPEKind", "FileKind", "TokensKind", "KI
            "kind_class", "tokenizer_kind", "vocab_size_from_config", "sample_mask"]
 
 BPE_BYTES_PER_TOKEN = 3.4  # docs/notes.md: BPE of code, 2.6-3.6 bytes/token
+#: The largest BPE vocabulary trained here: 4x the largest published ones (~256k); the
+#: tokenizers library's trainer reserves memory by the requested size (2**31 - 1 asked it for
+#: 141 GB and aborted the process).
+MAX_BPE_VOCAB = 2**20
 
 
 class TokenizerKind:
@@ -138,10 +142,14 @@ class BPEKind(TokenizerKind):
     def validate(self) -> None:
         c = self.cfg
         lo = c.n_reserved + 256
-        if not lo <= c.vocab_size <= 2**31 - 1:
+        if not lo <= c.vocab_size:
             raise InputError(f"bpe needs vocab_size >= {lo} (reserved ids + 256 bytes), "
                              f"got {c.vocab_size}", key="vocab_size",
                              fix=f"use at least {lo}, e.g. 1024")
+        if c.vocab_size > MAX_BPE_VOCAB:  # the tokenizers library aborts (a Rust OOM) beyond
+            raise InputError(f"bpe vocab_size must be <= {MAX_BPE_VOCAB:,}, got "
+                             f"{c.vocab_size:,}", key="vocab_size",
+                             fix="published BPE vocabularies are 32k-256k, e.g. 32768")
 
     def identity(self) -> dict:
         c = self.cfg

@@ -22,6 +22,7 @@ import numpy as np
 
 from scaling.data.formats import SOURCE_KEY, unreadable
 from scaling.data.tokenizer import Tokenizer
+from scaling.model.config import MAX_VOCAB
 
 if TYPE_CHECKING:
     from scaling.data.config import DataConfig
@@ -81,6 +82,11 @@ class TokensSource:
         if self.vocab < 1 or sep is None or int(sep) < -1 or int(sep) >= self.vocab:
             raise InputError(f"vocab size {self.vocab} / separator id {sep} unknown or out of "
                              "range", file=str(p), key="data.tokens_vocab_size", fix=fix)
+        top = MAX_VOCAB - cfg.n_reserved  # the suite's own ids come first
+        if self.vocab > top:
+            raise InputError(f"vocab size {self.vocab:,} is more than int32 token ids can index "
+                             f"after the {cfg.n_reserved} reserved ids (at most {top:,})",
+                             file=str(p), key="data.tokens_vocab_size", fix=fix)
         self.sep = int(sep)
         self.dtype = self._dtype(side.get("dtype", "uint16"))
 

@@ -16,6 +16,9 @@ from runstore import InputError
 from scaling.configio import doc
 from scaling.model.quant_config import QuantConfig
 
+#: Token ids are int32 everywhere (batches, embedding gathers): the largest vocabulary they index.
+MAX_VOCAB = 2**31 - 1
+
 Arch = Literal["decoder", "encoder", "encoder_decoder"]
 
 
@@ -81,6 +84,9 @@ class ModelConfig:
             raise InputError(f"rope needs an even head dim, got {self.head_dim}", key="n_heads")
         if self.d_ff < 0 or self.vocab_size < 0 or self.dec_seq_len < 0:
             raise InputError("must be >= 0", key="d_ff/vocab_size/dec_seq_len")
+        if self.vocab_size > MAX_VOCAB:
+            raise InputError(f"must be <= {MAX_VOCAB:,} (token ids are int32), got "
+                              f"{self.vocab_size:,}", key="vocab_size")
 
     def replace(self, **kw) -> "ModelConfig":
         return dataclasses.replace(self, **kw)

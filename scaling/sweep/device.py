@@ -11,7 +11,6 @@ run's identity; the planner only reads the result.
 """
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 
 from scaling.budget.compute import DEFAULT_MFU_ACCEL
@@ -39,45 +38,20 @@ class Device:
     remat_saves: bool = True   # XLA:CPU was measured to save nothing from remat (memory.py)
 
 
-def _available_ram() -> tuple[float, str]:
-    try:
-        with open("/proc/meminfo") as f:
-            for line in f:
-                if line.startswith("MemAvailable:"):
-                    return (int(line.split()[1]) * 1024.0,
-                            "available RAM (/proc/meminfo MemAvailable)")
-    except OSError:
-        pass
-    try:
-        return (os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE"),
-                "available RAM (sysconf)")
-    except (ValueError, OSError, AttributeError):
-        return 8e9, "RAM unknown: 8 GB assumed"
-
-
 def local_device(dtype: str, mfu: float | None = None) -> Device:
     """The devices of this process (after jax.distributed is initialised, in a multi-process
     job: this asks JAX for its devices)."""
     import jax
 
-    from scaling.hardware import device_memory_bytes, peak_flops
+    from scaling.hardware import local_memory, peak_flops
 
     dev = jax.devices()[0]
     p = peak_flops(dtype, dev)
     n = jax.device_count()
-    if dev.platform == "cpu":
-        mem, msrc = _available_ram()
-        n_eff = 1  # forced host devices share one RAM and one set of cores
-        default = DEFAULT_MFU_CPU
-    else:
-        mem = device_memory_bytes(dev)
-        msrc = f"{dev.device_kind} (hardware table)"
-        if mem is None:
-            stats = getattr(dev, "memory_stats", lambda: None)() or {}
-            mem = float(stats.get("bytes_limit", 16e9))
-            msrc = f"{dev.device_kind}: memory_stats bytes_limit"
-        n_eff = n
-        default = DEFAULT_MFU_ACCEL
+    mem, msrc = local_memory(dev)
+    cpu = dev.platform == "cpu"
+    n_eff = 1 if cpu else n  # forced host devices share one RAM and one set of cores
+    default = DEFAULT_MFU_CPU if cpu else DEFAULT_MFU_ACCEL
     return Device(name=f"{dev.device_kind} x{n}", peak=p.flops, peak_source=p.source,
                   memory_bytes=mem, memory_source=msrc, n_devices=n_eff,
                   mfu=mfu or default,

@@ -26,6 +26,7 @@ from scaling.sweep.device import (  # noqa: F401 (the CLI's names for them)
     target_device,
 )
 from scaling.sweep.point import Point
+from scaling.train.sharding import batch_split_problem
 
 
 @dataclass
@@ -162,9 +163,9 @@ def _refusals(pt: Point, device: Device, ok: bool, reason: str) -> list[str]:
     if pt.run.steps < 1:
         refused.append(f"zero steps: D {pt.tokens_target:,.0f} tokens is less than one "
                        f"batch of {pt.run.batch_size * pt.run.tokens_per_example:,} tokens")
-    if pt.run.batch_size % device.n_devices:
-        refused.append(f"batch {pt.run.batch_size} does not split over {device.n_devices} "
-                       "devices")
+    split = batch_split_problem(pt.run.batch_size, pt.cfg.train.microbatches, device.n_devices)
+    if split:
+        refused.append(split)
     if pt.cfg.objective == "span":
         need = _span_sentinels_needed(pt)
         if pt.cfg.data.n_sentinels < need:

@@ -187,7 +187,7 @@ def _decide(pt: Point, store: Store, info: dict, quiet: bool):
         print(f"error: point {pt.index}: {st.detail}", file=sys.stderr)
         return "damaged", None
     if _branch_blocked(pt, store):
-        return "wait", None
+        return _orphan(pt, store), None
     claim = store.try_claim(pt.run_id, info)
     if claim is None:
         _log(quiet, f"point {pt.index} {pt.run_id}: claimed by another worker ({st.detail}); skip")
@@ -198,6 +198,21 @@ def _decide(pt: Point, store: Store, info: dict, quiet: bool):
         claim.release()
         return "finished", None
     return "train", claim
+
+
+def _orphan(pt: Point, store: Store) -> str:
+    """'wait' for a blocked branch whose trunk may still reach the branch step; 'damaged', with
+    the error line, when the trunk has finished without that checkpoint (its branch_points/
+    deleted or cut short): waiting would never end."""
+    trunk = store.status(pt.trunk_id)
+    if trunk.status not in FINISHED:
+        return "wait"
+    where = store.run_dir(pt.trunk_id)
+    print(f"error: point {pt.index} {pt.run_id}: its trunk {pt.trunk_id} is {trunk.status} "
+          f"without a checkpoint at the branch step {pt.cfg.train.branch_step} in "
+          f"{where}/branch_points, so this branch can never start (fix: move {where} aside "
+          "and rerun the sweep: it trains the trunk again, then its branches)", file=sys.stderr)
+    return "damaged"
 
 
 def _agree(value: int) -> int:

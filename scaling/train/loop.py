@@ -86,13 +86,25 @@ def _check_inputs(record: RunRecord, ds: Dataset, run_dir: Path) -> None:
     cfg = record.cfg
     ds.epochs(record.tokens, record.window)  # InputError: training stream shorter than a window
     ds.validation_windows(record.window)
-    sharding.check_batch(cfg.train.batch_size, sharding.data_mesh(), cfg.train.microbatches)
+    mesh = sharding.data_mesh()
+    sharding.check_batch(cfg.train.batch_size, mesh, cfg.train.microbatches)
+    _check_memory(record, mesh.size if cfg.train.fsdp else 1)
     if cfg.train.init_from and not (Path(cfg.train.init_from).is_dir() and
                                     Checkpointer.has_checkpoint(cfg.train.init_from)):
         raise InputError(f"no checkpoint in {cfg.train.init_from}", key="train.init_from",
                           fix="point it at a run's checkpoints/ folder")
     if not (run_dir / "checkpoints").is_dir():  # a branch's own checkpoints resume it
         branch.check_branch_ready(run_dir, cfg)
+
+
+def _check_memory(record: RunRecord, shards: int) -> None:
+    """A model whose states alone exceed a device (say, a vocabulary of 2**31) is refused here,
+    not by XLA after config.json was written."""
+    from scaling.budget.memory import check_states_fit
+    from scaling.hardware import local_memory
+
+    mem, source = local_memory()
+    check_states_fit(record.model, record.model.dtype, mem, source, shards)
 
 
 class _Trainer:

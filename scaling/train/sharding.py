@@ -143,12 +143,23 @@ def state_shardings(tree, mesh, fsdp: bool):
     return jax.tree.map(one, tree)
 
 
+def batch_split_problem(batch_size: int, microbatches: int, n_devices: int) -> str | None:
+    """Why a batch cannot be split into `microbatches` equal microbatches that each split over
+    `n_devices` (the step reshapes it so), or None: the one rule the trainer and the planner
+    both apply."""
+    if microbatches < 1 or batch_size % microbatches:
+        return f"batch {batch_size} does not split into {microbatches} equal microbatches"
+    if (batch_size // microbatches) % n_devices:
+        return (f"batch {batch_size} over {microbatches} microbatches is not divisible by "
+                f"{n_devices} devices")
+    return None
+
+
 def check_batch(batch_size: int, mesh, microbatches: int = 1) -> None:
     n = mesh.devices.size
-    if (batch_size // microbatches) % n:
-        from runstore import InputError
-        raise InputError(f"batch_size {batch_size} over {microbatches} microbatches is not "
-                          f"divisible by {n} devices", key="train.batch_size",
+    problem = batch_split_problem(batch_size, microbatches, n)
+    if problem:
+        raise InputError(problem, key="train.batch_size",
                           fix=f"use a multiple of {n * microbatches}")
 
 
