@@ -101,6 +101,10 @@ def _envelope(curves: Sequence[tuple[float, np.ndarray, np.ndarray]], grid: np.n
     return env, ns
 
 
+#: Distinct sizes approach 1 needs, like approach 2's per budget (analysis/approach2.py).
+MIN_SIZES = 3
+
+
 def envelope_fit(runs: RunTable, params: str = "total", metric: str = "train_loss",
                  n_grid: int = 200, skip_fraction: float = 0.1, bootstrap: int = 0,
                  level: float = 0.8, seed: int = 0, budgets: Sequence[float] | str | None = "data"
@@ -114,11 +118,21 @@ def envelope_fit(runs: RunTable, params: str = "total", metric: str = "train_los
     if len(curves) < 3:
         raise InputError(f"approach 1 needs 3+ runs with curves, found {len(curves)}",
                          fix="check metrics.jsonl files or use --approach 2,3")
+    sizes = np.unique([c[0] for c in curves])
+    if sizes.size < MIN_SIZES:
+        raise InputError(f"approach 1 needs runs of {MIN_SIZES}+ distinct sizes N, found "
+                         f"{sizes.size} among {len(curves)} runs with curves",
+                         fix="train more model sizes (the envelope picks the best size at "
+                             "each compute; with one size its N_opt cannot move)")
     lo = min(c[1][0] for c in curves)
     hi = max(c[1][-1] for c in curves)
     grid = np.linspace(lo, hi, n_grid)
     env, ns = _envelope(curves, grid)
     ok = np.isfinite(ns)
+    if np.unique(ns[ok]).size < 2:
+        raise InputError(f"approach 1: one size (N {float(ns[ok][0]):.4g}) has the lowest loss "
+                         "at every compute, so the envelope gives no N_opt trend to fit",
+                         fix="add sizes around it, or use approach 2 or 3")
     C = np.exp(grid[ok])
     n_law = fit_power_law(C, ns[ok])
     d_law = fit_power_law(C, tokens_for_flops(C, ns[ok]))

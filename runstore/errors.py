@@ -48,6 +48,8 @@ _OS_FIXES = {
     errno.EPERM: "check the permissions, or choose another folder (--out)",
     errno.ENOSPC: "free some space, or choose another disk (--out)",
     errno.EDQUOT: "free some space, or choose another disk (--out)",
+    errno.EFBIG: "a file-size limit was reached (ulimit -f, or the filesystem's): raise it, "
+                 "or choose another disk (--out)",
     errno.ENAMETOOLONG: "use a shorter path",
     errno.ENOTDIR: "a part of the path is a file, not a folder: choose another path (--out)",
     errno.EEXIST: "the path is taken by a file: choose a folder (--out)",
@@ -55,7 +57,7 @@ _OS_FIXES = {
     errno.ENOENT: "check the path",
 }
 #: Refusals that are about the disk, not a path, and so may come without a file name.
-_DISK_ERRNOS = {errno.ENOSPC, errno.EDQUOT, errno.EROFS}
+_DISK_ERRNOS = {errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EFBIG}
 
 
 def os_input_error(e: OSError) -> InputError | None:

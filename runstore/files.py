@@ -41,9 +41,11 @@ def atomic_path(path: str | Path) -> Iterator[Path]:
         yield Path(tmp)
         fsync_path(tmp)
         os.replace(tmp, path)
-    except BaseException:
+    except BaseException as e:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp)
+        if isinstance(e, OSError) and e.filename is None:  # a full disk: say which file
+            raise OSError(e.errno, e.strerror, str(path)) from e
         raise
 
 

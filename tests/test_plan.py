@@ -156,3 +156,26 @@ def test_plan_function_is_json_able():
     assert (d["hardware"]["gpu"], d["hardware"]["n_devices"]) == ("A100 80GB", 4)
     assert d["shape"]["vocab_size"] == 50257
     assert plan(n_params=1e9)["optimal"]["n_opt"] == pytest.approx(1e9)
+
+
+def test_a_not_identified_fit_is_refused_as_a_law_and_a_weak_one_warned(capsys, tmp_path):
+    """A committed approach-3 fit judged not identified planned N_opt 784B and D/N 0.0 without
+    a word; now it is one line naming the file and why, exit 2 (here and in --compare)."""
+    from conftest import ROOT
+    fit = ROOT / "results" / "cpu_reference" / "fits" / "approach3-clm-byte.json"
+    for argv in (["--flops", "1e21", "--law", str(fit)], ["--compare", "--law", str(fit)]):
+        assert main(argv) == 2
+        err = capsys.readouterr().err
+        lines = [l for l in err.splitlines() if l.startswith("error:")]
+        assert len(lines) == 1 and str(fit) in lines[0] and "not identified" in lines[0]
+        assert "E at its bound" in lines[0] and "Traceback" not in err
+    data = json.loads(fit.read_text())
+    data["verdict"] = {"status": "weak", "reasons": ["alpha spread 0.3 of its value"]}
+    weak = tmp_path / "weak.json"
+    weak.write_text(json.dumps(data))
+    assert main(["--flops", "1e21", "--law", str(weak)]) == 0
+    assert "warning: law" in capsys.readouterr().err
+    data["verdict"] = {"status": "identified", "reasons": []}
+    weak.write_text(json.dumps(data))
+    assert main(["--flops", "1e21", "--law", str(weak)]) == 0
+    assert "warning" not in capsys.readouterr().err

@@ -17,12 +17,14 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import sys
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from runstore import InputError
+from runstore import InputError, read_json
 from scaling.budget import compute as cu
 from scaling.budget.memory import (
     fits,
@@ -63,13 +65,43 @@ FAMOUS_MODELS: tuple[PublishedRun, ...] = (
 # ---- laws and hardware -------------------------------------------------------------------------
 
 def load_law(name: str) -> Any:
-    """analysis.get_law, with its input errors turned into InputError (exit 2)."""
+    """analysis.get_law, with its input errors turned into InputError (exit 2); a fitted law
+    whose fit was judged not identified is refused (its N_opt and D/N are not numbers the data
+    determined: `scaling fit` prints no headline for it either), a weak one warned about."""
     import analysis
 
     try:
-        return analysis.get_law(name)
+        law = analysis.get_law(name)
     except InputError as e:
         raise InputError(f"law '{name}': {e}", key="--law") from None
+    status, reasons, path = _fit_verdict(name)
+    if status == "not identified":
+        raise InputError(f"its fit is not identified ({'; '.join(reasons)}), so "
+                         "the N_opt and D/N it would give are not determined by the data",
+                         file=path, key="--law",
+                         fix="use a reference law (besiroglu, hoffmann, kaplan) or the fit of "
+                             "more runs; `scaling fit` says what is missing")
+    if status == "weak":
+        print(f"warning: law '{name}': its fit is weak ({'; '.join(reasons)}): read the plan "
+              "as a rough guide", file=sys.stderr)
+    return law
+
+
+def _fit_verdict(name: str) -> tuple[str | None, list[str], str | None]:
+    """(status, reasons, file) of the fit JSON a law named by `name` was loaded from (a file,
+    or a results folder's one fits/approach3*.json, as analysis.get_law takes them); (None, [],
+    None) for a reference law or a plain {E, A, B, alpha, beta} file without a verdict."""
+    path = Path(name)
+    if path.is_dir():
+        path = next(iter(sorted((path / "fits").glob("approach3*.json"))), path)
+    if not path.is_file():
+        return None, [], None
+    data = read_json(path)
+    verdict = data.get("verdict") if isinstance(data, dict) else None
+    if not isinstance(verdict, dict):
+        return None, [], str(path)
+    reasons = [str(r) for r in verdict.get("reasons") or []] or ["no reason recorded"]
+    return verdict.get("status"), reasons, str(path)
 
 
 def training_peak(acc: Accelerator) -> tuple[float, str]:

@@ -146,8 +146,10 @@ def open_or_build(root: Path, key: str, build: Callable[[Path], None], *,
                 return entry, False
             log(f"token cache {key}: built in {time.perf_counter() - t0:.1f} s")
             return entry, True
-        except BaseException:
+        except BaseException as e:
             shutil.rmtree(tmp, ignore_errors=True)
+            if isinstance(e, OSError) and e.filename is None:  # a full disk: say where
+                raise OSError(e.errno, e.strerror, str(root)) from e
             raise
 
 

@@ -6,7 +6,11 @@ model and optimizer, which makes the restored arrays bit-identical to the saved 
 """
 from __future__ import annotations
 
+import contextlib
+import errno
 import logging
+import os
+import re
 import shutil
 import warnings
 from pathlib import Path
@@ -15,8 +19,44 @@ from typing import Any
 import jax
 import orbax.checkpoint as ocp
 
-# orbax logs every save at INFO; the run's own metrics say what happened
-logging.getLogger("absl").setLevel(logging.WARNING)
+# orbax logs every save at INFO, and a failed background save as ERROR tracebacks from each of
+# its threads; the failure itself is re-raised by the next save() or close() (check_for_errors),
+# which reports it once (as one line for a full disk: _disk_errors)
+logging.getLogger("absl").setLevel(logging.CRITICAL)
+
+
+_TS_OS_ERROR = re.compile(r"os_error_code='?(\d+)")
+
+
+@contextlib.contextmanager
+def _disk_errors(directory: Path):
+    """TensorStore reports a full disk or a file-size limit as a ValueError whose text carries
+    the errno; as an OSError naming the checkpoint folder it is one `error:` line (runstore's
+    file-system policy), not a traceback, and the rerun resumes from the last checkpoint."""
+    try:
+        yield
+    except ValueError as e:
+        m = _TS_OS_ERROR.search(str(e))
+        code = int(m.group(1)) if m else None
+        if code not in (errno.ENOSPC, errno.EDQUOT, errno.EFBIG, errno.EROFS, errno.EACCES):
+            raise
+        raise OSError(code, os.strerror(code), str(directory)) from None
+
+
+def _check_room(directory: Path, need: int) -> None:
+    """Refuse a save that cannot fit (the file-size limit, the free space) before orbax starts
+    it: a background save that fails part-way floods stderr from its threads before the error
+    comes back. A disk that fills up during the save is still caught by _disk_errors."""
+    import resource
+
+    soft, _ = resource.getrlimit(resource.RLIMIT_FSIZE)
+    if soft != resource.RLIM_INFINITY and need > soft:
+        raise OSError(errno.EFBIG, f"{os.strerror(errno.EFBIG)}: a checkpoint of {need:,} bytes "
+                      f"exceeds the file-size limit of {soft:,} bytes", str(directory))
+    free = shutil.disk_usage(directory if directory.exists() else directory.parent).free
+    if need > free:
+        raise OSError(errno.ENOSPC, f"{os.strerror(errno.ENOSPC)}: a checkpoint of {need:,} "
+                      f"bytes, {free:,} bytes free", str(directory))
 
 
 class Checkpointer:
@@ -64,8 +104,10 @@ class Checkpointer:
         return None
 
     def save(self, step: int, state: Any, meta: dict) -> None:
-        self.mgr.save(step, args=ocp.args.Composite(state=ocp.args.StandardSave(state),
-                                                    meta=ocp.args.JsonSave(meta)), force=True)
+        _check_room(self.directory, sum(int(x.nbytes) for x in jax.tree.leaves(state)))
+        with _disk_errors(self.directory):
+            self.mgr.save(step, args=ocp.args.Composite(state=ocp.args.StandardSave(state),
+                                                        meta=ocp.args.JsonSave(meta)), force=True)
 
     def restore(self, step: int, abstract_state: Any) -> tuple[Any, dict]:
         target = jax.tree.map(ocp.utils.to_shape_dtype_struct, abstract_state)
@@ -74,5 +116,6 @@ class Checkpointer:
         return out["state"], out["meta"]
 
     def close(self) -> None:
-        self.mgr.wait_until_finished()
+        with _disk_errors(self.directory):
+            self.mgr.wait_until_finished()
         self.mgr.close()
