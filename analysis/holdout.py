@@ -22,7 +22,7 @@ import numpy as np
 from analysis import approach2
 from analysis.bootstrap import interval
 from analysis.budgets import group_budgets
-from analysis.fit_settings import FitOptions
+from analysis.fit_settings import FitOptions, with_kwargs
 from analysis.isoflop_min import locate
 from analysis.table import RunTable
 from runstore import InputError, chinchilla_allocation
@@ -152,9 +152,17 @@ def _predict2(train: RunTable, held: RunTable, c: float, opt: FitOptions, params
 
 
 def holdout(runs: RunTable, approach: int, options: FitOptions | None = None,
-            params: str = "total") -> Holdout:
-    """The held-out check of one group for approach 2 or 3."""
-    opt = options or FitOptions()
+            params: str = "total", **settings: Any) -> Holdout:
+    """The held-out check of one group for approach 2 or 3.
+
+    options: a FitOptions, and/or its settings as keywords on top of it
+    (``holdout(g, 2, bootstrap=100, level=0.9)``; checked as FitOptions checks them):
+    bootstrap (intervals of the predictions; 0: none), level, seed, delta (approach 3),
+    estimator and window_dex (approach 2).  params: the N counted ('total', 'nonembedding').
+    """
+    if approach not in (2, 3):
+        raise InputError(f"approach {approach!r}", key="approach", fix="use 2 or 3")
+    opt = with_kwargs(options, settings)
     train, held, c = _split(runs)
     predict = _predict3 if approach == 3 else _predict2
     pred, n_opt, min_loss, verdict, law = predict(train, held, c, opt, params)
