@@ -138,8 +138,8 @@ def plot_allocation(fits: Any, ax: Any = None, which: str = "n") -> Any:
     ax.set_xscale("log")
     ax.set_yscale("log")
     ax.set_xlabel("compute C = 6ND (FLOPs)")
-    ax.set_ylabel("compute-optimal parameters N_opt" if which == "n"
-                  else "compute-optimal tokens D_opt")
+    ax.set_ylabel("compute-optimal N_opt (parameters)" if which == "n"
+                  else "compute-optimal D_opt (tokens)")
     names = sorted({f.name for f in fits})
     if len(names) == 1:
         ax.set_title(names[0])
@@ -177,7 +177,7 @@ def plot_ratio(fits: Sequence[Any], ax: Any = None, unit: str = "token") -> Any:
     ax.set_xscale("log")
     ax.set_yscale("log")
     ax.set_xlabel("compute C = 6ND (FLOPs)")
-    ax.set_ylabel(f"compute-optimal D/N ({unit}s per parameter)")
+    ax.set_ylabel(f"D_opt/N_opt ({unit}s per parameter)")
     _legend(ax)
     return ax
 
@@ -196,7 +196,7 @@ def plot_contours(fit: Any, ax: Any = None) -> Any:
     cs = ax.contourf(CC, NN, np.log(L), levels=20, alpha=0.8)
     ax.figure.colorbar(cs, ax=ax, label="log predicted loss")
     ax.scatter(c, n, color="w", edgecolor="k", zorder=3, label="runs")
-    frontier = "efficient frontier N_opt(C)" + (" (not identified)" if _bad(fit) else "")
+    frontier = "N_opt(C)" + (" (not identified)" if _bad(fit) else "")
     ax.plot(10**lc, law.n_opt(10**lc), label=frontier, **_look(fit, "k"))
     ax.set_xscale("log")
     ax.set_yscale("log")
@@ -204,10 +204,19 @@ def plot_contours(fit: Any, ax: Any = None) -> Any:
     ax.set_ylim(10 ** ln[0], 10 ** ln[-1])
     ax.set_xlabel("compute C = 6ND (FLOPs)")
     ax.set_ylabel(f"parameters N ({fit.params})")
-    ax.set_title(f"{fit.name}: L = {law.E:.3g} + {law.A:.3g}/N^{law.alpha:.2f} + "
-                 f"{law.B:.3g}/D^{law.beta:.2f}\n{fit.verdict.status}")
+    ax.set_title(f"{fit.name}, {fit.verdict.status}\nL = {_g(law.E)} + {_g(law.A)}/N^"
+                 f"{law.alpha:.2f} + {_g(law.B)}/D^{law.beta:.2f}")
     _legend(ax, loc="upper left")
     return ax
+
+
+def _g(x: float) -> str:
+    """A coefficient in 2 significant digits, exponent without '+' and zeros (7.7e4)."""
+    s = f"{x:.2g}"
+    if "e" in s:
+        m, e = s.split("e")
+        s = f"{m}e{int(e)}"
+    return s
 
 
 def plot_residuals(fit: Any, ax: Any = None) -> Any:
@@ -223,7 +232,7 @@ def plot_residuals(fit: Any, ax: Any = None) -> Any:
     ax.set_xscale("log")
     ax.set_xlabel("compute C = 6ND (FLOPs)")
     ax.set_ylabel("residual log L_fit - log L")
-    ax.set_title(f"{fit.name}: approach 3 residuals (Huber delta {fit.delta:g})")
+    ax.set_title(f"{fit.name}: residuals (Huber delta {fit.delta:g})")
     return ax
 
 

@@ -86,7 +86,7 @@ def plot_frontier(fits: Any, ax: Any = None) -> Any:
                 label=f"{fit.name} approach 2: L* = {law.k:.3g} C^{law.exponent:.3f}")
     ax.set_xscale("log")
     ax.set_xlabel("compute C = 6ND (FLOPs)")
-    ax.set_ylabel("minimum final eval loss (nats/token)")
+    ax.set_ylabel("minimum eval loss (nats/token)")
     ax.set_title("loss frontier" + (f", {groups[0]}" if len(groups) == 1 else ""))
     if ax.get_legend_handles_labels()[0]:
         ax.legend()
@@ -111,7 +111,7 @@ def plot_holdout(checks: Sequence[Any], ax: Any = None) -> Any:
         lo, hi = min(lo, m.min(), p.min()), max(hi, m.max(), p.max())
     ax.plot([lo, hi], [lo, hi], color="k", ls=":", label="predicted = measured")
     ax.set_xlabel("measured final eval loss (nats/token)")
-    ax.set_ylabel("predicted from the smaller budgets")
-    ax.set_title("held-out check: the largest budget predicted")
+    ax.set_ylabel("predicted loss (nats/token)")
+    ax.set_title("held-out: the largest budget predicted")
     ax.legend()
     return ax
