@@ -96,6 +96,15 @@ class IsoFlopFit(FitResult):
                                verdict=self.verdict.status,
                                c_range=(min(self.flops), max(self.flops)) if self.flops else None)
 
+    def minima_rows(self) -> list[dict[str, Any]]:
+        """Per IsoFLOP budget: flops, n_opt, d_opt, min_loss and its interval (min_loss_lo,
+        min_loss_hi; NaN without a bootstrap): ``to_pandas("minima")``."""
+        nan = [float("nan")] * 2
+        ivs = self.min_loss_interval or [None] * len(self.flops)
+        return [{"group": self.name, "flops": c, "n_opt": n, "d_opt": d, "min_loss": m,
+                 "min_loss_lo": (iv or nan)[0], "min_loss_hi": (iv or nan)[1]}
+                for c, n, d, m, iv in zip(self.flops, self.n_opt, self.d_opt, self.min_loss, ivs)]
+
     def n_opt_at(self, C: Any) -> Any:
         return self.n_law(C)
 

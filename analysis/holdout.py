@@ -28,7 +28,7 @@ from analysis.table import RunTable
 from runstore import InputError, chinchilla_allocation
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, repr=False)
 class Holdout:
     """Predicted against measured at the held-out budget, for one group and approach."""
 
@@ -40,6 +40,35 @@ class Holdout:
     min_loss: dict[str, Any]
     verdict: str                       # of the fit on the smaller budgets
     law: str = ""                      # the held-in law (fitted on the smaller budgets), in words
+
+    def __repr__(self) -> str:
+        def one(d: dict[str, Any], fmt: str) -> str:
+            return f"predicted {d['predicted']:{fmt}}, measured {d['measured']:{fmt}}"
+        return (f"Holdout({self.group}, approach {self.approach}, C {self.flops:.3g}: "
+                f"N_opt {one(self.n_opt, '.3g')}; min loss {one(self.min_loss, '.4g')}; "
+                f"{len(self.runs)} runs)")
+
+    def _repr_html_(self) -> str:
+        import html
+
+        head = html.escape(repr(self))
+        rows = "".join(
+            "<tr>" + "".join(f"<td>{html.escape(c)}</td>" for c in (
+                r["run_id"], f"{r['n']:.3g}", f"{r['measured']:.4f}",
+                _pm(r["predicted"], r["interval"]))) + "</tr>" for r in self.runs)
+        return (f"<div><b>{head}</b><br>held-in law: {html.escape(self.law)}<table><tr><th>run"
+                "</th><th>N</th><th>measured</th><th>predicted [interval]</th></tr>"
+                f"{rows}</table></div>")
+
+    def to_pandas(self) -> Any:
+        """One row per held-out run: run_id, n, d, measured, predicted, predicted_lo, _hi."""
+        from analysis.result import require_pandas
+
+        return require_pandas().DataFrame([
+            {"group": self.group, "approach": self.approach, "run_id": r["run_id"], "n": r["n"],
+             "d": r["d"], "measured": r["measured"], "predicted": r["predicted"],
+             "predicted_lo": (r["interval"] or [np.nan, np.nan])[0],
+             "predicted_hi": (r["interval"] or [np.nan, np.nan])[1]} for r in self.runs])
 
     def to_dict(self) -> dict[str, Any]:
         return {"group": self.group, "approach": self.approach, "flops": self.flops,
