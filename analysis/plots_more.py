@@ -27,7 +27,7 @@ def _cycle(i: int) -> Any:
 def frontier_law(fit: Any) -> Any:
     """Approach 2's fitted frontier: the power law L*(C) = k C^e through its budgets' minimum
     losses (what the held-out check extrapolates with, analysis/holdout.py)."""
-    from analysis.approach2 import fit_power_law
+    from analysis.power_law import fit_power_law
 
     return fit_power_law(np.asarray(fit.flops), np.asarray(fit.min_loss))
 
