@@ -6,7 +6,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: quickstart test lint bench clean venv reference reference-figures
+.PHONY: quickstart test lint bench clean venv reference reference-fits reference-figures
 
 # The CPU reference experiment (README, "Results"): five IsoFLOP sweep files, about 1.5 hours on
 # 2 cores with REFERENCE_WORKERS=2 (two workers share each sweep through its claims; a killed run
@@ -51,13 +51,22 @@ reference: $(STAMP)
 	  $(BIN)/scaling sweep sweeps/cpu_reference/$$f.yaml --quiet --worker w1 || exit $$?; \
 	  wait || exit $$?; \
 	done
-	$(MAKE) reference-figures
+	$(MAKE) reference-fits reference-figures
 
-# Fits and figures from the committed results alone (no training): the settings are in
-# results/cpu_reference/fit.yaml.
-reference-figures: $(STAMP)
+# The fits from the committed results alone (no training), with the settings of
+# results/cpu_reference/fit.yaml.  Their last digits depend on the machine's BLAS, so the
+# committed fits change only with the results.
+reference-fits: $(STAMP)
 	$(BIN)/scaling fit results/cpu_reference
+
+# Every committed figure, and every figure of the README and docs/results.md, from the stored
+# results (no training, no fit file written): byte-reproducible; a file is rewritten only when
+# its bytes change (tests/test_analysis_style.py compares a fresh regeneration).
+reference-figures: $(STAMP)
 	$(BIN)/scaling plot results/cpu_reference --out results/cpu_reference/figures
+	$(BIN)/python -m analysis.compare results/cpu_reference_wsd/figures/isoflop-cosine-vs-branched \
+	  "cosine, one run per point=results/cpu_reference/clm_byte" \
+	  "WSD cooldown branches=results/cpu_reference_wsd/clm_byte"
 
 # The suite's CPU step beside the JAX and PyTorch peers (docs/performance.md); the first run builds the
 # torch venv in ~/.cache/scaling-bench (PyPI's torch wheel: several GB, once).

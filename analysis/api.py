@@ -7,7 +7,7 @@ import dataclasses
 import warnings
 from typing import Any
 
-from analysis.fit_settings import FitOptions
+from analysis.fit_settings import FitOptions, with_kwargs
 from analysis.grouping import refuse_extra
 from analysis.numeric import numeric_warnings
 from analysis.table import AnalysisWarning, RunTable
@@ -36,12 +36,13 @@ def fit_one(k: int, group: RunTable, options: FitOptions, params: str) -> Any:
 
 
 def fit_all(runs: RunTable, options: FitOptions | None = None, cmd: str = "fit",
-            approaches: list[int] | None = None, explicit: bool | None = None
-            ) -> list[tuple[str, Any]]:
+            approaches: list[int] | None = None, explicit: bool | None = None,
+            **settings: Any) -> list[tuple[str, Any]]:
     """[(file stem, fit)] for every N count, group and approach.  An approach that does not
     apply to a group (approach 2 on an N x D grid) is one warning line, unless the approaches
-    were asked for explicitly (then its InputError stands)."""
-    options = options or FitOptions()
+    were asked for explicitly (then its InputError stands).  ``settings``: FitOptions' fields
+    as keywords on top of `options` (``fit_all(runs, bootstrap=200)``), checked the same way."""
+    options = with_kwargs(options, settings)
     if approaches is None:
         approaches = sorted(options.approach) if options.approach else [1, 2, 3]
     explicit = bool(options.approach) if explicit is None else explicit

@@ -15,10 +15,10 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from analysis.approach2 import PowerAllocation, PowerLaw, fit_power_law
 from analysis.bootstrap import interval, resample_indices
-from analysis.fit_settings import reporting_budgets
+from analysis.fit_settings import check_kwargs, reporting_budgets
 from analysis.identify import Verdict, not_assessed
+from analysis.power_law import PowerAllocation, PowerLaw, fit_power_law
 from analysis.result import FitResult
 from analysis.table import RunTable
 from runstore import InputError, flops_6nd, tokens_for_flops
@@ -51,7 +51,8 @@ class EnvelopeFit(FitResult):
 
     @property
     def law(self) -> PowerAllocation:
-        return PowerAllocation(self.n_law, self.d_law)
+        return PowerAllocation(self.n_law, self.d_law, name=f"approach1-{'-'.join(self.group)}",
+                               verdict=self.verdict.status)
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-serialisable summary (fits/approach1-*.json)."""
@@ -109,7 +110,14 @@ def envelope_fit(runs: RunTable, params: str = "total", metric: str = "train_los
                  n_grid: int = 200, skip_fraction: float = 0.1, bootstrap: int = 0,
                  level: float = 0.8, seed: int = 0, budgets: Sequence[float] | str | None = "data"
                  ) -> EnvelopeFit:
-    """Approach 1 on one group of runs that have training curves (a results folder)."""
+    """Approach 1 on one group of runs that have training curves (a results folder).
+
+    params: the N counted; metric: the curve ('train_loss' or 'eval_loss'); n_grid: points of
+    the log C grid of the envelope; skip_fraction: the start of each curve left out (warmup);
+    bootstrap: resamples of curves (0: none); level: interval level in (0, 1); seed;
+    budgets: the allocation table's C ('data': the runs' own).  Bad values: InputErrors.
+    """
+    check_kwargs(bootstrap=bootstrap, level=level, seed=seed, params=params, budgets=budgets)
     group = runs.group  # one objective/tokenizer, else an InputError
     if not runs.has_curves:
         raise InputError("approach 1 needs training curves (metrics.jsonl)",

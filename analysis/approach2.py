@@ -28,57 +28,15 @@ import numpy as np
 
 from analysis.bootstrap import interval
 from analysis.budgets import group_budgets
-from analysis.fit_settings import reporting_budgets
-from analysis.identify import IDENTIFIED, Verdict
+from analysis.fit_settings import check_kwargs, reporting_budgets
+from analysis.identify import IDENTIFIED, Verdict, provisional
 from analysis.isoflop_boot import residual_bootstrap
 from analysis.isoflop_diag import isoflop_verdict
 from analysis.isoflop_min import DEFAULT_ESTIMATOR, ESTIMATORS, WINDOW_DEX, locate
+from analysis.power_law import PowerAllocation, PowerLaw, fit_power_law
 from analysis.result import FitResult
 from analysis.table import AnalysisWarning, RunTable
 from runstore import InputError, flops_6nd, tokens_for_flops
-
-
-@dataclass(frozen=True)
-class PowerLaw:
-    """y = k x^exponent, fitted by least squares in log space."""
-
-    k: float
-    exponent: float
-
-    def __call__(self, x: Any) -> Any:
-        return self.k * np.asarray(x, dtype=float) ** self.exponent
-
-
-@dataclass(frozen=True)
-class PowerAllocation:
-    """Approaches 1 and 2's law: N_opt = k C^a and D_opt = k_D C^b, with the methods of a
-    ParametricLaw's allocation (n_opt, d_opt, tokens_per_param, a, b)."""
-
-    n_law: PowerLaw
-    d_law: PowerLaw
-
-    @property
-    def a(self) -> float:
-        return self.n_law.exponent
-
-    @property
-    def b(self) -> float:
-        return self.d_law.exponent
-
-    def n_opt(self, C: Any) -> Any:
-        return self.n_law(C)
-
-    def d_opt(self, C: Any) -> Any:
-        return self.d_law(C)
-
-    def tokens_per_param(self, C: Any) -> Any:
-        return self.d_law(C) / self.n_law(C)
-
-
-def fit_power_law(x: np.ndarray, y: np.ndarray) -> PowerLaw:
-    """Least squares of log y on log x."""
-    slope, icpt = np.polyfit(np.log(x), np.log(y), 1)
-    return PowerLaw(k=float(np.exp(icpt)), exponent=float(slope))
 
 
 def parabola_min(logn: np.ndarray, loss: np.ndarray, w: np.ndarray | None = None
@@ -126,10 +84,26 @@ class IsoFlopFit(FitResult):
     """C of the budgets left out: their lowest loss is at the smallest or largest size tried."""
     used: tuple[tuple[bool, ...], ...] = ()
     """Per used budget, per run: whether the parabola went through it (the window)."""
+    min_loss: tuple[float, ...] = ()
+    """Per used budget: the minimum loss (the estimator's curve at N_opt)."""
+    min_loss_interval: tuple[list[float] | None, ...] = ()
+    """Per used budget: the bootstrap interval of the minimum loss (empty without one)."""
 
     @property
     def law(self) -> PowerAllocation:
-        return PowerAllocation(self.n_law, self.d_law)
+        """N_opt and D_opt in C, with this fit's verdict and budget range (analysis/power_law.py)."""
+        return PowerAllocation(self.n_law, self.d_law, name=f"approach2-{'-'.join(self.group)}",
+                               verdict=self.verdict.status,
+                               c_range=(min(self.flops), max(self.flops)) if self.flops else None)
+
+    def minima_rows(self) -> list[dict[str, Any]]:
+        """Per IsoFLOP budget: flops, n_opt, d_opt, min_loss and its interval (min_loss_lo,
+        min_loss_hi; NaN without a bootstrap): ``to_pandas("minima")``."""
+        nan = [float("nan")] * 2
+        ivs = self.min_loss_interval or [None] * len(self.flops)
+        return [{"group": self.name, "flops": c, "n_opt": n, "d_opt": d, "min_loss": m,
+                 "min_loss_lo": (iv or nan)[0], "min_loss_hi": (iv or nan)[1]}
+                for c, n, d, m, iv in zip(self.flops, self.n_opt, self.d_opt, self.min_loss, ivs)]
 
     def n_opt_at(self, C: Any) -> Any:
         return self.n_law(C)
@@ -233,17 +207,19 @@ def _cs(cs: Sequence[float]) -> str:
 def _bootstrap(mins: list[tuple], logn: np.ndarray, logd: np.ndarray, loss: np.ndarray,
                total: bool, bootstrap: int, level: float, seed: int, budgets: Sequence[float],
                estimator: str, window_dex: float
-               ) -> tuple[dict[str, Any], dict[str, list[np.ndarray]]]:
+               ) -> tuple[dict[str, Any], dict[str, list[np.ndarray]], list[list[float]]]:
     """Runs resampled within each budget, the same estimator on each resample (a budget whose
     resampled minimum is at an edge drops out of that resample's law): (intervals of a and b
-    with the count of resamples used and failed, allocation draws per budget)."""
+    with the count of resamples used and failed, allocation draws per budget, minimum-loss
+    draws per budget)."""
     rng = np.random.default_rng(seed)
     a_s, b_s = [], []
+    loss_draws: list[list[float]] = [[] for _ in mins]
     alloc_samples: dict[str, list[np.ndarray]] = {}
     dropped = 0
     for _ in range(bootstrap):
         ci, ni, di = [], [], []
-        for (cbud, _, _, _, m) in mins:
+        for j, (cbud, _, _, _, m) in enumerate(mins):
             idx = np.flatnonzero(m)
             pick = rng.choice(idx, size=idx.size, replace=True)
             res = _vertex(logn[pick], logd[pick], loss[pick], cbud if total else None,
@@ -251,6 +227,7 @@ def _bootstrap(mins: list[tuple], logn: np.ndarray, logd: np.ndarray, loss: np.n
             if res is None or res[2].edge:
                 dropped += 1
                 continue
+            loss_draws[j].append(float(np.polyval(res[2].parabola, res[2].x)))
             ci.append(flops_6nd(res[0], res[1]))
             ni.append(res[0])
             di.append(res[1])
@@ -266,12 +243,12 @@ def _bootstrap(mins: list[tuple], logn: np.ndarray, logd: np.ndarray, loss: np.n
     intervals = {"a": interval(a_s, level), "b": interval(b_s, level), "method": "pairs",
                  "n_resamples_used": len(a_s), "n_resamples_failed": bootstrap - len(a_s),
                  "budget_minima_dropped": dropped}
-    return intervals, alloc_samples
+    return intervals, alloc_samples, loss_draws
 
 
 def _residual_intervals(mins: list[tuple], logn: np.ndarray, logd: np.ndarray, loss: np.ndarray,
                         total: bool, bootstrap: int, level: float, seed: int,
-                        budgets: Sequence[float]) -> tuple[dict[str, Any], dict[str, Any]]:
+                        budgets: Sequence[float]) -> tuple[dict[str, Any], dict[str, Any], list]:
     """The bootstrap on the parabolas' residuals (analysis/isoflop_boot.py)."""
     per = []
     for cb, _, _, mn, m in mins:
@@ -282,7 +259,7 @@ def _residual_intervals(mins: list[tuple], logn: np.ndarray, logd: np.ndarray, l
     intervals = {"a": interval(got["a"], level), "b": interval(got["b"], level),
                  "method": "residuals", "n_resamples_used": int(got["a"].size),
                  "n_resamples_failed": got["failed"], "budget_minima_dropped": got["dropped"]}
-    return intervals, got["alloc"]
+    return intervals, got["alloc"], got["min_loss"]
 
 
 def _allocation(n_law: PowerLaw, d_law: PowerLaw, budgets: Sequence[float], bpt: float | None,
@@ -300,6 +277,30 @@ def _allocation(n_law: PowerLaw, d_law: PowerLaw, budgets: Sequence[float], bpt:
                 row[key + "_interval"] = interval(s[:, j], level)
         allocation.append(row)
     return allocation
+
+
+def _intervals(mins: list[tuple], logn: np.ndarray, logd: np.ndarray, loss: np.ndarray,
+               total: bool, bootstrap: int, level: float, seed: int, budgets: Sequence[float],
+               estimator: str, window_dex: float, name: str) -> tuple[Any, dict, list]:
+    """The bootstrap (none when bootstrap is 0): the residual one, or pairs for 'akima' (no
+    parabola to draw residuals around); one warning line, naming the group, when some
+    resamples could not be used (their count is in the intervals too)."""
+    if not bootstrap:
+        return None, {}, [[] for _ in mins]
+    with np.errstate(all="ignore"):  # flat resampled parabolas: counted, not printed
+        if estimator == "akima":
+            got = _bootstrap(mins, logn, logd, loss, total, bootstrap, level, seed, budgets,
+                             estimator, window_dex)
+        else:
+            got = _residual_intervals(mins, logn, logd, loss, total, bootstrap, level, seed,
+                                      budgets)
+    used = got[0]["n_resamples_used"]
+    if used < bootstrap:
+        warnings.warn(f"approach 2, {name}: the bootstrap used {used} of {bootstrap} resamples "
+                      f"({bootstrap - used} had fewer than 2 budgets with a minimum inside "
+                      "their sizes); intervals are from those used", AnalysisWarning,
+                      stacklevel=4)
+    return got
 
 
 def _other_estimators(logn, logd, loss, c_group, labels, total: bool, estimator: str,
@@ -321,13 +322,28 @@ def isoflop(runs: RunTable, params: str = "total", tol_dex: float = 0.05, bootst
             estimator: str = DEFAULT_ESTIMATOR, window_dex: float = WINDOW_DEX) -> IsoFlopFit:
     """Approach 2 on one group of runs (one objective/tokenizer).
 
+    params: 'total' or 'nonembedding': the N of the parabolas and power laws.
+    tol_dex: runs whose log10 C lie within tol_dex of a neighbour's share a budget (default
+    0.05 decades: sweeps place budgets far apart, actual N moves C a little).
+    bootstrap: resamples (0: none, and the verdict is marked provisional).  With the
+    parabola estimators the design stays fixed and the losses are redrawn from the window
+    residuals (analysis/isoflop_boot.py, coverage measured); with 'akima', runs are
+    resampled within each budget.  A resample with fewer than 2 usable minima is left out;
+    ``intervals['n_resamples_used']`` counts those used (a warning says when some failed).
+    level: central level of the percentile intervals, in (0, 1) (default 0.8).
+    seed: the bootstrap's random seed.
     budgets: the allocation table's C values; 'data' (default): the runs' own budgets.
     estimator: each budget's minimum (analysis/isoflop_min.py): 'window' (default: the parabola
     through the sizes within window_dex decades of the lowest loss), 'all' or 'akima'.
+    The result holds each budget's N_opt, D_opt and minimum loss (``min_loss``, with
+    ``min_loss_interval`` when bootstrapped).  Bad values: one-line InputErrors (FitOptions'
+    checks, analysis/fit_settings.py).
     """
-    if estimator not in ESTIMATORS:
-        raise InputError(f"unknown estimator {estimator!r}", key="estimator",
-                         fix=f"use one of {', '.join(ESTIMATORS)}")
+    check_kwargs(bootstrap=bootstrap, level=level, seed=seed, params=params, budgets=budgets,
+                 estimator=estimator, window_dex=window_dex)
+    if not (isinstance(tol_dex, (int, float)) and 0 < tol_dex < 1):
+        raise InputError(f"must be a number of decades in (0, 1), got {tol_dex!r}",
+                         key="tol_dex", fix="e.g. tol_dex=0.05")
     group = runs.group  # one objective/tokenizer, else an InputError
     n = runs.n(params)
     total = params == "total"
@@ -348,20 +364,19 @@ def isoflop(runs: RunTable, params: str = "total", tol_dex: float = 0.05, bootst
     nb = np.array([m[1] for m in mins])
     db = np.array([m[2] for m in mins])
     n_law, d_law = fit_power_law(cb, nb), fit_power_law(cb, db)
-    intervals = None
-    alloc_samples: dict[str, list[np.ndarray]] = {}
-    if bootstrap and estimator == "akima":  # no parabola to draw residuals around: pairs
-        intervals, alloc_samples = _bootstrap(mins, logn, logd, loss, total, bootstrap, level,
-                                              seed, budgets, estimator, window_dex)
-    elif bootstrap:
-        intervals, alloc_samples = _residual_intervals(mins, logn, logd, loss, total, bootstrap,
-                                                       level, seed, budgets)
+    intervals, alloc_samples, loss_draws = _intervals(
+        mins, logn, logd, loss, total, bootstrap, level, seed, budgets, estimator, window_dex,
+        name)
+    min_loss = tuple(float(np.polyval(m[3].parabola, m[3].x)) for m in mins)
+    min_loss_iv = tuple(interval(v, level) if len(v) > 2 else None for v in loss_draws)
     bpt = runs["bytes_per_token"]
     bpt_val = float(np.nanmedian(bpt)) if np.isfinite(bpt).any() else None
     allocation = _allocation(n_law, d_law, budgets, bpt_val, alloc_samples, level)
     others = _other_estimators(logn, logd, loss, c_group, labels, total, estimator, window_dex)
     verdict = isoflop_verdict([(m[0], m[3], logn[m[4]], loss[m[4]]) for m in mins], edge,
                               {estimator: n_law.exponent, **others}, intervals)
+    if not bootstrap:
+        verdict = provisional(verdict)
     return IsoFlopFit(
         group=group, params=params, flops=tuple(map(float, cb)), n_opt=tuple(map(float, nb)),
         d_opt=tuple(map(float, db)), extrapolated=tuple(False for _ in mins),
@@ -371,6 +386,7 @@ def isoflop(runs: RunTable, params: str = "total", tol_dex: float = 0.05, bootst
         allocation=tuple(allocation), bytes_per_token=bpt_val, verdict=verdict,
         estimator=estimator, window_dex=window_dex, excluded=tuple(map(float, edge)),
         used=tuple(tuple(bool(u) for u in m[3].used) for m in mins),
+        min_loss=min_loss, min_loss_interval=min_loss_iv,
     )
 
 

@@ -3,6 +3,7 @@
     fit  RESULTS_OR_CSV [--approach 1,2,3] [--bootstrap K] [--json] [--params total|nonembedding]
          [--seed S] [--level 0.8] [--delta 1e-3] [--outlier-mad K] [--set KEY=VALUE] [--out DIR]
     plot RESULTS_OR_CSV [--out DIR] [--approach ...] [--bootstrap K] [--params ...]
+         [--style paper|default|FILE] [--width column|page|INCHES] [--dpi D] [--holdout largest]
 
 `register` adds both verbs to a parser tree: `scaling`'s (scaling/cli.py) or the one `main`
 builds for ``python -m analysis`` (analysis imports nothing of scaling).  The settings are
@@ -45,6 +46,11 @@ Every setting and its default: scaling config show fit.
 examples:
   scaling plot results/quickstart                      # figures in results/quickstart/figures
   scaling plot results/quickstart --out figures/ --approach 2
+  scaling plot results/quickstart --width page --dpi 600   # a page-wide figure
+  scaling plot results/quickstart --style default          # matplotlib's own look
+
+Figures are byte-reproducible (no dates in the files; SOURCE_DATE_EPOCH sets a PDF's) and a
+file is rewritten only when its bytes change.
 """,
 }
 _HELP = {"fit": "fit scaling laws to results or a CSV",
@@ -81,6 +87,14 @@ def _add_args(s: argparse.ArgumentParser, name: str) -> None:
                    help="override a fit setting, e.g. --set bootstrap=200 (repeatable; every "
                         "key: scaling config show fit)")
     s.add_argument("--out", metavar="DIR", default=None, help=_OUT[name])
+    if name == "plot":
+        s.add_argument("--style", default="paper",
+                       help="paper (the suite's look, default), default (matplotlib's), a "
+                            "matplotlib style name or a .mplstyle file")
+        s.add_argument("--width", default="column",
+                       help="figure width: column (3.3 in, default), page (6.9 in) or inches")
+        s.add_argument("--dpi", type=float, default=None,
+                       help="PNG resolution (default: the style's savefig.dpi, 300 for paper)")
     if name == "fit":
         s.add_argument("--json", action="store_true", help="print JSON instead of a table")
         s.add_argument("--brief", action="store_true",
@@ -241,10 +255,11 @@ def cmd_fit(args: argparse.Namespace) -> int:
             import matplotlib
 
             matplotlib.use("Agg")
-            from analysis import plots
+            from analysis import figstyle, figures, plots
 
-            paths = plots.save(plots.figure(plots.plot_holdout, checks), out, "holdout")
-            print(f"wrote {out / 'holdout.json'} and {paths[0]}")
+            done = figures.write([("holdout", plots.plot_holdout, (checks,), {})], out,
+                                 figstyle.style())
+            print(f"wrote {out / 'holdout.json'} and {done[0][0]}")
         return 0
     payload = {stem: fit.to_dict() for stem, fit in fits}
     for stem, d in payload.items():  # key order as fitted (not sorted): committed fits stay stable
@@ -272,44 +287,20 @@ def cmd_plot(args: argparse.Namespace) -> int:
     import matplotlib
 
     matplotlib.use("Agg")  # the CLI draws to files only; analysis.plots never picks a backend
-    from analysis import plots
+    from analysis import figstyle, figures
     from analysis.api import param_counts
 
+    rc = figstyle.style(args.style, args.width, args.dpi)  # bad values fail before any fit
     options, runs, fits = run_fits(args)
     out = out_dir(args, "figures")
-    written: list[Path] = []
-    by_group: dict[str, list[Any]] = {}
-    for _, fit in fits:  # a figure's tag: the group and the N count, 'clm-byte'
-        tag = fit.name.replace("/", "-", 1) + ("" if fit.params == "total" else f"-{fit.params}")
-        by_group.setdefault(tag, []).append(fit)
-        if fit.approach == 2:
-            written += plots.save(plots.figure(plots.plot_isoflop, fit), out, f"isoflop-{tag}")
-        if fit.approach == 3:
-            written += plots.save(plots.figure(plots.plot_contours, fit), out, f"contours-{tag}")
-            written += plots.save(plots.figure(plots.plot_residuals, fit), out, f"residuals-{tag}")
-    for tag, group_fits in by_group.items():
-        for which in ("n", "d"):
-            fig = plots.figure(plots.plot_allocation, group_fits, which=which)
-            written += plots.save(fig, out, f"{which}_opt-{tag}")
-    ratio_fits = [f for _, f in fits if f.approach in (2, 3)]
-    iso_fits = [f for _, f in fits if f.approach == 2]
-    if len(by_group) > 1 and iso_fits:  # every group's approach-2 allocation on one figure
-        for which in ("n", "d"):
-            fig = plots.figure(plots.plot_allocation, iso_fits, which=which)
-            written += plots.save(fig, out, f"{which}_opt-all")
-    if ratio_fits:
-        for unit in ("token", "byte"):
-            if unit == "byte" and not any(f.bytes_per_token for f in ratio_fits):
-                print("skipped bytes_per_param-all: no run gives bytes_per_token")
-                continue
-            fig = plots.figure(plots.plot_ratio, ratio_fits, unit=unit)
-            written += plots.save(fig, out, f"{unit}s_per_param-all")
+    checks = _holdouts(options, runs, fits) if options.holdout else []
     (params,) = param_counts(options.params, "plot")
-    for key, group in runs.groups().items():
-        if group.has_curves:
-            written += plots.save(plots.figure(plots.plot_curves, group, params=params),
-                                  out, f"curves-{key.replace('/', '-', 1)}")
-    print(f"wrote {len(written)} figure file(s) to {out}")
+    if not any(f.bytes_per_token for _, f in fits if f.approach in (2, 3)):
+        print("skipped bytes_per_param-all: no run gives bytes_per_token")
+    done = figures.write(figures.specs(fits, runs, params, checks), out, rc)
+    changed = sum(w for _, w in done)
+    print(f"wrote {changed} of {len(done)} figure file(s) to {out}"
+          + (f" ({len(done) - changed} unchanged)" if changed < len(done) else ""))
     return 0
 
 

@@ -140,6 +140,29 @@ class FitOptions:
                     budgets=reporting_budgets(self.budgets, runs, params))
 
 
+def check_kwargs(**values: Any) -> None:
+    """The checks of FitOptions on a function's keyword arguments (``fit_parametric(g,
+    level=-0.5)``): a one-line InputError naming the argument, as the CLI names its flag."""
+    for key, v in values.items():
+        if key == "budgets" and v is None:
+            continue
+        _, problem = _check(key, v)
+        if problem:
+            raise InputError(f"{problem}, got {v!r}", key=key,
+                             fix="correct the argument or leave it out")
+
+
+def with_kwargs(options: "FitOptions | None", kwargs: Mapping[str, Any]) -> "FitOptions":
+    """`options` (default FitOptions()) with keyword arguments on top, each checked; an
+    unknown keyword is an InputError listing the settings."""
+    unknown = sorted(set(kwargs) - set(DEFAULTS))
+    if unknown:
+        raise InputError(f"unknown setting {unknown[0]!r}", key=unknown[0],
+                         fix=f"use one of {', '.join(DEFAULTS)}")
+    base = options or FitOptions()
+    return dataclasses.replace(base, **kwargs) if kwargs else base
+
+
 #: Every setting and its default (FitOptions' fields).
 DEFAULTS: dict[str, Any] = {f.name: f.default for f in dataclasses.fields(FitOptions)}
 #: The flag of each setting, for the errors about a flag's value.

@@ -48,7 +48,7 @@ def known_columns() -> list[str]:
 
 def refuse_extra(table: Any) -> None:
     """InputError when the table holds columns outside the RunTable's (not grouping keys)."""
-    if not table._extra:
+    if not table._extra or getattr(table, "keep_extra", False):
         return
     names = sorted(table._extra)
     raise InputError(

@@ -22,13 +22,13 @@ import numpy as np
 from analysis import approach2
 from analysis.bootstrap import interval
 from analysis.budgets import group_budgets
-from analysis.fit_settings import FitOptions
+from analysis.fit_settings import FitOptions, with_kwargs
 from analysis.isoflop_min import locate
 from analysis.table import RunTable
 from runstore import InputError, chinchilla_allocation
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, repr=False)
 class Holdout:
     """Predicted against measured at the held-out budget, for one group and approach."""
 
@@ -40,6 +40,35 @@ class Holdout:
     min_loss: dict[str, Any]
     verdict: str                       # of the fit on the smaller budgets
     law: str = ""                      # the held-in law (fitted on the smaller budgets), in words
+
+    def __repr__(self) -> str:
+        def one(d: dict[str, Any], fmt: str) -> str:
+            return f"predicted {d['predicted']:{fmt}}, measured {d['measured']:{fmt}}"
+        return (f"Holdout({self.group}, approach {self.approach}, C {self.flops:.3g}: "
+                f"N_opt {one(self.n_opt, '.3g')}; min loss {one(self.min_loss, '.4g')}; "
+                f"{len(self.runs)} runs)")
+
+    def _repr_html_(self) -> str:
+        import html
+
+        head = html.escape(repr(self))
+        rows = "".join(
+            "<tr>" + "".join(f"<td>{html.escape(c)}</td>" for c in (
+                r["run_id"], f"{r['n']:.3g}", f"{r['measured']:.4f}",
+                _pm(r["predicted"], r["interval"]))) + "</tr>" for r in self.runs)
+        return (f"<div><b>{head}</b><br>held-in law: {html.escape(self.law)}<table><tr><th>run"
+                "</th><th>N</th><th>measured</th><th>predicted [interval]</th></tr>"
+                f"{rows}</table></div>")
+
+    def to_pandas(self) -> Any:
+        """One row per held-out run: run_id, n, d, measured, predicted, predicted_lo, _hi."""
+        from analysis.result import require_pandas
+
+        return require_pandas().DataFrame([
+            {"group": self.group, "approach": self.approach, "run_id": r["run_id"], "n": r["n"],
+             "d": r["d"], "measured": r["measured"], "predicted": r["predicted"],
+             "predicted_lo": (r["interval"] or [np.nan, np.nan])[0],
+             "predicted_hi": (r["interval"] or [np.nan, np.nan])[1]} for r in self.runs])
 
     def to_dict(self) -> dict[str, Any]:
         return {"group": self.group, "approach": self.approach, "flops": self.flops,
@@ -152,9 +181,17 @@ def _predict2(train: RunTable, held: RunTable, c: float, opt: FitOptions, params
 
 
 def holdout(runs: RunTable, approach: int, options: FitOptions | None = None,
-            params: str = "total") -> Holdout:
-    """The held-out check of one group for approach 2 or 3."""
-    opt = options or FitOptions()
+            params: str = "total", **settings: Any) -> Holdout:
+    """The held-out check of one group for approach 2 or 3.
+
+    options: a FitOptions, and/or its settings as keywords on top of it
+    (``holdout(g, 2, bootstrap=100, level=0.9)``; checked as FitOptions checks them):
+    bootstrap (intervals of the predictions; 0: none), level, seed, delta (approach 3),
+    estimator and window_dex (approach 2).  params: the N counted ('total', 'nonembedding').
+    """
+    if approach not in (2, 3):
+        raise InputError(f"approach {approach!r}", key="approach", fix="use 2 or 3")
+    opt = with_kwargs(options, settings)
     train, held, c = _split(runs)
     predict = _predict3 if approach == 3 else _predict2
     pred, n_opt, min_loss, verdict, law = predict(train, held, c, opt, params)

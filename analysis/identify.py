@@ -40,18 +40,38 @@ class Verdict:
     status: str
     reasons: tuple[str, ...] = ()
     diagnostics: dict[str, Any] = field(default_factory=dict, compare=False)
+    provisional: bool = False
+    """Decided without a bootstrap: the spread diagnostics used Gauss-Newton standard errors
+    (approach 3) or none (approach 2), which can miss the ridge resamples find; a bootstrap
+    of 100+ resamples settles it (the status may then change)."""
 
     @property
     def identified(self) -> bool:
         return self.status == IDENTIFIED
 
+    @property
+    def label(self) -> str:
+        """The status, with ' (provisional)' when decided without a bootstrap."""
+        return self.status + (" (provisional)" if self.provisional else "")
+
     def short(self) -> str:
-        """'identified', or 'weak: reason; reason'."""
-        return self.status + (f": {'; '.join(self.reasons)}" if self.reasons else "")
+        """'identified', or 'weak: reason; reason' (' (provisional)' after the status when
+        decided without a bootstrap)."""
+        return self.label + (f": {'; '.join(self.reasons)}" if self.reasons else "")
 
     def to_dict(self) -> dict[str, Any]:
-        return {"status": self.status, "reasons": list(self.reasons),
-                "diagnostics": dict(self.diagnostics)}
+        out = {"status": self.status, "reasons": list(self.reasons),
+               "diagnostics": dict(self.diagnostics)}
+        if self.provisional:  # only then: fit files made with a bootstrap keep their bytes
+            out["provisional"] = True
+        return out
+
+
+def provisional(verdict: Verdict) -> Verdict:
+    """The verdict marked as decided without a bootstrap."""
+    from dataclasses import replace
+
+    return replace(verdict, provisional=True)
 
 
 def not_assessed(reason: str) -> Verdict:

@@ -49,7 +49,7 @@ def draws(budgets: Sequence[tuple[float, np.ndarray, np.ndarray, np.ndarray, np.
     pool = np.concatenate(pool)
     pool = pool - pool.mean()
     K = len(budgets)
-    xs, ds, cs = (np.full((n_boot, K), np.nan) for _ in range(3))
+    xs, ds, cs, ys = (np.full((n_boot, K), np.nan) for _ in range(4))
     ok = np.zeros((n_boot, K), dtype=bool)
     for k, (c, x, _y, p, dline, lo, hi) in enumerate(budgets):
         fitted = np.polyval(p, x)
@@ -57,6 +57,7 @@ def draws(budgets: Sequence[tuple[float, np.ndarray, np.ndarray, np.ndarray, np.
         q = np.polyfit(x, ystar.T, 2)  # (3, B)
         with np.errstate(invalid="ignore", divide="ignore"):
             xv = -q[1] / (2 * q[0])
+            ys[:, k] = q[2] - q[1] ** 2 / (4 * q[0])
         good = (q[0] > 0) & (xv >= lo) & (xv <= hi)
         xs[:, k] = xv
         if dline is None:
@@ -66,14 +67,16 @@ def draws(budgets: Sequence[tuple[float, np.ndarray, np.ndarray, np.ndarray, np.
             ds[:, k] = dline[1] + dline[0] * xv
             cs[:, k] = np.log(6.0) + xv + ds[:, k]
         ok[:, k] = good
-    return xs, ds, cs, ok
+    return xs, ds, cs, ok, ys
 
 
 def residual_bootstrap(budgets: Sequence[tuple], n_boot: int, seed: int,
                        report_at: Sequence[float]) -> dict[str, Any]:
     """a and b draws, and N_opt, D_opt, D/N draws at each reporting budget (failed draws
-    removed), with the counts of failed draws and dropped minima."""
-    xs, ds, cs, ok = draws(budgets, n_boot, seed)
+    removed), each budget's minimum-loss draws (its usable ones), with the counts of failed
+    draws and dropped minima."""
+    xs, ds, cs, ok, ys = draws(budgets, n_boot, seed)
+    min_loss = [ys[ok[:, k], k] for k in range(ys.shape[1])]
     w = ok.astype(float)
     use = ok.sum(axis=1) >= 2
     xs, ds, cs = (np.where(ok, v, 0.0) for v in (xs, ds, cs))
@@ -85,5 +88,6 @@ def residual_bootstrap(budgets: Sequence[tuple], n_boot: int, seed: int,
     for C in report_at:
         n_opt, d_opt = np.exp(ia + a * np.log(C)), np.exp(ib + b * np.log(C))
         alloc[f"{C:g}"] = np.stack([n_opt, d_opt, d_opt / n_opt], axis=1)
-    return {"a": a, "b": b, "alloc": alloc, "failed": int(n_boot - use.sum()),
+    return {"a": a, "b": b, "alloc": alloc, "min_loss": min_loss,
+            "failed": int(n_boot - use.sum()),
             "dropped": int((~ok).sum())}

@@ -17,6 +17,7 @@ This module is imported by ``scaling plan``: keep ``get_law``, ``n_opt``, ``d_op
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -34,7 +35,28 @@ def _as_float_or_array(x: Any) -> Any:
 
 
 class _Allocation:
-    """D_opt and D/N from a law's n_opt(C): shared by every law."""
+    """D_opt and D/N from a law's n_opt(C), and the fit's verdict: shared by every law."""
+
+    verdict: str | None = None
+
+    @property
+    def identified(self) -> bool:
+        """False only for a law from a fit that is not identified (``verdict``): `scaling plan
+        --law` and a notebook can check it before trusting an allocation."""
+        return self.verdict != "not identified"
+
+    def _warn_derived(self) -> None:
+        """Warn once per law when a not-identified fit is asked for an allocation number."""
+        if self.identified or getattr(self, "_warned", False):
+            return
+        import warnings
+
+        from analysis.table import AnalysisWarning
+
+        object.__setattr__(self, "_warned", True)
+        warnings.warn(f"{self.name}: this law comes from a fit that is not identified (see the "
+                      "fit's verdict): its N_opt, D_opt and D/N are not determined by the data",
+                      AnalysisWarning, stacklevel=4)
 
     def d_opt(self, C: Any) -> Any:
         """Compute-optimal tokens at budget C FLOPs: C / (6 N_opt)."""
@@ -72,6 +94,9 @@ class ParametricLaw(_Allocation):
         default=None, compare=False, hash=False, repr=False
     )
     """Bootstrap draws of (E, A, B, alpha, beta); gives intervals at any budget."""
+    verdict: str | None = field(default=None, compare=False, hash=False, repr=False)
+    """Status of the fit it came from (identified / weak / not identified; None: a published
+    law).  Not written into the law's JSON: law_from_json reads it from the fit's verdict."""
 
     # ---- the law ---------------------------------------------------------------------
     def loss(self, N: Any, D: Any) -> Any:
@@ -97,7 +122,8 @@ class ParametricLaw(_Allocation):
 
     # ---- allocation ------------------------------------------------------------------
     def n_opt(self, C: Any) -> Any:
-        """Compute-optimal parameters at budget C FLOPs."""
+        """Compute-optimal parameters at budget C FLOPs (warns once if not ``identified``)."""
+        self._warn_derived()
         C = np.asarray(C, dtype=float)
         n, _ = chinchilla_allocation(self.E, self.A, self.B, self.alpha, self.beta, C)
         return _as_float_or_array(n)
@@ -150,6 +176,7 @@ class ParametricLaw(_Allocation):
     def to_dict(self) -> dict[str, Any]:
         """JSON-serialisable dict (the 'law' entry of a fits/*.json file)."""
         d = asdict(self)
+        d.pop("verdict")  # the fit file holds it in its own 'verdict' entry
         d["kind"] = "parametric"
         d["samples"] = [list(r) for r in self.samples] if self.samples else None
         d["interval"] = dict(self.interval) if self.interval else None
@@ -238,6 +265,7 @@ class KaplanLaw(_Allocation):
     def to_dict(self) -> dict[str, Any]:
         """JSON-serialisable dict."""
         d = asdict(self)
+        d.pop("verdict", None)
         d["kind"] = "kaplan"
         d["interval"] = dict(self.interval) if self.interval else None
         return d
@@ -280,7 +308,13 @@ def law_from_json(path: str | Path) -> Law:
     if law.get("kind") == "kaplan":
         fields = {k: law[k] for k in KaplanLaw.__dataclass_fields__ if k in law}
         return KaplanLaw(**fields)
-    return ParametricLaw.from_dict(law, source=str(path))
+    status = (data.get("verdict") or {}).get("status") if isinstance(data, dict) else None
+    return dataclasses.replace(ParametricLaw.from_dict(law, source=str(path)), verdict=status)
+
+
+def quiet(law: Any) -> Any:
+    """The law without its verdict (no warnings): for figures that label the fit themselves."""
+    return dataclasses.replace(law, verdict=None) if getattr(law, "verdict", None) else law
 
 
 def get_law(name_or_path: str | Path) -> Law:

@@ -201,6 +201,17 @@ def _live_rows(active: np.ndarray, Sp: int) -> tuple[np.ndarray, int]:
     return np.concatenate([live, np.full(size - live.size, live[0])]), live.size
 
 
+def bar_label(label: str, progress: bool | None = None) -> str | None:
+    """`label` when a progress bar is wanted, else None: ``progress=False``, or left as None
+    with the environment variable SCALING_PROGRESS=0 (or 'false', 'no', 'off'), hides it."""
+    import os
+
+    if progress is None:
+        progress = os.environ.get("SCALING_PROGRESS", "1").strip().lower() not in (
+            "0", "false", "no", "off")
+    return label if progress else None
+
+
 def _bar(label: str | None, total: int) -> Any:
     """A tqdm bar of finished rows: None without a label; hidden on a stderr that is no
     terminal, except in a notebook (ipykernel loaded), whose streams never are: there a

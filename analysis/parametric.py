@@ -17,6 +17,7 @@ checks on a few resamples that this reaches the full grid's optimum.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 from dataclasses import dataclass, field
 from typing import Any, Iterator, Sequence
 
@@ -24,7 +25,7 @@ import numpy as np
 
 from analysis import identify, optim
 from analysis.bootstrap import interval, resample_counts
-from analysis.fit_settings import reporting_budgets
+from analysis.fit_settings import check_kwargs, reporting_budgets
 from analysis.laws import ParametricLaw
 from analysis.result import FitResult
 from analysis.table import RunTable
@@ -217,16 +218,28 @@ def fit_parametric(
     runs: RunTable, params: str = "total", delta: float = 1e-3, grid: np.ndarray | None = None,
     bootstrap: int = 0, level: float = 0.8, seed: int = 0,
     budgets: Sequence[float] | str | None = "data", exclude: Sequence[str] = (),
-    outlier_mad: float | None = None, bootstrap_starts: int = 4,
+    outlier_mad: float | None = None, bootstrap_starts: int = 4, progress: bool | None = None,
 ) -> ParametricFit:
     """Approach 3 on one group of runs (one objective and tokenizer).
 
-    params: 'total' (Chinchilla) or 'nonembedding'.  exclude: run ids to leave out.
+    params: 'total' (Chinchilla) or 'nonembedding': the N fitted.
+    delta: the Huber delta of the objective on log-loss residuals (default 1e-3).
+    grid: the starts (default Hoffmann's 4,500-point grid; analysis.optim.hoffmann_grid).
+    bootstrap: resamples of runs with replacement (0: none); each refit warm-starts from the
+    full-data optimum plus ``bootstrap_starts - 1`` grid starts that reached the best distinct
+    optima.  Without a bootstrap the verdict is marked provisional (its spread diagnostics
+    use Gauss-Newton standard errors; analysis/identify.py).
+    level: the central level of every percentile interval, in (0, 1) (default 0.8).
+    seed: the bootstrap's random seed (an integer >= 0).
+    budgets: the allocation table's C values; 'data' (default): the runs' own budgets.
+    exclude: run ids to leave out.
     outlier_mad: if set, after a first fit drop runs whose |residual| exceeds that many
     robust standard deviations (1.4826 MAD) and refit; dropped runs are listed.
-    bootstrap: number of resamples of runs (0: none); intervals at ``level``.
-    budgets: the allocation table's C values; 'data' (default): the runs' own range.
+    progress: a progress bar for the bootstrap (None: on unless SCALING_PROGRESS=0).
+    Bad values raise one-line InputErrors, the checks of FitOptions (analysis/fit_settings.py).
     """
+    check_kwargs(bootstrap=bootstrap, level=level, seed=seed, delta=delta, params=params,
+                 budgets=budgets, outlier_mad=outlier_mad)
     group = runs.group  # one objective/tokenizer, else an InputError
     keep = ~np.isin(runs["run_id"], list(exclude))
     runs = runs.subset(keep)
@@ -248,7 +261,7 @@ def fit_parametric(
     intervals = None
     if bootstrap:
         starts = np.vstack([theta[None], diag["grid"][diag["grid_rows"][: bootstrap_starts - 1]]])
-        samples = bootstrap_thetas(x, y, ll, delta, starts, bootstrap, seed)
+        samples = bootstrap_thetas(x, y, ll, delta, starts, bootstrap, seed, progress)
         law, intervals = _with_intervals(law, samples, level)
     bpt = runs["bytes_per_token"]
     bpt_val = float(np.nanmedian(bpt)) if np.isfinite(bpt).any() else None
@@ -258,6 +271,9 @@ def fit_parametric(
     top = float(law.n_opt(c_top))
     verdict = identify.assess(law, theta, x, y, ll, resid, diag["starts"], intervals, top)
     verdict = _with_budget_trend(verdict, resid, runs.c("total"))
+    if not bootstrap:
+        verdict = identify.provisional(verdict)
+    law = dataclasses.replace(law, verdict=verdict.status)
     return ParametricFit(
         law=law, objective=float(fbest), delta=delta, params=params, group=group,
         run_ids=tuple(runs["run_id"]), n=tuple(map(float, np.exp(x))),
@@ -273,14 +289,16 @@ def fit_parametric(
 
 
 def bootstrap_thetas(x: np.ndarray, y: np.ndarray, log_loss: np.ndarray, delta: float,
-                     starts: np.ndarray, n_boot: int, seed: int) -> np.ndarray:
+                     starts: np.ndarray, n_boot: int, seed: int, progress: bool | None = None
+                     ) -> np.ndarray:
     """theta of every resample (n_boot, 5): all (resample, start) rows in one batch."""
     counts = resample_counts(len(x), n_boot, seed)  # (B, M)
     k = len(starts)
     rows = np.repeat(np.arange(n_boot), k)
     theta0 = np.tile(starts, (n_boot, 1))
     th, f, _ = optim.batched_lbfgs(theta0, x, y, log_loss, delta, weights=counts[rows],
-                                   progress=f"bootstrap ({n_boot} resamples x {k} starts)")
+                                   progress=optim.bar_label(
+                                       f"bootstrap ({n_boot} resamples x {k} starts)", progress))
     f = np.where(np.isfinite(f), f, np.inf).reshape(n_boot, k)
     best = th.reshape(n_boot, k, 5)[np.arange(n_boot), np.argmin(f, axis=1)]
     # float64 polish of each resample's best row, again batched.

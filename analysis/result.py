@@ -70,7 +70,7 @@ class FitResult:
         ratio = (f"D/N {_iv(top, 'tokens_per_param')} at C {top['flops']:.3g}"
                  if top and self.verdict.status != "not identified" else "D/N -")
         return (f"{type(self).__name__}(approach {self.approach}, {self.name}, {self.params} N, "
-                f"a {self.a:.3f}, {ratio}, {self.verdict.status})")
+                f"a {self.a:.3f}, {ratio}, {self.verdict.label})")
 
     def _repr_html_(self) -> str:
         head = html.escape(repr(self))
@@ -85,11 +85,36 @@ class FitResult:
                 + "<table><tr>" + "".join(f"<th>{c}</th>" for c in cells) + f"</tr>{rows}"
                 "</table></div>")
 
-    def to_pandas(self) -> Any:
-        """The allocation table as a pandas DataFrame (pandas is optional: the dev extra)."""
+    def to_pandas(self, table: str = "allocation") -> Any:
+        """table='minima' (approach 2): one row per IsoFLOP budget, ``minima_rows()``.
+
+        Otherwise the allocation table as a pandas DataFrame, one row per reporting budget: group,
+        approach, params, flops, n_opt, d_opt, tokens_per_param (bytes_per_param, loss where
+        known), each interval as two columns (``n_opt_lo``, ``n_opt_hi``, at ``level``) and
+        the verdict (status; ``provisional`` when decided without a bootstrap).  Rows of
+        several fits concatenate into one tidy table (pandas: the dev extra)."""
         pd = require_pandas()
-        df = pd.DataFrame([{k: v for k, v in r.items() if not k.endswith("_interval")}
-                           for r in self.allocation])
+        if table == "minima" and hasattr(self, "minima_rows"):
+            return pd.DataFrame(self.minima_rows())
+        if table != "allocation":
+            from runstore import InputError
+            raise InputError(f"table={table!r}", key="table",
+                             fix="use 'allocation'" + (" or 'minima'" if hasattr(
+                                 self, "minima_rows") else ""))
+        rows = []
+        for r in self.allocation:
+            row: dict[str, Any] = {"group": self.name, "approach": self.approach,
+                                   "params": self.params}
+            for k, v in r.items():
+                if k.endswith("_interval"):
+                    lo, hi = v if v else (float("nan"), float("nan"))
+                    row[k[: -len("_interval")] + "_lo"], row[k[: -len("_interval")] + "_hi"] = lo, hi
+                elif k != "level":
+                    row[k] = v
+            row.update(level=self.level if self.bootstrap else float("nan"),
+                       verdict=self.verdict.status, provisional=self.verdict.provisional)
+            rows.append(row)
+        df = pd.DataFrame(rows)
         df.attrs.update(approach=self.approach, group=self.name, params=self.params,
                         verdict=self.verdict.status)
         return df

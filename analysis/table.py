@@ -83,18 +83,55 @@ class RunTable:
     def __len__(self) -> int:
         return len(self._cols["loss"])
 
-    def __getitem__(self, name: str) -> np.ndarray:
-        return self._cols[name]
+    def __getitem__(self, key: Any) -> Any:
+        """``runs["loss"]``: a column (an extra column kept by from_pandas too);
+        ``runs[mask]`` (booleans, one per run), ``runs[[0, 3]]`` or ``runs[2:5]``: the runs
+        selected, as a RunTable (RunTable.subset)."""
+        if isinstance(key, str):
+            if key in self._cols:
+                return self._cols[key]
+            if key in self._extra:
+                return self._extra[key]
+            raise KeyError(f"no column {key!r}: use one of {', '.join(self.columns)}"
+                           + (f" or {', '.join(self._extra)}" if self._extra else ""))
+        if isinstance(key, slice):
+            return self.subset(np.arange(len(self))[key])
+        arr = np.asarray(key)
+        if arr.dtype == bool and arr.shape != (len(self),):
+            raise InputError(f"a mask of {arr.size} values for {len(self)} runs", key="mask",
+                             fix="give one boolean per run, e.g. runs[runs['loss'] < 3]")
+        return self.subset(arr)
 
     def __repr__(self) -> str:
         groups = ", ".join(f"{k}: {len(g)}" for k, g in self.groups().items())
         return f"RunTable({len(self)} runs; {groups})"
 
     def to_pandas(self) -> Any:
-        """The table as a pandas DataFrame, one row per run (pandas: the dev extra)."""
+        """The table as a pandas DataFrame, one row per run, extra columns after COLUMNS
+        (pandas: the dev extra)."""
         from analysis.result import require_pandas
 
-        return require_pandas().DataFrame({k: self._cols[k] for k in COLUMNS})
+        return require_pandas().DataFrame({**{k: self._cols[k] for k in COLUMNS},
+                                           **self._extra})
+
+    @classmethod
+    def from_pandas(cls, df: Any, extra: str = "refuse") -> "RunTable":
+        """A RunTable from a DataFrame with COLUMNS' names or aliases (N, D or C, loss).
+        extra='refuse' (default): another column is an InputError, as for a CSV; 'keep': kept
+        (``runs["mine"]``, to_pandas, usable as a grouping key with grouped_by); 'drop':
+        left out."""
+        if extra not in ("refuse", "keep", "drop"):
+            raise InputError(f"extra={extra!r}", key="extra", fix="use 'refuse', 'keep' or 'drop'")
+        alias = {a for names in _ALIASES.values() for a in names} | set(COLUMNS)
+        known = {c: df[c].to_numpy() for c in df.columns if c in alias}
+        others = [c for c in df.columns if c not in alias]
+        if others and extra == "refuse":
+            raise InputError("unknown column", key=str(others[0]),
+                             fix="drop it, or RunTable.from_pandas(df, extra='keep')")
+        kept = {str(c): list(df[c]) for c in others} if extra == "keep" else None
+        out = cls(known, extra=kept)
+        out.keep_extra = extra == "keep"  # annotations the user asked to keep: fits accept them
+        return out
 
     @property
     def group(self) -> tuple[str, ...]:
@@ -167,13 +204,15 @@ class RunTable:
         sub._by = self._by[idx]
         sub.n_columns = getattr(self, "n_columns", {})
         sub.group_cols = getattr(self, "group_cols", [])
+        sub.keep_extra = getattr(self, "keep_extra", False)
         return sub
 
-    def groups(self) -> dict[str, "RunTable"]:
+    def groups(self) -> "Groups":
         """Runs split by objective and tokenizer, keyed "objective/tokenizer" (as the repr prints
-        them): tokens per parameter is reported per group."""
+        them): tokens per parameter is reported per group.  ``groups()["clm"]`` also works
+        when only one group has that objective (iteration and len see the full keys only)."""
         keys = self._keys()
-        out: dict[str, RunTable] = {}
+        out = Groups()
         for key in sorted(set(keys)):
             out["/".join(key)] = self.subset(np.array([k == key for k in keys], dtype=bool))
         return out
@@ -202,6 +241,19 @@ class RunTable:
     def all_curves(self) -> dict[str, Curve]:
         """Every run's curve, keyed by run id."""
         return {rid: self.curves(rid) for rid in self._cols["run_id"]}
+
+
+class Groups(dict):
+    """RunTable.groups(): a dict keyed "objective/tokenizer[/by]" that also answers a key
+    naming the objective alone (or objective/tokenizer of a table grouped further) when
+    exactly one group matches it."""
+
+    def __missing__(self, key: str) -> "RunTable":
+        hits = [k for k in self if k.startswith(f"{key}/")]
+        if len(hits) == 1:
+            return self[hits[0]]
+        raise KeyError(f"{key!r}: " + (f"ambiguous, use one of {', '.join(hits)}" if hits
+                                       else f"no such group, use one of {', '.join(self)}"))
 
 
 def _canonical(columns: Mapping[str, Any]) -> dict[str, Any]:
