@@ -6,7 +6,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: quickstart test lint bench clean venv reference reference-fits reference-figures
+.PHONY: quickstart test test-long lint bench clean venv reference reference-fits reference-figures
 
 # The CPU reference experiment (README, "Results"): five IsoFLOP sweep files, about 1.5 hours on
 # 2 cores with REFERENCE_WORKERS=2 (two workers share each sweep through its claims; a killed run
@@ -38,6 +38,11 @@ quickstart: $(STAMP)
 TEST_WORKERS ?= 2
 test: $(STAMP)
 	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadfile --durations=15 -rf tests
+
+# The minutes-long tests (`long`: coverage studies, and the per-objective repeats of the kill-and-
+# resume, accumulation and memory checks whose first case make test runs): CI runs them too.
+test-long: $(STAMP)
+	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadfile -m long --durations=15 -rf tests
 
 # pyflakes, import order and bugbear (the rule set is in pyproject.toml, [tool.ruff.lint])
 lint: $(STAMP)

@@ -7,7 +7,7 @@ from stepping import losses, rel_diff
 from runstore import InputError
 
 
-@pytest.mark.parametrize("objective", ["clm", "mlm", "span"])
+@pytest.mark.parametrize("objective", ["clm", "mlm", pytest.param("span", marks=pytest.mark.long)])
 def test_microbatches_match_one_pass(objective):
     one = losses(objective, steps=4, **{"train.batch_size": 8})
     four = losses(objective, steps=4, **{"train.batch_size": 8, "train.microbatches": 4})

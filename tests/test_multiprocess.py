@@ -76,6 +76,7 @@ def test_two_processes_train_the_one_process_curve(reference, tmp_path):
 
 
 @pytest.mark.slow
+@pytest.mark.long  # 100 s on 2 cores: `pytest -m long` (CI runs it)
 def test_sigkill_both_then_restart_resumes_exactly(reference, tmp_path):
     cfg, ref = reference
     out = tmp_path / "killed"

@@ -73,7 +73,7 @@ def test_sample_configs_plan(name, objective, arch):
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("objective", ["mlm", "span"])
+@pytest.mark.parametrize("objective", ["mlm", pytest.param("span", marks=pytest.mark.long)])
 def test_sigkill_then_resume_is_bit_identical(tmp_path, objective):
     """As tests/test_resume.py for clm: a `scaling train` process SIGKILLed after the step-20
     checkpoint, mid-interval, then resumed, ends with the curves and final loss of an

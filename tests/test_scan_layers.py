@@ -10,7 +10,8 @@ from scaling.model.transformer import build_model, count_params
 from scaling.train.step import _decays, split_model
 
 
-@pytest.mark.parametrize("objective,over", [("clm", {}), ("span", {}),
+@pytest.mark.parametrize("objective,over", [("clm", {}),
+                                            pytest.param("span", {}, marks=pytest.mark.long),
                                             ("clm", {"model.remat": "block"})],
                          ids=["clm", "span", "clm-remat"])
 def test_scanned_losses_equal_the_unrolled_over_50_steps(objective, over):

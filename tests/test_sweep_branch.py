@@ -50,6 +50,7 @@ def test_dry_run_prints_trunks_branches_and_ratio(tmp_path):
 
 
 @pytest.mark.slow
+@pytest.mark.long  # 100 s on 2 cores: `pytest -m long` (CI runs it)
 def test_two_workers_killed_at_random_then_resumed_match_an_uninterrupted_sweep(tmp_path):
     ref, out = tmp_path / "ref", tmp_path / "out"
     run_cli("sweep", write(tmp_path / "r.yaml", ref, **BRANCHED), "--quiet", check=True)
