@@ -28,6 +28,9 @@ from runstore import InputError, load_yaml_text
 
 FILE = "fit.yaml"
 _PARAMS = ("total", "nonembedding", "both")
+#: The most bootstrap resamples: beyond, intervals no longer tighten (their Monte-Carlo error is
+#: already ~0.3% of their width at 1e5) and memory and time grow without bound.
+MAX_BOOTSTRAP = 100_000
 
 
 def _doc(text: str, default: Any) -> Any:
@@ -49,7 +52,10 @@ def _float(v: Any) -> float | None:
 
 def _check(key: str, v: Any) -> tuple[Any, str | None]:
     """(the value as FitOptions holds it, problem or None)."""
-    if key in ("bootstrap", "seed"):
+    if key == "bootstrap":
+        return v, None if _int(v) and 0 <= v <= MAX_BOOTSTRAP else \
+            f"must be an integer in [0, {MAX_BOOTSTRAP:,}], e.g. 1000"
+    if key == "seed":
         return v, None if _int(v) and v >= 0 else "must be an integer >= 0"
     if key == "params":
         return v, None if v in _PARAMS else f"must be one of {', '.join(_PARAMS)}"

@@ -26,6 +26,22 @@ def fsync_path(path: str | Path) -> None:
         os.close(fd)
 
 
+#: A temporary file of atomic_path older than this was left by a killed writer (every write
+#: through it takes seconds at most): the next write of the same file removes it.
+ORPHAN_AGE_S = 600.0
+
+
+def _remove_orphans(path: Path) -> None:
+    import glob
+    import time
+
+    pattern = str(path.parent / f".{glob.escape(path.stem)}.*.tmp{glob.escape(path.suffix)}")
+    for p in glob.glob(pattern):
+        with contextlib.suppress(OSError):
+            if time.time() - os.path.getmtime(p) > ORPHAN_AGE_S:
+                os.unlink(p)
+
+
 @contextlib.contextmanager
 def atomic_path(path: str | Path) -> Iterator[Path]:
     """Yield a temporary path beside `path`; on success it is fsynced and renamed over `path`.
@@ -34,6 +50,7 @@ def atomic_path(path: str | Path) -> Iterator[Path]:
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
+    _remove_orphans(path)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=f".tmp{path.suffix}",
                                dir=path.parent)
     os.close(fd)

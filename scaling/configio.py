@@ -32,6 +32,9 @@ def load_yaml(path: str | Path) -> dict:
     if path.is_dir():
         raise InputError("is a folder, not a YAML file", file=str(path),
                           fix="give the config file itself, e.g. configs/sample_1m.yaml")
+    if path.exists() and not path.is_file():  # a FIFO or a device would block or never end
+        raise InputError("not a regular file (a pipe or a device)", file=str(path),
+                          fix="save the config to a file and give its path")
     if not path.is_file():
         raise InputError("file not found", file=str(path), fix="check the path")
     try:

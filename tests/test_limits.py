@@ -85,3 +85,29 @@ def test_the_dry_run_refuses_a_batch_its_microbatches_cannot_split(tmp_path, cap
     assert rc == 2, err
     assert "batch 5 does not split into 2 equal microbatches" in err
     assert tree(tmp_path) == before
+
+
+def test_a_fifo_as_config_is_one_line_not_a_hang(tmp_path, capsys):
+    import os
+    fifo = tmp_path / "run.yaml"
+    os.mkfifo(fifo)
+    refused(*cli(capsys, "train", fifo), str(fifo), "not a regular file")
+
+
+def test_negative_token_ids_are_named_as_such(tmp_path, capsys):
+    ids = tmp_path / "neg.npy"
+    np.save(ids, np.arange(3000, dtype=np.int32) - 5)
+    path = write_config(tmp_path / "run.yaml", tiny_run(**{
+        "data.source": f"tokens:{ids}", "data.tokens_vocab_size": 4000,
+        "data.tokens_separator_id": -1, "data.cache_dir": str(tmp_path / "cache")}))
+    line = refused(*cli(capsys, "train", path, "--out", tmp_path / "out"), "an id of -5",
+                   "store them without negative values")
+    assert "vocabulary size the array" not in line
+    assert not (tmp_path / "out").exists()
+
+
+def test_bootstrap_has_an_upper_bound(capsys):
+    from conftest import ROOT
+    rc, err = cli(capsys, "fit", ROOT / "results" / "cpu_reference" / "clm_byte", "--approach",
+                  "2", "--bootstrap", "100000000")
+    refused(rc, err, "--bootstrap", "100,000")

@@ -125,3 +125,25 @@ def test_yaml_alias_bomb_and_deep_nesting_are_one_line(tmp_path):
     # a shared anchor used a few times is fine
     assert load_yaml_text("a: &x {lr: 1}\nb: *x\nc: *x\n") == {"a": {"lr": 1}, "b": {"lr": 1},
                                                                 "c": {"lr": 1}}
+
+
+def test_a_killed_writers_temporary_file_is_removed_by_the_next_write(tmp_path):
+    """SIGKILL between mkstemp and the rename leaves `.NAME.XXXX.tmp.json` beside the file: the
+    next write of that file removes it once it is old enough to be nobody's."""
+    import os
+    import time
+
+    from runstore import atomic_write_json
+    from runstore.files import ORPHAN_AGE_S
+    old = tmp_path / ".approach2-clm.abc123.tmp.json"
+    young = tmp_path / ".approach2-clm.def456.tmp.json"
+    other = tmp_path / ".approach3-clm.abc123.tmp.json"
+    for p in (old, young, other):
+        p.write_text("{")
+    past = time.time() - ORPHAN_AGE_S - 5
+    os.utime(old, (past, past))
+    os.utime(other, (past, past))
+    atomic_write_json(tmp_path / "approach2-clm.json", {"a": 1})
+    assert not old.exists() and young.exists() and other.exists()
+    assert sorted(p.name for p in tmp_path.iterdir() if not p.name.startswith(".")) == [
+        "approach2-clm.json"]

@@ -172,9 +172,12 @@ class TokensTokenizer(Tokenizer):
         for d in docs:
             ids = np.asarray(d, dtype=np.int64)
             if ids.size and (ids.min() < 0 or ids.max() >= self.stored_vocab):
-                raise InputError(f"an id of {int(ids.max())} is outside the vocabulary "
+                neg = ids.min() < 0
+                bad = int(ids.min()) if neg else int(ids.max())
+                raise InputError(f"an id of {bad} is outside the vocabulary "
                                  f"[0, {self.stored_vocab})", key="data.tokens_vocab_size",
-                                 fix="set the vocabulary size the array was made with")
+                                 fix="token ids are >= 0: store them without negative values"
+                                 if neg else "set the vocabulary size the array was made with")
             out.append(ids + self.n_reserved)
         return out
 
