@@ -217,3 +217,16 @@ def test_wandb_id_is_safe_and_stable():
     assert odd == tr.wandb_id("x/y:z#" + "q" * 80) and len(odd) <= 64
     assert not set(odd) & set(":;,#?/'\\% ")
     assert tr.wandb_id("a/b") != tr.wandb_id("a:b")
+
+
+def test_a_missing_tracker_package_is_refused_before_the_run_folder(tmp_path, monkeypatch,
+                                                                      capsys):
+    from conftest import tiny_run, write_config
+
+    from scaling.cli import main
+    monkeypatch.setitem(sys.modules, "wandb", None)
+    path = write_config(tmp_path / "run.yaml", tiny_run(**{"train.trackers": ["wandb"]}))
+    assert main(["train", str(path), "--out", str(tmp_path / "out"), "--quiet"]) == 2
+    err = capsys.readouterr().err
+    assert "the wandb tracker needs wandb" in err and "Traceback" not in err
+    assert not (tmp_path / "out").exists()

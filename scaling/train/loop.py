@@ -30,7 +30,7 @@ from scaling.train.record import RunRecord, resolve_run
 from scaling.train.schedule import make_schedule
 from scaling.train.state import TrainState, build_train_state
 from scaling.train.step import evaluate, make_eval_step
-from scaling.train.trackers import make_trackers
+from scaling.train.trackers import check_trackers, make_trackers
 
 
 def _peak_flops(dtype: str) -> tuple[float | None, str]:
@@ -89,6 +89,7 @@ def _check_inputs(record: RunRecord, ds: Dataset, run_dir: Path) -> None:
     mesh = sharding.data_mesh()
     sharding.check_batch(cfg.train.batch_size, mesh, cfg.train.microbatches)
     _check_memory(record, mesh.size if cfg.train.fsdp else 1)
+    check_trackers(cfg.train.trackers)
     if cfg.train.init_from and not (Path(cfg.train.init_from).is_dir() and
                                     Checkpointer.has_checkpoint(cfg.train.init_from)):
         raise InputError(f"no checkpoint in {cfg.train.init_from}", key="train.init_from",

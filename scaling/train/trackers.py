@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import importlib
+import importlib.util
 import json
 import math
 import os
@@ -15,7 +16,7 @@ import re
 import struct
 import time
 from pathlib import Path
-from typing import Any, Iterable, Iterator
+from typing import Any, Iterable, Iterator, Sequence
 
 from runstore import InputError, JsonlAppender, atomic_path, read_jsonl, write_jsonl
 from scaling.train.hooks import Tracker
@@ -31,6 +32,20 @@ def _require(module: str, tracker: str, package: str) -> Any:
     except ImportError:
         raise InputError(f"the {tracker} tracker needs {package}", key="train.trackers",
                          fix=_FIX) from None
+
+
+#: The package each optional tracker imports.
+_PACKAGES = {"tensorboard": "tensorboardX", "wandb": "wandb"}
+
+
+def check_trackers(names: Sequence[str]) -> None:
+    """Refuse, before the run folder is written, a tracker whose package is not installed (it
+    used to be found only when the trackers were made, after config.json existed)."""
+    for name in names:
+        module = _PACKAGES.get(name)
+        if module and importlib.util.find_spec(module) is None:
+            raise InputError(f"the {name} tracker needs {module}", key="train.trackers",
+                             fix=_FIX)
 
 
 # ---- jsonl ------------------------------------------------------------------------------------
