@@ -111,3 +111,19 @@ def test_bootstrap_has_an_upper_bound(capsys):
     rc, err = cli(capsys, "fit", ROOT / "results" / "cpu_reference" / "clm_byte", "--approach",
                   "2", "--bootstrap", "100000000")
     refused(rc, err, "--bootstrap", "100,000")
+
+
+def test_the_dry_run_refuses_every_point_of_a_vocabulary_no_device_holds(tmp_path, capsys,
+                                                                         tokens_file):
+    """With a vocabulary of ~2**31 every point showed 711.6 kB and none was refused."""
+    from test_sweep_config import tiny_sweep
+    sw = tiny_sweep(**{"base.data.source": f"tokens:{tokens_file}",
+                       "base.data.tokens_vocab_size": 2**31 - 1000,
+                       "base.data.tokens_separator_id": -1,
+                       "base.data.cache_dir": str(tmp_path / "cache"),
+                       "grid.params": [8000], "out": str(tmp_path / "out")})
+    path = tmp_path / "s.yaml"
+    path.write_text(yaml.safe_dump(sw))
+    rc, err = cli(capsys, "sweep", path, "--dry-run")
+    assert rc == 2 and "2 of 2 points refused" in err, err[-2000:]
+    assert "TB needed" in err and not (tmp_path / "out").exists()
