@@ -39,7 +39,10 @@ def _frontier3(ax: Any, fit: Any, color: Any, cs: np.ndarray) -> None:
     law = quiet(fit.law)  # labelled "(not identified)" here: no warning
     bad = fit.verdict.status == "not identified"
     look = dict(color=color, ls="--", alpha=0.55) if bad else dict(color=color, ls="-.")
-    ax.plot(cs, [law.optimal(c)["loss"] for c in cs], **look,
+    with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+        # optimal() also computes bootstrap intervals; a resample's overflow is dropped there
+        loss = [law.optimal(c)["loss"] for c in cs]
+    ax.plot(cs, loss, **look,
             label=f"{fit.name} approach 3" + (" (not identified)" if bad else ""))
     if law.samples:
         s = np.asarray(law.samples)
@@ -47,8 +50,10 @@ def _frontier3(ax: Any, fit: Any, color: Any, cs: np.ndarray) -> None:
         q = [(1 - level) / 2, (1 + level) / 2]
         band = []
         for c in cs:
-            n, d = chinchilla_allocation(*s[:, :5].T, c)
-            v = s[:, 0] + s[:, 1] / n ** s[:, 3] + s[:, 2] / d ** s[:, 4]
+            with np.errstate(divide="ignore", over="ignore", invalid="ignore"):
+                # a resample with alpha or beta near 0 puts N or D at 0 or inf: left out below
+                n, d = chinchilla_allocation(*s[:, :5].T, c)
+                v = s[:, 0] + s[:, 1] / n ** s[:, 3] + s[:, 2] / d ** s[:, 4]
             band.append(np.quantile(v[np.isfinite(v)], q))
         band = np.array(band)
         ax.fill_between(cs, band[:, 0], band[:, 1], color=color, alpha=0.15)

@@ -145,3 +145,21 @@ def test_style_options_are_checked():
         figstyle.style("no-such-style")
     assert figstyle.style("default", "page", 600)["savefig.dpi"] == 600
     assert np.allclose(figstyle.style()["figure.figsize"], (3.3, 2.475))
+
+
+@pytest.mark.long  # 40 s: every committed figure of the reference experiment
+def test_every_committed_reference_figure_equals_a_fresh_regeneration(tmp_path):
+    """`make reference-figures`' plot step, to a scratch folder: byte-equal to what is committed,
+    file for file, and nothing printed on stderr but the summary line."""
+    import subprocess
+    import sys
+    ref = ROOT / "results" / "cpu_reference"
+    proc = subprocess.run([sys.executable, "-m", "scaling", "plot", str(ref), "--out",
+                           str(tmp_path)], cwd=ROOT, capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    for line in proc.stderr.splitlines():  # a warning says which group it is about
+        assert not line.startswith("warning:") or "/" in line.split(":")[1], line
+    committed = sorted(p.name for p in (ref / "figures").iterdir())
+    assert sorted(p.name for p in tmp_path.iterdir()) == committed
+    for name in committed:
+        assert (tmp_path / name).read_bytes() == (ref / "figures" / name).read_bytes(), name
