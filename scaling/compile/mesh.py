@@ -47,13 +47,29 @@ def compiler_version(target: Target) -> str:
     return f"jax {jax.__version__}; {target.platform} compiler {v}"
 
 
+#: libtpu's accelerator-type names, by generation, from a slice's chips (v4 and v5p count cores).
+_ACCELERATOR_TYPE = {"v4": "v4-{}", "v5p": "v5p-{}", "v5e": "v5litepod-{}", "v6e": "v6e-{}"}
+
+
+def _quiet_libtpu(target: Target) -> None:
+    """Compile-only libtpu off a TPU VM: several processes (pytest-xdist, two dry runs) may
+    load it at once, and without a TPU VM's metadata it prints pages of warnings about
+    TPU_ACCELERATOR_TYPE and TPU_WORKER_HOSTNAMES. Set (only where unset) what a TPU VM's
+    metadata would give; the topology compiled for is still the target's, by name."""
+    gen = target.topology.split(":")[0]
+    cores = target.chips * (2 if gen in ("v4", "v5p") else 1)
+    for k, v in (("ALLOW_MULTIPLE_LIBTPU_LOAD", "1"), ("TPU_SKIP_MDS_QUERY", "1"),
+                 ("TPU_WORKER_HOSTNAMES", "localhost"),
+                 ("TPU_ACCELERATOR_TYPE", _ACCELERATOR_TYPE[gen].format(cores))):
+        os.environ.setdefault(k, v)
+
+
 @functools.lru_cache(maxsize=None)
 def _topology(target: Target):
     from jax.experimental import topologies
 
     if target.platform == "tpu":
-        # compile-only: several processes (pytest-xdist, two dry runs) may load libtpu at once
-        os.environ.setdefault("ALLOW_MULTIPLE_LIBTPU_LOAD", "1")
+        _quiet_libtpu(target)
         if libtpu_version() is None:
             raise CompilerMissing("the TPU compiler (libtpu) is not installed: "
                                   "pip install 'scaling-suite[tpu]' (jax[tpu])")
