@@ -7,7 +7,7 @@ import pytest
 from compiling import needs_libtpu, tiny
 
 from runstore import InputError
-from scaling.compile import compile_one, format_report, resolve_target
+from scaling.compile import cache, compile_one, format_report, resolve_target
 from scaling.compile.roofline import roofline
 
 TARGET = "tpu-v5e-2x2"
@@ -57,8 +57,11 @@ def test_second_compile_comes_from_the_cache(compiled):
     again = compile_one(tiny("clm"), TARGET, fit=False)
     assert again.cached and time.perf_counter() - t0 < 5
     assert again.result["peak"] == compiled["clm"].result["peak"]
-    other = compile_one(tiny("clm", train={"microbatches": 2}), TARGET, fit=False)
-    assert not other.cached  # another program: compiled, not served
+    # another program (2 microbatches) has another key: it would be compiled, not served
+    other = tiny("clm", train={"microbatches": 2})
+    target = resolve_target(TARGET)
+    assert cache.program_key(other, target) != cache.program_key(tiny("clm"), target)
+    assert cache.load(cache.program_key(other, target)) is None
 
 
 def test_report_has_the_columns(compiled):
