@@ -13,7 +13,7 @@ import os
 
 import numpy as np
 
-from scaling.compile.targets import TARGET_CONFIG_DIR, Target
+from scaling.compile.targets import TARGET_CONFIG_DIR, Target, quiet_libtpu
 
 
 class CompilerMissing(RuntimeError):
@@ -52,16 +52,12 @@ _ACCELERATOR_TYPE = {"v4": "v4-{}", "v5p": "v5p-{}", "v5e": "v5litepod-{}", "v6e
 
 
 def _quiet_libtpu(target: Target) -> None:
-    """Compile-only libtpu off a TPU VM: several processes (pytest-xdist, two dry runs) may
-    load it at once, and without a TPU VM's metadata it prints pages of warnings about
-    TPU_ACCELERATOR_TYPE and TPU_WORKER_HOSTNAMES. Set (only where unset) what a TPU VM's
-    metadata would give; the topology compiled for is still the target's, by name."""
+    """Compile-only libtpu: several processes (pytest-xdist, two dry runs) may load it at once,
+    and off a TPU VM it needs what the VM's metadata would give (targets.quiet_libtpu)."""
+    os.environ.setdefault("ALLOW_MULTIPLE_LIBTPU_LOAD", "1")
     gen = target.topology.split(":")[0]
     cores = target.chips * (2 if gen in ("v4", "v5p") else 1)
-    for k, v in (("ALLOW_MULTIPLE_LIBTPU_LOAD", "1"), ("TPU_SKIP_MDS_QUERY", "1"),
-                 ("TPU_WORKER_HOSTNAMES", "localhost"),
-                 ("TPU_ACCELERATOR_TYPE", _ACCELERATOR_TYPE[gen].format(cores))):
-        os.environ.setdefault(k, v)
+    quiet_libtpu(_ACCELERATOR_TYPE[gen].format(cores))
 
 
 @functools.lru_cache(maxsize=None)
