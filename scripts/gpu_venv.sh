@@ -4,7 +4,7 @@
 # atomically (in a temporary folder, renamed into place when complete) and under a lock (two
 # callers at once build it once). Then, with no GPU:
 #   CUDA_VISIBLE_DEVICES=-1 JAX_SKIP_CUDA_CONSTRAINTS_CHECK=1 .venv-gpu/bin/python \
-#       -m scaling.compile.sweep_report sweeps/gpu_chinchilla.yaml h100
+#       -m scaling sweep sweeps/gpu_chinchilla.yaml --dry-run --compile-for h100
 # Call the venv's tools as `.venv-gpu/bin/python -m pip ...` (a renamed venv keeps its python,
 # not its scripts' shebang lines). Not yet run in this tree: nothing here has built it.
 set -euo pipefail
