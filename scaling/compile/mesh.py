@@ -73,6 +73,10 @@ def _topology(target: Target):
     if cuda_plugin_version() is None:
         raise CompilerMissing("the GPU compiler (jax[cuda12]) is not installed: build the GPU "
                               "venv with scripts/gpu_venv.sh and run the dry run from it")
+    # deviceless: the CUDA plugin starts with no GPU only so (read when JAX first looks for
+    # its backends; a process that already has, and saw no GPU, cannot compile for one)
+    os.environ.setdefault("CUDA_VISIBLE_DEVICES", "-1")
+    os.environ.setdefault("JAX_SKIP_CUDA_CONSTRAINTS_CHECK", "1")
     config = (TARGET_CONFIG_DIR / target.gpu_config).read_text()
     return topologies.get_topology_desc(platform="cuda", target_config=config,
                                         topology=target.topology)

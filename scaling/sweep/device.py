@@ -117,6 +117,13 @@ def compile_target_device(name: str, dtype: str, mfu: float | None = None) -> De
         raise InputError(str(e).split(":")[0], key="--compile-for",
                          fix="pip install -e '.[tpu]'" if tpu else
                          "build the GPU venv (scripts/gpu_venv.sh) and run from it") from None
+    except (RuntimeError, NotImplementedError, ValueError) as e:  # the compiler would not start
+        if isinstance(e, InputError):
+            raise
+        raise InputError(f"{name}'s compiler did not start: {type(e).__name__}: "
+                         f"{str(e).splitlines()[0][:200]}", key="--compile-for",
+                         fix="GPU: run with CUDA_VISIBLE_DEVICES=-1 "
+                             "JAX_SKIP_CUDA_CONSTRAINTS_CHECK=1 from the GPU venv") from None
     t, n = session.target, session.n_devices
     acc = t.hardware
     p = accelerator_peak(acc, dtype)
