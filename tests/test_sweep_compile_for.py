@@ -111,3 +111,23 @@ def test_the_dry_run_compiles_with_libtpu_and_a_second_is_served_from_the_cache(
     assert again.count("(cached)") == 2
     strip = lambda text: [ln.split()[:8] for ln in text.splitlines()]  # noqa: E731
     assert strip(again.replace(" (cached)", "")) == strip(out)  # the same peaks, the same plan
+
+
+def test_sweep_report_prints_the_markdown_table_of_a_few_points(tmp_path, capsys, monkeypatch):
+    """`python -m scaling.compile.sweep_report FILE TARGET --points ... --markdown` (the README's
+    table), with the stub compiler: one row per distinct step of the chosen points."""
+    from scaling.compile import sweep_report
+
+    def fake_run(run, target, *, use_cache=True):
+        c = fake_compile(run, target, fit=False, use_cache=use_cache)
+        return dict(c.result, devices=4), False
+
+    fake_compile.calls = []
+    monkeypatch.setattr(mesh, "target_devices", lambda target: 4)
+    monkeypatch.setattr(points, "compile_run", fake_run)
+    path = write(tmp_path, **{"grid.params": [8000, 35000], "base.train.batch_size": 16})
+    assert sweep_report.main([str(path), TARGET, "--points", "0,1,2", "--markdown"]) == 0
+    rows = [r for r in capsys.readouterr().out.splitlines() if r.startswith("| ")]
+    assert len(rows) == 3  # the head, then points 0,1 (one step) and point 2 (at 4 microbatches)
+    assert rows[1].startswith("| 0,1 | clm d16 L1") and rows[2].startswith("| 2 | clm d32 L2")
+    assert "mb4" in rows[2] and "| 0.93 / 16 GiB |" in rows[1]  # 1 GB
