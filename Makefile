@@ -4,7 +4,12 @@
 PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
-STAMP  := $(VENV)/.installed
+# dev: the test and lint tools; tpu: libtpu (about 140 MB), the TPU compiler, which the tests
+# that compile for TPUs deviceless need (tests/test_compile_tpu.py, test_sweep_compile_for.py;
+# about a minute of make test). EXTRAS=dev builds without it (those tests then skip).
+EXTRAS ?= dev,tpu
+comma  := ,
+STAMP  := $(VENV)/.installed-$(subst $(comma),-,$(EXTRAS))
 
 .PHONY: quickstart test test-long lint bench clean venv reference reference-fits reference-figures
 
@@ -17,7 +22,7 @@ REFERENCE_WORKERS ?= 2
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e ".[dev]"
+	$(BIN)/pip install --quiet -e ".[$(EXTRAS)]"
 	touch $(STAMP)
 
 venv: $(STAMP)

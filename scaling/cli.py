@@ -139,6 +139,8 @@ def spelled(argv: list[str]) -> list[str]:
 def main(argv: list[str] | None = None) -> int:
     """The one entry point: parse, run the verb, report by the one policy; returns the code."""
     argv = sys.argv[1:] if argv is None else list(argv)
+    from scaling.compile.targets import quiet_libtpu
+    quiet_libtpu()  # a venv with the [tpu] extra, off a TPU VM: no libtpu warnings
 
     def run() -> int:
         args = build_parser().parse_args(spelled(argv))

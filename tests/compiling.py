@@ -1,5 +1,6 @@
 """Helpers for the tests that compile for accelerators: tiny resolved runs, and a skip when the
-target's compiler is not installed (libtpu comes with the [tpu] extra)."""
+target's compiler is not installed (libtpu comes with the [tpu] extra, jax[cuda12] with the GPU
+venv of scripts/gpu_venv.sh)."""
 from __future__ import annotations
 
 import importlib.util
@@ -15,6 +16,13 @@ def needs_libtpu():
     """Skip the calling test (or module) when the TPU compiler is absent."""
     if importlib.util.find_spec("libtpu") is None:
         pytest.skip("libtpu (the TPU compiler) is not installed: pip install -e '.[tpu]'")
+
+
+def needs_cuda_plugin():
+    """Skip the calling test when XLA's GPU compiler (jax[cuda12], the GPU venv of
+    scripts/gpu_venv.sh) is absent."""
+    if importlib.util.find_spec("jax_cuda12_plugin") is None:
+        pytest.skip("jax[cuda12] (the GPU compiler) is not installed: scripts/gpu_venv.sh")
 
 
 def tiny(objective: str = "clm", *, d: int = 256, L: int = 1, H: int = 4, T: int = 64,

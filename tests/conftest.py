@@ -9,9 +9,14 @@ from pathlib import Path
 import pytest
 import yaml
 
+from scaling.compile.targets import quiet_libtpu
+
 ROOT = Path(__file__).resolve().parents[1]
 # `make test` runs test files in parallel processes: on a GPU, none may take most of its memory
 os.environ.setdefault("XLA_PYTHON_CLIENT_PREALLOCATE", "false")
+# the dev venv has libtpu (the [tpu] extra) to compile for TPUs: off a TPU VM, JAX's device
+# lookup then stays quiet (no metadata query, no warnings on every subprocess's stderr)
+quiet_libtpu()
 
 
 @pytest.fixture(scope="session", autouse=True)

@@ -1,13 +1,14 @@
 """The train step compiled by the TPU compiler (libtpu, no TPU here): the compiler's FLOPs match
 the suite's exact count for all three objectives, results are cached per (program, target), a
-failed compile is one line, and targets resolve or are refused in one line."""
+failed compile is one line, and targets resolve or are refused in one line; and the GPU target
+configs shipped for XLA's deviceless GPU compiler agree with the hardware table."""
 import time
 
 import pytest
 from compiling import needs_libtpu, tiny
 
 from runstore import InputError
-from scaling.compile import compile_one, format_report, resolve_target
+from scaling.compile import cache, compile_one, format_report, resolve_target
 from scaling.compile.roofline import roofline
 
 TARGET = "tpu-v5e-2x2"
@@ -57,8 +58,11 @@ def test_second_compile_comes_from_the_cache(compiled):
     again = compile_one(tiny("clm"), TARGET, fit=False)
     assert again.cached and time.perf_counter() - t0 < 5
     assert again.result["peak"] == compiled["clm"].result["peak"]
-    other = compile_one(tiny("clm", train={"microbatches": 2}), TARGET, fit=False)
-    assert not other.cached  # another program: compiled, not served
+    # another program (2 microbatches) has another key: it would be compiled, not served
+    other = tiny("clm", train={"microbatches": 2})
+    target = resolve_target(TARGET)
+    assert cache.program_key(other, target) != cache.program_key(tiny("clm"), target)
+    assert cache.load(cache.program_key(other, target)) is None
 
 
 def test_report_has_the_columns(compiled):
@@ -89,3 +93,21 @@ def test_fsdp_over_a_256_chip_multi_host_slice_shards_the_state():
     state_rep = 16 * n  # fp32 params + Adam's two moments, replicated: 12 B/param, + batch
     assert rep.result["arguments"] >= 12 * n
     assert fsdp.result["arguments"] < 12 * n / 256 * 1.5 + 64 * 1024, (fsdp.result, state_rep)
+
+
+@pytest.mark.parametrize("gpu", ["h100", "a100"])
+def test_the_gpu_target_configs_ship_with_their_source_and_agree_with_the_hardware_table(gpu):
+    """The gpu_device_info protos XLA's deviceless GPU compiler is given (package data): each
+    names its source, and its bandwidth and memory agree with scaling/hardware.py's entry."""
+    import re
+
+    from scaling.compile.targets import TARGET_CONFIG_DIR
+
+    t = resolve_target(f"{gpu}x8")
+    text = (TARGET_CONFIG_DIR / t.gpu_config).read_text()
+    assert "Source:" in text and "openxla/xla" in text
+    field = lambda k: float(re.search(rf"^\s*{k}: ([\d.]+)$", text, re.M).group(1))  # noqa: E731
+    assert field("memory_bandwidth") == pytest.approx(t.hardware.hbm_bandwidth, rel=0.01)
+    assert field("device_memory_size") == pytest.approx(t.hardware.memory_bytes, rel=0.07)
+    assert field("major") == {"h100": 9, "a100": 8}[gpu]  # the compute capability
+    assert 'platform_name: "CUDA"' in text and "runtime_version {" in text

@@ -13,7 +13,7 @@ import os
 
 import numpy as np
 
-from scaling.compile.targets import TARGET_CONFIG_DIR, Target
+from scaling.compile.targets import TARGET_CONFIG_DIR, Target, quiet_libtpu
 
 
 class CompilerMissing(RuntimeError):
@@ -47,13 +47,25 @@ def compiler_version(target: Target) -> str:
     return f"jax {jax.__version__}; {target.platform} compiler {v}"
 
 
+#: libtpu's accelerator-type names, by generation, from a slice's chips (v4 and v5p count cores).
+_ACCELERATOR_TYPE = {"v4": "v4-{}", "v5p": "v5p-{}", "v5e": "v5litepod-{}", "v6e": "v6e-{}"}
+
+
+def _quiet_libtpu(target: Target) -> None:
+    """Compile-only libtpu: several processes (pytest-xdist, two dry runs) may load it at once,
+    and off a TPU VM it needs what the VM's metadata would give (targets.quiet_libtpu)."""
+    os.environ.setdefault("ALLOW_MULTIPLE_LIBTPU_LOAD", "1")
+    gen = target.topology.split(":")[0]
+    cores = target.chips * (2 if gen in ("v4", "v5p") else 1)
+    quiet_libtpu(_ACCELERATOR_TYPE[gen].format(cores))
+
+
 @functools.lru_cache(maxsize=None)
 def _topology(target: Target):
     from jax.experimental import topologies
 
     if target.platform == "tpu":
-        # compile-only: several processes (pytest-xdist, two dry runs) may load libtpu at once
-        os.environ.setdefault("ALLOW_MULTIPLE_LIBTPU_LOAD", "1")
+        _quiet_libtpu(target)
         if libtpu_version() is None:
             raise CompilerMissing("the TPU compiler (libtpu) is not installed: "
                                   "pip install 'scaling-suite[tpu]' (jax[tpu])")
@@ -61,6 +73,10 @@ def _topology(target: Target):
     if cuda_plugin_version() is None:
         raise CompilerMissing("the GPU compiler (jax[cuda12]) is not installed: build the GPU "
                               "venv with scripts/gpu_venv.sh and run the dry run from it")
+    # deviceless: the CUDA plugin starts with no GPU only so (read when JAX first looks for
+    # its backends; a process that already has, and saw no GPU, cannot compile for one)
+    os.environ.setdefault("CUDA_VISIBLE_DEVICES", "-1")
+    os.environ.setdefault("JAX_SKIP_CUDA_CONSTRAINTS_CHECK", "1")
     config = (TARGET_CONFIG_DIR / target.gpu_config).read_text()
     return topologies.get_topology_desc(platform="cuda", target_config=config,
                                         topology=target.topology)

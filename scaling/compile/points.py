@@ -41,8 +41,9 @@ class CompiledPoint:
         return self.result.get("peak")
 
     @property
-    def hbm(self) -> int:
-        return self.target.hardware.memory_bytes
+    def hbm(self) -> float:
+        """Per device (a TPU v4 chip's two cores, where listed as two devices, share its HBM)."""
+        return self.target.hardware.memory_bytes * self.target.chips / self.n_devices
 
     @property
     def fits(self) -> bool:
@@ -152,6 +153,13 @@ def label(run: RunRecord) -> str:
             f"{' scan' if m.scan_layers else ''}")
 
 
+def step_key(run: RunRecord) -> tuple:
+    """What makes two points the same compiled step (their length and seed only change the
+    schedule's constants, not the program's shapes or memory)."""
+    t = run.cfg.train
+    return (run.cfg.objective, run.model, run.batch_size, run.window, t.microbatches, t.fsdp)
+
+
 def compile_one(run: RunRecord, target: Target | str, *, fit: bool = True,
                 use_cache: bool = True, indices: tuple[int, ...] = ()) -> CompiledPoint:
     """The run's step compiled for target; with `fit`, at the fewest microbatches that fit."""
@@ -180,8 +188,6 @@ def compile_points(points, target: Target | str, *, fit: bool = True,
     target = resolve_target(target) if isinstance(target, str) else target
     groups: dict[tuple, list] = {}
     for p in points:
-        run, t = p.run, p.run.cfg.train
-        key = (run.cfg.objective, run.model, run.batch_size, run.window, t.microbatches, t.fsdp)
-        groups.setdefault(key, []).append(p)
+        groups.setdefault(step_key(p.run), []).append(p)
     return [compile_one(pts[0].run, target, fit=fit, use_cache=use_cache,
                         indices=tuple(p.index for p in pts)) for pts in groups.values()]

@@ -58,7 +58,7 @@ def format_report(compiled: list[CompiledPoint], mfu: float = 0.35) -> str:
               "count (ModelConfig.flops_per_token), without attention run in kernels "
               "(Pallas splash, cuDNN), which the compiler cannot count.",
               f"roofline: max(FLOPs / peak, bytes accessed / HBM bandwidth), peaks and "
-              f"bandwidths from scaling/hardware.py ({hw.name}: {hw.source.split(':')[0]}; "
+              f"bandwidths from scaling/hardware.py ({hw.name}: {hw.source.split(': ')[0]}; "
               f"{hw.bandwidth_source or 'no bandwidth'}); step ms: the compute term at MFU "
               f"{mfu:g}."]
     notes = sorted({f"  {where}: {impl} ({why})" for c in compiled

@@ -1,11 +1,14 @@
-"""The compiled dry run of a sweep file as one rerunnable command (the README's table):
+"""The compiled table of a sweep file as Markdown (the README's), or of a few of its points:
 
     python -m scaling.compile.sweep_report sweeps/tpu_chinchilla.yaml tpu-v5p-2x2x1 [--markdown]
         [--points 0,22] [--mfu 0.35]
 
-Until the sweep CLI's `--dry-run --compile-for TARGET` is wired (it calls the same
-`compile_points` and `format_report`), this is the way in. Results are cached per (program,
-target) under runstore.cache_dir()/compile, so a rerun prints in seconds.
+The way in for a sweep is `scaling sweep FILE --dry-run --compile-for TARGET`, where the compile
+is a stage of the sweep pipeline (the planner's microbatches, refusals and times by the
+compiler). This command prints the same table (`compile_points`, `format_report`) for points
+expanded as the file sets them, at the fewest microbatches whose compiled peak fits, with
+`--points` to compile a few of them and `--markdown` for the README. Both share the cache per
+(program, target) under runstore.cache_dir()/compile, so a rerun prints in seconds.
 """
 from __future__ import annotations
 

@@ -13,6 +13,7 @@ v5e are 64 hosts of 4).
 """
 from __future__ import annotations
 
+import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -29,6 +30,24 @@ GPUS = {"h100": ("H100 SXM", "h100_sxm.txtpb"), "a100": ("A100 80GB", "a100_sxm_
 #: Named in the docs and the README; any name of the same form also resolves.
 EXAMPLES = ("h100", "h100x8", "a100x8", "tpu-v5e-2x2", "tpu-v5p-2x2x1", "tpu-v5p-4x4x4",
             "tpu-v6e-16x16")
+
+
+def on_tpu_host() -> bool:
+    """Whether this host has TPU chips (a TPU VM: /dev/accel* or /dev/vfio)."""
+    return any(Path("/dev").glob("accel*")) or Path("/dev/vfio").is_dir()
+
+
+def quiet_libtpu(accelerator_type: str = "v5litepod-4") -> None:
+    """Off a TPU VM, where libtpu is installed only to compile (the [tpu] extra): set, where
+    unset, what a TPU VM's metadata would give, so that libtpu neither queries a metadata
+    server nor prints pages of warnings about TPU_ACCELERATOR_TYPE and TPU_WORKER_HOSTNAMES
+    when JAX looks for devices. The type only names the host's own (absent) chips: a compile
+    target's topology is given by name. On a TPU VM nothing is set."""
+    if on_tpu_host():
+        return
+    for k, v in (("ALLOW_MULTIPLE_LIBTPU_LOAD", "1"), ("TPU_SKIP_MDS_QUERY", "1"),
+                 ("TPU_WORKER_HOSTNAMES", "localhost"), ("TPU_ACCELERATOR_TYPE", accelerator_type)):
+        os.environ.setdefault(k, v)
 
 
 @dataclass(frozen=True)

@@ -1,6 +1,7 @@
 """`scaling sweep FILE` and `scaling sweep status RESULTS` (`scaling status`: its old name).
 
     scaling sweep FILE [--dry-run] [--device h100 [--devices 8]] [--mfu 0.4] [--measure]
+                       [--compile-for TARGET]
                        [--shard i/n] [--out DIR] [--set KEY=VALUE ...] [--quiet]
                        [--executor inline|slurm|local] [--slurm-partition P] [--slurm-time MIN]
                        [--slurm-gpus G] [--slurm-cpus C] [--slurm-mem GB] [--slurm-tasks N]
@@ -23,6 +24,7 @@ SWEEP_EPILOG = """\
 examples:
   scaling sweep sweeps/quickstart.yaml --dry-run
   scaling sweep sweeps/quickstart.yaml --device h100 --devices 8 --mfu 0.4
+  scaling sweep sweeps/tpu_chinchilla.yaml --dry-run --compile-for tpu-v5p-2x2x1
   scaling sweep sweeps/quickstart.yaml --set recipe.batch_size=16 --quiet
   scaling sweep status results/quickstart        # its progress (--json for a script)
 
@@ -39,6 +41,11 @@ def _add_sweep_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--device", help="plan for this accelerator from the hardware table (h100, "
                    "a100, tpu-v5e, ...) instead of the local device; implies --dry-run")
     p.add_argument("--devices", type=int, default=1, help="devices per run with --device")
+    p.add_argument("--compile-for", metavar="TARGET", help="plan for TARGET (h100x8, a100x8, "
+                   "tpu-v5e-2x2, tpu-v5p-2x2x1, ...) by compiling every distinct point's train "
+                   "step with the target's own compiler (no such device needed; TPU: the [tpu] "
+                   "extra): memory, microbatches and refusals by its peak, time by its "
+                   "roofline; implies --dry-run")
     p.add_argument("--mfu", type=float, help="assumed model-FLOPs utilisation for time estimates")
     p.add_argument("--measure", action="store_true",
                    help="time a few steps per shape on the local device instead of assuming MFU")
@@ -106,15 +113,17 @@ def _sweep(a: argparse.Namespace) -> int:
         raise InputError("must be in (0, 1]", key="--mfu")
     if a.devices < 1:
         raise InputError("must be >= 1", key="--devices")
+    if a.compile_for:
+        _check_compile_for(a)
     if a.device and a.measure:
         raise InputError("--measure times the local device; drop it with --device",
                          key="--measure")
     # before anything asks JAX for its devices; the flags are checked even without --coordinator
     from scaling.train.sharding import initialize_distributed
     initialize_distributed(a.coordinator, a.num_processes, a.process_id, a.init_timeout)
-    device = pipeline.device_for(sweep, a.device, a.devices, a.mfu)
+    device = pipeline.device_for(sweep, a.device, a.devices, a.mfu, compile_for=a.compile_for)
     plan = pipeline.prepare(sweep, a.file, device=device, measure=a.measure)
-    if a.dry_run or a.device:
+    if a.dry_run or a.device or a.compile_for:
         print(pipeline.dry_run_text(plan, check_memory=a.check_memory))
         plan.check(a.file)  # a refused point: exit 2 after the table
         return 0
@@ -127,6 +136,16 @@ def _sweep(a: argparse.Namespace) -> int:
     outcome = runner.run_sweep(sweep, file=a.file, shard=shard, quiet=a.quiet, worker=a.worker,
                                plan=plan)
     return 0 if outcome.ok else 1
+
+
+def _check_compile_for(a: argparse.Namespace) -> None:
+    """--compile-for names the device itself and compiles for it: it takes no second device."""
+    for flag, given in (("--device", a.device), ("--devices", a.devices != 1),
+                        ("--measure", a.measure), ("--check-memory", a.check_memory)):
+        if given:
+            raise InputError(f"{flag} with --compile-for: the target names the devices and "
+                             "its compiler measures the steps", key="--compile-for",
+                             fix=f"drop {flag}")
 
 
 def _submit(a, sweep, n_points: int) -> int:

@@ -11,7 +11,7 @@ run's identity; the planner only reads the result.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from scaling.budget.compute import DEFAULT_MFU_ACCEL
 from scaling.budget.memory import fits, training_memory
@@ -36,6 +36,9 @@ class Device:
     mfu_source: str
     is_local: bool = True
     remat_saves: bool = True   # XLA:CPU was measured to save nothing from remat (memory.py)
+    #: --compile-for: the target's compiler (scaling/compile/session.py CompileSession), which
+    #: then decides microbatches, memory, refusals and time in place of the calculator
+    compiler: object | None = field(default=None, compare=False, repr=False)
 
 
 def local_device(dtype: str, mfu: float | None = None) -> Device:
@@ -72,6 +75,43 @@ def target_device(name: str, dtype: str, n_devices: int = 1, mfu: float | None =
                   is_local=False)
 
 
+def compile_target_device(name: str, dtype: str, mfu: float | None = None) -> Device:
+    """`--compile-for NAME`: the target's devices, planned by its own compiler (one InputError
+    line when the name is unknown or the compiler is not installed)."""
+    from runstore import InputError
+    from scaling.budget.memory import fmt_bytes
+    from scaling.compile.mesh import CompilerMissing
+    from scaling.compile.session import CompileSession
+    from scaling.hardware import accelerator_peak
+
+    try:
+        session = CompileSession(name)
+    except CompilerMissing as e:
+        tpu = "TPU" in str(e)
+        raise InputError(str(e).split(":")[0], key="--compile-for",
+                         fix="pip install -e '.[tpu]'" if tpu else
+                         "build the GPU venv (scripts/gpu_venv.sh) and run from it") from None
+    except (RuntimeError, NotImplementedError, ValueError) as e:  # the compiler would not start
+        if isinstance(e, InputError):
+            raise
+        raise InputError(f"{name}'s compiler did not start: {type(e).__name__}: "
+                         f"{str(e).splitlines()[0][:200]}", key="--compile-for",
+                         fix="GPU: run with CUDA_VISIBLE_DEVICES=-1 "
+                             "JAX_SKIP_CUDA_CONSTRAINTS_CHECK=1 from the GPU venv") from None
+    t, n = session.target, session.n_devices
+    acc = t.hardware
+    p = accelerator_peak(acc, dtype)
+    per_device = t.chips / n  # a v4 chip's two cores are two devices
+    return Device(name=f"{t.name} ({acc.name} x{t.chips})",
+                  peak=p.flops * per_device if p.flops else None, peak_source=p.source,
+                  memory_bytes=acc.memory_bytes * per_device,
+                  memory_source=f"{t.name}'s compiler, {acc.name} HBM "
+                                f"{fmt_bytes(acc.memory_bytes * per_device)}",
+                  n_devices=n, mfu=mfu or DEFAULT_MFU_ACCEL,
+                  mfu_source="given (--mfu)" if mfu else f"assumed {DEFAULT_MFU_ACCEL:g}",
+                  is_local=False, compiler=session)
+
+
 def run_memory(run: RunRecord, device: Device, precision: str, microbatches: int):
     """(breakdown, fits, reason) of the run at `microbatches` on the device."""
     t, m = run.cfg.train, run.model
@@ -92,6 +132,8 @@ def microbatches_for(run: RunRecord, device: Device, precision: str) -> int:
     > 1 is part of the run's identity (its numbers differ in rounding), so pin it in the sweep
     file (base.train.microbatches) when the same sweep must give the same run ids on devices of
     different memory."""
+    if device.compiler is not None:  # --compile-for: by the compiled peak
+        return device.compiler.microbatches(run)
     k = run.cfg.train.microbatches
     if k > 1 or run_memory(run, device, precision, 1)[1]:
         return k

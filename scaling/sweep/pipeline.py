@@ -7,9 +7,17 @@
                                 microbatches, trunks, run ids (grid.py)
     plan(resolved, points, dev) rows and refusals, read-only (planner.py)  SweepPlan
     then either the dry run     dry_run_text(plan): the table, the compiled memory check
-                                (memory_check.py) and the trunks, all reading the plan
+                                (memory_check.py), the target's compiled steps (--compile-for)
+                                and the trunks, all reading the plan
     or the run                  runner.run_sweep(plan): refuse damaged results, write
                                 sweep.yaml and points.json, train the shard
+
+With `--compile-for TARGET` the device is the target's compiler (`device_for(...,
+compile_for=)`: scaling/compile/session.py): the grid stage picks each point's microbatches by
+its compiled peak (the fewest that fit), the plan stage refuses by that peak (or by a failed
+compile) and times steps by the roofline bound, and the dry run prints the compiled table. Each
+distinct step compiles once, in the stage that first asks, and is cached per (program, target)
+across runs; nothing is compiled twice and no stage goes back.
 
 The vocabulary is the data's own (scaling/data/vocab.py): the byte tokenizer's, a `tokens:`
 source's, a tokenizer file's or a built token cache's. Only a BPE not trained yet is unknown
@@ -24,7 +32,7 @@ from pathlib import Path
 from runstore import InputError
 from scaling.sweep import grid, planner
 from scaling.sweep.config import BaseRun, SweepConfig, load_sweep
-from scaling.sweep.device import Device, local_device, target_device
+from scaling.sweep.device import Device, compile_target_device, local_device, target_device
 from scaling.sweep.planner import SweepPlan
 from scaling.sweep.point import Point
 
@@ -74,10 +82,13 @@ def resolve(sweep: SweepConfig, file: str | None = None, *, exact: bool = False,
 
 
 def device_for(sweep: SweepConfig, name: str | None = None, n_devices: int = 1,
-               mfu: float | None = None) -> Device:
-    """The device to plan for: an accelerator of the hardware table by name, else the local
-    one (in a multi-process job, only after jax.distributed is initialised)."""
+               mfu: float | None = None, compile_for: str | None = None) -> Device:
+    """The device to plan for: a compile target's (its compiler decides memory and time), an
+    accelerator of the hardware table by name, else the local one (in a multi-process job,
+    only after jax.distributed is initialised)."""
     dtype = sweep.run_base.model.dtype
+    if compile_for:
+        return compile_target_device(compile_for, dtype, mfu)
     if not name:
         return local_device(dtype, mfu)
     try:
@@ -109,11 +120,15 @@ def prepare(sweep: SweepConfig, file: str | None = None, *, device: Device | Non
 
 def dry_run_text(p: SweepPlan, *, check_memory: bool = False) -> str:
     """What `scaling sweep FILE --dry-run` prints: the plan's table, XLA's memory of each
-    distinct step beside the calculator's (`check_memory`), and the trunks and branches."""
+    distinct step beside the calculator's (`check_memory`), the target compiler's table of
+    each distinct step (`--compile-for`), and the trunks and branches."""
     parts = [planner.format_plan(p)]
     if check_memory:
         from scaling.sweep import memory_check
         parts.append(memory_check.format_memory_check(memory_check.check_memory(p)))
+    if p.device.compiler is not None:
+        from scaling.compile.report import format_report
+        parts.append(format_report(p.device.compiler.report(p.points), p.device.mfu))
     if any(pt.role != "run" for pt in p.points):
         from scaling.sweep.branching import format_branches
         parts.append(format_branches(p.points))

@@ -154,6 +154,19 @@ def pick_microbatches(pt: Point, device: Device, precision: str) -> Point:
     return pt if k == pt.cfg.train.microbatches else with_microbatches(pt, k)
 
 
+def compiled_fit(pt: Point, device: Device) -> tuple[float, bool, str, float | None]:
+    """(peak, fits, reason, seconds per step) of the point's step compiled by the target's
+    compiler (`--compile-for`); a failed compile does not fit, its reason the compiler's line."""
+    from scaling.compile.report import step_seconds
+
+    c = device.compiler.compiled(pt.run)
+    if not c.ok:
+        return 0.0, False, f"compile failed: {c.result.get('error', '?')}", None
+    reason = "" if c.fits else (f"compiled peak {fmt_bytes(c.peak)} per device > "
+                                f"{fmt_bytes(c.hbm)} at {c.microbatches} microbatches")
+    return float(c.peak), c.fits, reason, step_seconds(c, device.mfu)
+
+
 # ---- the plan ----
 
 def _refusals(pt: Point, device: Device, ok: bool, reason: str) -> list[str]:
@@ -186,7 +199,11 @@ def plan_points(sweep: SweepConfig, points: list[Point], device: Device, *,
     measured: dict[tuple, float] = {}
     rows = []
     for pt in points:
-        mem, ok, reason = point_memory(pt, device, precision, pt.cfg.train.microbatches)
+        if device.compiler is not None:  # --compile-for: the target compiler's peak and time
+            memory, ok, reason, step_s = compiled_fit(pt, device)
+        else:
+            mem, ok, reason = point_memory(pt, device, precision, pt.cfg.train.microbatches)
+            memory, step_s = mem.total, None
         refused = _refusals(pt, device, ok, reason)
         rate = None
         if measure and not refused:
@@ -196,12 +213,14 @@ def plan_points(sweep: SweepConfig, points: list[Point], device: Device, *,
             rate = measured[key]
         if rate:
             seconds = pt.run.tokens_at(pt.run.end_step - pt.run.start_step) / rate
+        elif step_s:  # the roofline bound at the plan's MFU, per step
+            seconds = step_s * (pt.run.end_step - pt.run.start_step)
         elif device.peak:  # a branch: its cooldown only
             seconds = pt.flops_own / (device.peak * device.mfu * device.n_devices)
         else:
             seconds = None
         epochs = pt.run.tokens / n_corpus if n_corpus else None
-        rows.append(Row(pt, mem.total, ok, reason, seconds, epochs, refused, rate))
+        rows.append(Row(pt, memory, ok, reason, seconds, epochs, refused, rate))
     return SweepPlan(sweep, device, rows, n_corpus, note, precision, resolved)
 
 
@@ -283,5 +302,7 @@ def format_plan(plan: SweepPlan) -> str:
     lines.append("columns: N total / N_ne non-embedding parameters; D training tokens; C=6ND "
                  "with total N; C_exact from ModelConfig.flops_per_token (attention counted in "
                  "full, no causal halving); mb microbatches per step (gradient accumulation); "
-                 "memory for training on one device at the per-device batch")
+                 + ("memory for training on one device at the per-device batch"
+                    if plan.device.compiler is None else
+                    "memory the compiler's peak per device; time its roofline bound at the MFU"))
     return "\n".join(lines)
