@@ -38,14 +38,19 @@ def width_inches(width: str | float | None) -> float:
         return WIDTHS["column"]
     if isinstance(width, str) and width in WIDTHS:
         return WIDTHS[width]
+    return _in_range(width, 1.0, 20.0, "width", "--width",
+                     "give 'column', 'page' or inches between 1 and 20, e.g. 3.3")
+
+
+def _in_range(value: Any, lo: float, hi: float, what: str, key: str, fix: str) -> float:
+    """`value` as a float in [lo, hi], else the InputError naming `key`."""
     try:
-        w = float(width)
+        v = float(value)
     except (TypeError, ValueError):
-        w = float("nan")
-    if not 1.0 <= w <= 20.0:
-        raise InputError(f"{width!r} is not a width", key="--width",
-                         fix="give 'column', 'page' or inches between 1 and 20, e.g. 3.3")
-    return w
+        v = float("nan")
+    if not lo <= v <= hi:
+        raise InputError(f"{value!r} is not a {what}", key=key, fix=fix)
+    return v
 
 
 def paper(width: str | float | None = "column", dpi: float | None = None) -> dict[str, Any]:
@@ -64,14 +69,8 @@ def paper(width: str | float | None = "column", dpi: float | None = None) -> dic
 
 
 def _dpi(dpi: Any) -> float:
-    try:
-        v = float(dpi)
-    except (TypeError, ValueError):
-        v = float("nan")
-    if not 50 <= v <= 1200:
-        raise InputError(f"{dpi!r} is not a resolution", key="--dpi",
-                         fix="give dots per inch between 50 and 1200, e.g. 300")
-    return v
+    return _in_range(dpi, 50, 1200, "resolution", "--dpi",
+                     "give dots per inch between 50 and 1200, e.g. 300")
 
 
 def style(name: str | None = "paper", width: str | float | None = "column",

@@ -1,7 +1,7 @@
 """Grouping keys beyond objective and tokenizer, and the refusal of columns no fit knows.
 
 A CSV from elsewhere often holds several experiments in one file, told apart by a column such
-as ``setting``.  Dropping that column silently fits them as one (issue 25: two settings fitted
+as ``setting``.  Dropping that column silently fits them as one (two settings fitted
 together gave a = 0.541, neither setting's own), so a column that is not one of the RunTable's
 (``COLUMNS`` or their CSV aliases) is kept aside by the CSV reader and every fit refuses the
 table until it is named as a grouping key: ``--group-by setting`` (``group_by: [setting]`` in

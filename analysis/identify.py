@@ -171,7 +171,7 @@ def start_agreement(theta: np.ndarray, f64: np.ndarray, fbest: float) -> dict[st
 
 
 def budget_trend(resid: np.ndarray, c: np.ndarray) -> tuple[str | None, dict[str, Any]]:
-    """Approach 3's residuals by IsoFLOP budget (issue 25): (a reason, or None; diagnostics).
+    """Approach 3's residuals by IsoFLOP budget: (a reason, or None; diagnostics).
 
     A law of the right form leaves residuals that average to about zero in every budget; a mean
     that moves from budget to budget (-15%, +3%, -5% on one lab's data) means the form does not

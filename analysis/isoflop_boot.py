@@ -1,4 +1,4 @@
-"""Approach 2's bootstrap on the residuals: intervals whose coverage was measured (issue 25).
+"""Approach 2's bootstrap on the residuals: intervals whose coverage was measured.
 
 Resampling runs within a budget (the pairs bootstrap) suits seeds of one size, but an IsoFLOP
 curve has one run per size: a resample drops some sizes and repeats others, so the window

@@ -1,4 +1,4 @@
-"""Is an approach-2 fit identified?  Its verdict, from three checks (issue 25):
+"""Is an approach-2 fit identified?  Its verdict, from three checks:
 
 - budgets left out: a budget whose lowest loss is at its smallest or largest size has no
   measured minimum (analysis/isoflop_min.py); it is named, and with fewer than 3 budgets left

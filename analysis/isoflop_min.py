@@ -10,7 +10,7 @@ the wrong exponent.  The estimators (``FitOptions.estimator``):
   window (default)  the parabola through the sizes within ``window_dex`` decades of the
                     empirical minimum (the size of lowest mean loss), at least 5 sizes: locally
                     every smooth minimum is a parabola;
-  all               the parabola through every size (the estimator before issue 25);
+  all               the parabola through every size (the estimator before the window one);
   akima             the minimum of an Akima interpolation of mean loss against log N (what
                     some labs publish), searched between the empirical minimum's neighbours.
 

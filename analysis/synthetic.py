@@ -78,7 +78,7 @@ def synthetic_runs(
 
 
 #: A law whose IsoFLOP curves rise steeply on the large-N side (beta > alpha), as real curves
-#: do over 2+ decades of N: the shape that biases an all-points parabola (issue 25).
+#: do over 2+ decades of N: the shape that biases an all-points parabola.
 STEEP_LAW = ParametricLaw(E=1.8, A=400.0, B=4000.0, alpha=0.35, beta=0.45, name="steep",
                           source="analysis.synthetic: steep IsoFLOP curves for tests")
 

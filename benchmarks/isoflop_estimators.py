@@ -1,4 +1,4 @@
-"""How approach 2 should read a minimum off an IsoFLOP curve (issue 25): bias and scatter of
+"""How approach 2 should read a minimum off an IsoFLOP curve: bias and scatter of
 a and of D/N at the largest budget for each estimator, on synthetic curves of known law.
 
     PYTHONPATH=. python benchmarks/isoflop_estimators.py [--seeds 40]

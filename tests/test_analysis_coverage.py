@@ -1,4 +1,4 @@
-"""Intervals that mean what they say (issue 25): on synthetic IsoFLOP grids from a known law,
+"""Intervals that mean what they say: on synthetic IsoFLOP grids from a known law,
 the bootstrap's 80% and 95% intervals of a and of D/N cover the truth about that often."""
 
 import warnings

@@ -1,4 +1,4 @@
-"""The streaming cache build (issue 13): manifest keys (an existing cache reads no corpus),
+"""The streaming cache build: manifest keys (an existing cache reads no corpus),
 shards, the bounded BPE sample, SIGKILL then rerun gives the same bytes, no stale leftovers."""
 import json
 import os

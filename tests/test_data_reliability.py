@@ -1,4 +1,4 @@
-"""Bad inputs to the data layer (issue 28) are one InputError line naming the file, never a
+"""Bad inputs to the data layer are one InputError line naming the file, never a
 traceback: unreadable files, lone surrogates in JSONL, an empty token array, a WordLevel
 tokenizer without its unk token, truncated .jsonl.zst / .gz; and symlinks never make a glob or
 folder loop or read a file twice."""

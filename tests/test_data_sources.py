@@ -1,4 +1,4 @@
-"""Sources (issue 13): JSONL[.gz|.zst], parquet, HF save_to_disk, tokens: arrays, pretrained
+"""Sources: JSONL[.gz|.zst], parquet, HF save_to_disk, tokens: arrays, pretrained
 tokenizers, and one clear error for every unsupported or malformed source."""
 import gzip
 import json

@@ -1,4 +1,4 @@
-"""`scaling train` from every new source kind (issue 13), and the run record's unique tokens."""
+"""`scaling train` from every new source kind, and the run record's unique tokens."""
 import gzip
 import json
 

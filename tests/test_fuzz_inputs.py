@@ -1,4 +1,4 @@
-"""Hostile inputs and faults (issue 17): every bad input is exit 2, one `error:` line naming the
+"""Hostile inputs and faults: every bad input is exit 2, one `error:` line naming the
 file and the key, no traceback, and nothing written (a hash of every file before and after).
 
 Most cases need no training: validation comes first. Commands run in-process (scaling.cli.main)
@@ -153,7 +153,7 @@ _KEYS = ["seed", "optim.lr", "optim.b1", "optim.b2", "optim.eps", "train.tokens"
 @given(st.sampled_from(_KEYS), _VALUES)
 def test_any_value_is_valid_or_a_config_error(tmp_path, key, value):
     """Whatever value a key gets, the config loads or refuses with an error naming the key:
-    never another exception (the tracebacks of issue 17: inf, huge ints, wrong types)."""
+    never another exception (the tracebacks once reported: inf, huge ints, wrong types)."""
     cfg = tiny_run(**({"train.steps": 0} if key == "train.tokens" else {}), **{key: value})
     p = tmp_path / "h.yaml"
     p.write_text(json.dumps(cfg, allow_nan=True).replace("NaN", ".nan")

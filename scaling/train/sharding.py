@@ -150,6 +150,8 @@ def batch_split_problem(batch_size: int, microbatches: int, n_devices: int) -> s
     if microbatches < 1 or batch_size % microbatches:
         return f"batch {batch_size} does not split into {microbatches} equal microbatches"
     if (batch_size // microbatches) % n_devices:
+        if microbatches == 1:
+            return f"batch {batch_size} does not split over {n_devices} devices"
         return (f"batch {batch_size} over {microbatches} microbatches is not divisible by "
                 f"{n_devices} devices")
     return None
