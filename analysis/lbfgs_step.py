@@ -18,10 +18,12 @@ _BLOCK_BYTES = 4 << 20
 
 
 def _fg(theta, x, y, logl, W, delta):
-    """Objective and gradient of every row: theta (S,5); x, y, logl (M,); W (S,M) or (1,M).
+    """Objective and gradient of every row: theta (S,5); x, y (M,); logl (M,) shared or (S,M)
+    per row (a residual bootstrap's resampled losses); W (S,M) or (1,M).
 
     Large batches are split into equal blocks of rows (``_BLOCK_BYTES``), evaluated in turn.
     """
+    import jax.numpy as jnp
     from jax import lax
 
     S, M = theta.shape[0], x.shape[0]
@@ -33,7 +35,11 @@ def _fg(theta, x, y, logl, W, delta):
     if n == 1:
         return _fg_rows(theta, x, y, logl, W, delta)
     split = lambda v: v.reshape(n, S // n, *v.shape[1:])
-    if W.shape[0] == 1:
+    if logl.ndim == 2:
+        W = W if W.shape[0] > 1 else jnp.broadcast_to(W, (S, M))
+        f, g = lax.map(lambda tw: _fg_rows(tw[0], x, y, tw[2], tw[1], delta),
+                       (split(theta), split(W), split(logl)))
+    elif W.shape[0] == 1:
         f, g = lax.map(lambda t: _fg_rows(t, x, y, logl, W, delta), split(theta))
     else:
         f, g = lax.map(lambda tw: _fg_rows(tw[0], x, y, logl, tw[1], delta), (split(theta), split(W)))

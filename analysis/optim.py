@@ -134,6 +134,7 @@ def batched_lbfgs(theta0: np.ndarray, x: np.ndarray, y: np.ndarray, log_loss: np
     """Minimise the Huber objective from every row of theta0 (S, 5) at once.
 
     weights: None (every run weight 1), (M,) shared, or (S, M) per row (bootstrap counts).
+    log_loss: (M,) shared, or (S, M) per row (a residual bootstrap's resampled losses).
     ftol/gtol default to scipy L-BFGS-B's (factr 1e7 x machine epsilon, pgtol 1e-5).
     float64=False runs in float32 (about twice as fast; the caller polishes the best rows
     in float64).  Every ``chunk`` evaluations the rows still running are moved into the
@@ -145,6 +146,7 @@ def batched_lbfgs(theta0: np.ndarray, x: np.ndarray, y: np.ndarray, log_loss: np
 
     dtype = np.float64 if float64 else np.float32
     S = len(theta0)
+    ll_rows = np.ndim(log_loss) == 2
     theta, W, (xp, yp, lp) = _padded(theta0, weights, (x, y, log_loss), dtype)
     Sp, per_row = len(theta), W.shape[0] > 1
     out = _fresh_state(theta, memory)  # indexed by (padded) original row
@@ -163,7 +165,8 @@ def batched_lbfgs(theta0: np.ndarray, x: np.ndarray, y: np.ndarray, log_loss: np
             batch = {k: v[idx] for k, v in out.items()}
             if len(idx) < Sp:
                 batch["active"] = np.arange(len(idx)) < n
-            res, _ = run(batch, *data, W[idx] if per_row else W, scalar(delta), np.int32(chunk),
+            rows = (xp, yp, lp[idx]) if ll_rows else data
+            res, _ = run(batch, *rows, W[idx] if per_row else W, scalar(delta), np.int32(chunk),
                          *tail)
             for k, v in res.items():
                 out[k][idx[:n]] = np.asarray(v)[:n]
@@ -186,7 +189,12 @@ def _padded(theta0, weights, runs, dtype) -> tuple[np.ndarray, np.ndarray, list[
     W[: (S if per_row else 1), :M] = 1.0 if w is None else w
     theta = np.concatenate([np.asarray(theta0, dtype=dtype),
                             np.repeat(np.asarray(theta0[:1], dtype=dtype), Sp - S, axis=0)])
-    pad = lambda v: np.concatenate([np.asarray(v, dtype=dtype), np.zeros(Mp - M, dtype)])
+    def pad(v):
+        v = np.asarray(v, dtype=dtype)
+        if v.ndim == 2:  # per-row losses: rows padded like theta, runs like the weights
+            v = np.concatenate([v, np.repeat(v[:1], Sp - S, axis=0)])
+            return np.concatenate([v, np.zeros((Sp, Mp - M), dtype)], axis=1)
+        return np.concatenate([v, np.zeros(Mp - M, dtype)])
     return theta, W, [pad(v) for v in runs]
 
 
