@@ -24,7 +24,7 @@ import numpy as np
 from analysis.columns import ALIASES as _ALIASES
 from analysis.columns import STR_COLUMNS as _STR_COLUMNS
 from analysis.table import RunTable
-from runstore import InputError, tokens_for_flops
+from runstore import InputError, flops_6nd, tokens_for_flops
 
 
 def from_csv(path: str | Path) -> RunTable:
@@ -89,7 +89,7 @@ def _check_flops(path: Path, c: np.ndarray, n: np.ndarray, d: np.ndarray, name: 
     """A C column beside N and D must be 6ND or the exact FLOPs: within a factor 2 of 6ND,
     by one factor for every run (to 10%); else an InputError naming the rows that disagree."""
     ok = np.isfinite(c) & (c > 0)
-    ratio = c / (6.0 * n * d)
+    ratio = c / flops_6nd(n, d)
     med = float(np.median(ratio[ok])) if ok.any() else 1.0
     bad = np.flatnonzero(~ok | (ratio < 0.5) | (ratio > 2.0) | (np.abs(ratio / med - 1) > 0.1))
     if bad.size:

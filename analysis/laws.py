@@ -25,7 +25,7 @@ from typing import Any, Mapping
 
 import numpy as np
 
-from runstore import PF_DAY, InputError, chinchilla_allocation, tokens_for_flops
+from runstore import PF_DAY, InputError, chinchilla_allocation, flops_6nd, tokens_for_flops
 
 
 def _as_float_or_array(x: Any) -> Any:
@@ -131,7 +131,8 @@ class ParametricLaw(_Allocation):
     def budget_for_params(self, N: Any) -> Any:
         """Inverse of n_opt: the budget C at which N parameters are compute-optimal."""
         N = np.asarray(N, dtype=float)
-        return _as_float_or_array(6.0 * (N / self.G) ** (1.0 / self.a))
+        # n_opt = G (C / 6)^a inverted; C / 6 is N D at the optimum (runstore.flops_6nd)
+        return _as_float_or_array(flops_6nd(1.0, (N / self.G) ** (1.0 / self.a)))
 
     def optimal(self, C: float, level: float | None = None) -> dict[str, Any]:
         """Everything about budget C: n_opt, d_opt, tokens_per_param, loss, and intervals.

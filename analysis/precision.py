@@ -27,6 +27,7 @@ import numpy as np
 
 from analysis import identify
 from analysis.bootstrap import interval, resample_indices
+from runstore import tokens_for_flops
 
 P_NONE = 16.0
 DELTA = 1e-3
@@ -59,7 +60,7 @@ class PrecisionLaw:
         best = None
         for p in bits:
             ns = np.logspace(3, 13, 2001)
-            d = c / (6 * ns * p / P_NONE)
+            d = tokens_for_flops(c, ns * p / P_NONE)
             losses = self.loss(ns, d, p)
             i = int(np.argmin(losses))
             row = {"flops": c, "bits": float(p), "n": float(ns[i]), "d": float(d[i]),

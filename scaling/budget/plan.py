@@ -24,7 +24,7 @@ from typing import Any
 
 import numpy as np
 
-from runstore import InputError, read_json
+from runstore import InputError, flops_6nd, read_json
 from scaling.budget import compute as cu
 from scaling.budget.memory import (
     fits,
@@ -210,8 +210,8 @@ def plan(*, flops: float | None = None, pf_days: float | None = None,
                   "d_ff": cfg.ff, "vocab_size": cfg.vocab_size, "seq_len": cfg.seq_len,
                   "n_params_total": n_total,
                   "n_params_nonembedding": cfg.n_params_nonembedding()},
-        "flops": {"per_token": fpt, "exact": exact, "six_nd": 6 * n_opt * d_opt,
-                  "six_nd_actual_shape": 6 * n_total * d_opt, "exact_over_six_nd": exact / C},
+        "flops": {"per_token": fpt, "exact": exact, "six_nd": flops_6nd(n_opt, d_opt),
+                  "six_nd_actual_shape": flops_6nd(n_total, d_opt), "exact_over_six_nd": exact / C},
         "memory": _memory(cfg, n_total, int(batch_size), acc, n_dev),
         "hardware": {"gpu": acc.name, "n_devices": n_dev, "mfu": mfu, "peak_flops": peak,
                      "peak_dtype": peak_dtype, "memory_bytes": acc.memory_bytes,
