@@ -24,7 +24,7 @@ import math
 from pathlib import Path
 from typing import Any, Literal, Mapping, Sequence
 
-from runstore import InputError, load_yaml_text
+from runstore import InputError, load_yaml_text, parse_override
 
 FILE = "fit.yaml"
 _PARAMS = ("total", "nonembedding", "both")
@@ -215,16 +215,9 @@ def parse_sets(sets: Sequence[str]) -> dict[str, Any]:
     YAML, e.g. --set approach=[2,3]), validated; errors name --set and the key."""
     out: dict[str, Any] = {}
     for text in sets:
-        key, eq, raw = text.partition("=")
-        if not eq or not key.strip():
-            raise InputError(f"'{text}' is not key=value", file="--set",
-                             fix="write e.g. --set bootstrap=1000")
-        try:
-            value = load_yaml_text(raw, "--set") if raw.strip() else ""
-        except InputError as e:
-            raise InputError(e.detail, file="--set", key=key.strip(),
-                             fix="write a YAML value, e.g. --set budgets=[1e18,1e22]") from None
-        name, checked = _setting(key.strip(), value, "--set", "correct the value")
+        keys, value = parse_override(text, "--set", example="bootstrap=1000",
+                                     value_fix="write a YAML value, e.g. --set budgets=[1e18,1e22]")
+        name, checked = _setting(".".join(keys), value, "--set", "correct the value")
         out[name] = checked
     return out
 

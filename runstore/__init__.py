@@ -35,10 +35,11 @@ from runstore.units import (
                             params_for_flops,
                             tokens_for_flops,
 )
-from runstore.yamlio import load_yaml_text
+from runstore.yamlio import load_yaml_text, parse_override
 
 __all__ = ["InputError", "cli_main", "JsonlAppender", "atomic_path", "atomic_write_json",
            "atomic_write_text", "fsync_path", "read_json", "read_jsonl", "write_jsonl", "RunDir",
            "SweepDir", "cache_dir", "SCHEMA_VERSION", "RunSummary", "read_metrics", "read_summary",
            "write_summary", "PF_DAY", "chinchilla_allocation", "finite_float", "finite_number",
-           "flops_6nd", "fmt_si", "params_for_flops", "tokens_for_flops", "load_yaml_text"]
+           "flops_6nd", "fmt_si", "params_for_flops", "tokens_for_flops", "load_yaml_text",
+           "parse_override"]

@@ -126,3 +126,23 @@ def load_yaml_text(text: str, file: str = "<yaml>") -> Any:
             what = f"tag {what.split()[-1]} builds an object; only plain values are allowed"
         raise InputError(f"not valid YAML ({what})", file=file, line=_where(mark),
                          fix="see https://yaml.org/spec/1.2.2/ or quote the value") from None
+
+
+def parse_override(text: str, file: str = "--set", example: str = "optim.lr=3e-4",
+                   value_fix: str = "quote a string value, e.g. --set 'data.source=\"a: b\"'"
+                   ) -> tuple[list[str], Any]:
+    """'optim.lr=3e-4' -> (['optim', 'lr'], 0.0003): a `--set KEY=VALUE` with the value read as
+    YAML (the run config's and the fit settings' --set both; `example` and `value_fix` are
+    their fixes)."""
+    key, eq, raw = text.partition("=")
+    keys = key.strip().split(".")
+    if not eq or not all(k.strip() for k in keys):
+        raise InputError(f"'{text}' is not key=value", file=file,
+                          fix=f"write e.g. --set {example}")
+    keys = [k.strip() for k in keys]
+    try:
+        value = load_yaml_text(raw, file) if raw.strip() else ""
+    except InputError as e:
+        raise InputError(e.detail, file=file, key=".".join(keys),
+                          fix=value_fix) from None
+    return keys, value

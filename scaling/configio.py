@@ -15,7 +15,7 @@ import typing
 from pathlib import Path
 from typing import Any, Literal, NamedTuple, Union, get_args, get_origin
 
-from runstore import InputError, load_yaml_text
+from runstore import InputError, load_yaml_text, parse_override
 
 
 def doc(text: str, default: Any = dataclasses.MISSING, **kw) -> Any:
@@ -51,22 +51,6 @@ def load_yaml(path: str | Path) -> dict:
     if not isinstance(data, dict):
         raise InputError("the top level must be a mapping of keys to values", file=str(path))
     return data
-
-
-def parse_override(text: str, file: str = "--set") -> tuple[list[str], Any]:
-    """'optim.lr=3e-4' -> (['optim', 'lr'], 0.0003); the value is read as a YAML scalar."""
-    key, eq, raw = text.partition("=")
-    keys = key.strip().split(".")
-    if not eq or not all(k.strip() for k in keys):
-        raise InputError(f"'{text}' is not key=value", file=file,
-                          fix="write e.g. --set optim.lr=3e-4")
-    keys = [k.strip() for k in keys]
-    try:
-        value = load_yaml_text(raw, file) if raw.strip() else ""
-    except InputError as e:
-        raise InputError(e.detail, file=file, key=".".join(keys),
-                          fix="quote a string value, e.g. --set 'data.source=\"a: b\"'") from None
-    return keys, value
 
 
 def apply_overrides(data: dict, overrides: list[str], file: str = "--set") -> dict:

@@ -1,7 +1,7 @@
 import pytest
 
-from runstore import InputError
-from scaling.configio import apply_overrides, describe, from_dict, load_yaml, parse_override
+from runstore import InputError, parse_override
+from scaling.configio import apply_overrides, describe, from_dict, load_yaml
 from scaling.train.config import RunConfig, load_run_config
 
 
