@@ -2,12 +2,10 @@
 docs/design.md says, a SIGKILLed run resumes bit for bit, and the sample configs plan."""
 import json
 import math
-import signal
-import time
 
 import pytest
 from conftest import ROOT, tiny_run, write_config
-from test_resume import losses, start
+from test_resume import losses, train_then_kill
 
 from runstore import InputError
 from scaling.configio import from_dict
@@ -86,17 +84,7 @@ def test_sigkill_then_resume_is_bit_identical(tmp_path, objective):
     ref = train(cfg, tmp_path / "ref", progress=False)
 
     out = tmp_path / "killed"
-    proc = start(path, out)
-    killed, deadline = False, time.time() + 240
-    while time.time() < deadline and proc.poll() is None:
-        m = out / "metrics.jsonl"
-        if m.exists() and len(m.read_text().splitlines()) >= 30:
-            proc.send_signal(signal.SIGKILL)
-            killed = True
-            break
-        time.sleep(0.05)
-    proc.wait()
-    assert killed and not (out / "summary.json").exists()
+    assert train_then_kill(path, out, 30)
     assert (out / "checkpoints").exists()
     resumed = train(cfg, out, progress=False)
     assert losses(out) == losses(tmp_path / "ref")

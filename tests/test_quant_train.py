@@ -1,12 +1,10 @@
 """Training with model.quant: fewer bits cost loss in order, and a quantised run (learned
 scales included) resumes after SIGKILL bit for bit, as every run does."""
 import json
-import signal
-import time
 
 import pytest
 from conftest import run_cli, tiny_run, write_config
-from test_resume import losses, start
+from test_resume import losses, train_then_kill
 
 
 def _final(run_dir):
@@ -42,18 +40,7 @@ def test_quantised_run_resumes_bit_identically_after_sigkill(tmp_path):
     path = write_config(tmp_path / "run.yaml", cfg)
     run_cli("train", path, "--out", tmp_path / "ref", "--quiet", check=True)
     out = tmp_path / "killed"
-    proc = start(path, out)
-    deadline = time.time() + 240
-    killed = False
-    while time.time() < deadline and proc.poll() is None:
-        m = out / "metrics.jsonl"
-        if m.exists() and len(m.read_text().splitlines()) >= 50:  # after the 40-step checkpoint
-            proc.send_signal(signal.SIGKILL)
-            killed = True
-            break
-        time.sleep(0.05)
-    proc.wait()
-    assert killed and not (out / "summary.json").exists()
+    assert train_then_kill(path, out, 50)  # after the 40-step checkpoint
     run_cli("train", path, "--out", out, "--quiet", check=True)
     assert losses(out) == losses(tmp_path / "ref")
     assert _final(out) == _final(tmp_path / "ref")

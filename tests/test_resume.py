@@ -21,6 +21,23 @@ def start(cfg_path, out):
                             stderr=subprocess.PIPE, text=True)
 
 
+def train_then_kill(cfg_path, out, rows: int, timeout: float = 240) -> bool:
+    """Start `scaling train` and SIGKILL it once metrics.jsonl holds `rows` lines; whether it
+    was killed (False: it finished or the timeout passed first). Never leaves a summary."""
+    proc = start(cfg_path, out)
+    killed, deadline = False, time.time() + timeout
+    while time.time() < deadline and proc.poll() is None:
+        m = out / "metrics.jsonl"
+        if m.exists() and len(m.read_text().splitlines()) >= rows:
+            proc.send_signal(signal.SIGKILL)
+            killed = True
+            break
+        time.sleep(0.05)
+    proc.wait()
+    assert not (out / "summary.json").exists()
+    return killed
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("objective", ["clm"])
 def test_sigkill_then_resume_is_bit_identical(tmp_path, objective):
@@ -30,20 +47,8 @@ def test_sigkill_then_resume_is_bit_identical(tmp_path, objective):
     run_cli("train", path, "--out", tmp_path / "ref", "--quiet", check=True)
 
     out = tmp_path / "killed"
-    kills = 0
-    for target in (30, 75):  # kill after the 20- and 60-step checkpoints, mid-interval
-        proc = start(path, out)
-        deadline = time.time() + 240
-        while time.time() < deadline and proc.poll() is None:
-            m = out / "metrics.jsonl"
-            if m.exists() and len(m.read_text().splitlines()) >= target:
-                proc.send_signal(signal.SIGKILL)
-                kills += 1
-                break
-            time.sleep(0.05)
-        proc.wait()
-        assert not (out / "summary.json").exists()
-    assert kills == 2
+    # kill after the 20- and 60-step checkpoints, mid-interval
+    assert all([train_then_kill(path, out, target) for target in (30, 75)])
     run_cli("train", path, "--out", out, "--quiet", check=True)
     assert losses(out) == losses(tmp_path / "ref")
     a = json.loads((out / "summary.json").read_text())
