@@ -30,10 +30,13 @@ venv: $(STAMP)
 # The quick start: a 10-run IsoFLOP sweep (two workers share the two cores through the sweep's
 # claims), its figures, then the headline: D/N at the largest budget beside Chinchilla's ~20.
 QUICKSTART_FIT := --approach 2,3 --bootstrap 200
+# w1's progress line covers the whole folder (both workers), so w2's stderr goes to a log,
+# printed only if w2 fails.
 quickstart: $(STAMP)
-	$(BIN)/scaling sweep sweeps/quickstart.yaml --quiet --worker w2 & \
+	@mkdir -p .cache
+	$(BIN)/scaling sweep sweeps/quickstart.yaml --quiet --worker w2 2> .cache/quickstart-w2.log & \
 	  $(BIN)/scaling sweep sweeps/quickstart.yaml --quiet --worker w1 || exit $$?; \
-	  wait || exit $$?
+	  wait $$! || { cat .cache/quickstart-w2.log >&2; exit 1; }
 	$(BIN)/scaling plot results/quickstart --out results/quickstart/figures $(QUICKSTART_FIT)
 	$(BIN)/scaling fit results/quickstart $(QUICKSTART_FIT) --brief
 
@@ -55,11 +58,13 @@ lint: $(STAMP)
 
 reference: $(STAMP)
 	for f in $(REFERENCE_SWEEPS); do \
+	  pids=; \
 	  for w in $$(seq 2 $(REFERENCE_WORKERS)); do \
 	    $(BIN)/scaling sweep sweeps/cpu_reference/$$f.yaml --quiet --worker w$$w & \
+	    pids="$$pids $$!"; \
 	  done; \
 	  $(BIN)/scaling sweep sweeps/cpu_reference/$$f.yaml --quiet --worker w1 || exit $$?; \
-	  wait || exit $$?; \
+	  for p in $$pids; do wait $$p || exit $$?; done; \
 	done
 	$(MAKE) reference-fits reference-figures
 
