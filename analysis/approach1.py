@@ -106,19 +106,9 @@ def _envelope(curves: Sequence[tuple[float, np.ndarray, np.ndarray]], grid: np.n
 MIN_SIZES = 3
 
 
-def envelope_fit(runs: RunTable, params: str = "total", metric: str = "train_loss",
-                 n_grid: int = 200, skip_fraction: float = 0.1, bootstrap: int = 0,
-                 level: float = 0.8, seed: int = 0, budgets: Sequence[float] | str | None = "data"
-                 ) -> EnvelopeFit:
-    """Approach 1 on one group of runs that have training curves (a results folder).
-
-    params: the N counted; metric: the curve ('train_loss' or 'eval_loss'); n_grid: points of
-    the log C grid of the envelope; skip_fraction: the start of each curve left out (warmup);
-    bootstrap: resamples of curves (0: none); level: interval level in (0, 1); seed;
-    budgets: the allocation table's C ('data': the runs' own).  Bad values: InputErrors.
-    """
-    check_kwargs(bootstrap=bootstrap, level=level, seed=seed, params=params, budgets=budgets)
-    group = runs.group  # one objective/tokenizer, else an InputError
+def _checked_curves(runs: RunTable, params: str, metric: str, skip_fraction: float
+                    ) -> list[tuple[float, np.ndarray, np.ndarray]]:
+    """The runs' curves, refused (InputError) when approach 1 cannot use them."""
     if not runs.has_curves:
         raise InputError("approach 1 needs training curves (metrics.jsonl)",
                          fix="load a results folder, or use --approach 2,3 for a CSV")
@@ -132,9 +122,50 @@ def envelope_fit(runs: RunTable, params: str = "total", metric: str = "train_los
                          f"{sizes.size} among {len(curves)} runs with curves",
                          fix="train more model sizes (the envelope picks the best size at "
                              "each compute; with one size its N_opt cannot move)")
-    lo = min(c[1][0] for c in curves)
-    hi = max(c[1][-1] for c in curves)
-    grid = np.linspace(lo, hi, n_grid)
+    return curves
+
+
+def _bootstrap_laws(curves, grid: np.ndarray, bootstrap: int, seed: int
+                    ) -> list[tuple[PowerLaw, PowerLaw]]:
+    """(N_opt law, D_opt law) of each resample of curves whose envelope moves."""
+    samples: list[tuple[PowerLaw, PowerLaw]] = []
+    for idx in resample_indices(len(curves), bootstrap, seed):
+        _, n_b = _envelope([curves[i] for i in idx], grid)
+        m = np.isfinite(n_b)
+        if m.sum() < 3 or len(np.unique(n_b[m])) < 2:
+            continue
+        Cb = np.exp(grid[m])
+        samples.append((fit_power_law(Cb, n_b[m]), fit_power_law(Cb, tokens_for_flops(Cb, n_b[m]))))
+    return samples
+
+
+def _allocation_row(c: float, n_law: PowerLaw, d_law: PowerLaw,
+                    samples: list[tuple[PowerLaw, PowerLaw]], level: float) -> dict[str, Any]:
+    row: dict[str, Any] = {"flops": float(c), "n_opt": float(n_law(c)), "d_opt": float(d_law(c))}
+    row["tokens_per_param"] = row["d_opt"] / row["n_opt"]
+    if samples:
+        nb = np.array([s[0](c) for s in samples])
+        db = np.array([s[1](c) for s in samples])
+        row.update(n_opt_interval=interval(nb, level), d_opt_interval=interval(db, level),
+                   tokens_per_param_interval=interval(db / nb, level))
+    return row
+
+
+def envelope_fit(runs: RunTable, params: str = "total", metric: str = "train_loss",
+                 n_grid: int = 200, skip_fraction: float = 0.1, bootstrap: int = 0,
+                 level: float = 0.8, seed: int = 0, budgets: Sequence[float] | str | None = "data"
+                 ) -> EnvelopeFit:
+    """Approach 1 on one group of runs that have training curves (a results folder).
+
+    params: the N counted; metric: the curve ('train_loss' or 'eval_loss'); n_grid: points of
+    the log C grid of the envelope; skip_fraction: the start of each curve left out (warmup);
+    bootstrap: resamples of curves (0: none); level: interval level in (0, 1); seed;
+    budgets: the allocation table's C ('data': the runs' own).  Bad values: InputErrors.
+    """
+    check_kwargs(bootstrap=bootstrap, level=level, seed=seed, params=params, budgets=budgets)
+    group = runs.group  # one objective/tokenizer, else an InputError
+    curves = _checked_curves(runs, params, metric, skip_fraction)
+    grid = np.linspace(min(c[1][0] for c in curves), max(c[1][-1] for c in curves), n_grid)
     env, ns = _envelope(curves, grid)
     ok = np.isfinite(ns)
     if np.unique(ns[ok]).size < 2:
@@ -144,31 +175,15 @@ def envelope_fit(runs: RunTable, params: str = "total", metric: str = "train_los
     C = np.exp(grid[ok])
     n_law = fit_power_law(C, ns[ok])
     d_law = fit_power_law(C, tokens_for_flops(C, ns[ok]))
+    samples = _bootstrap_laws(curves, grid, bootstrap, seed) if bootstrap else []
     intervals = None
-    samples: list[tuple[PowerLaw, PowerLaw]] = []
     if bootstrap:
-        for idx in resample_indices(len(curves), bootstrap, seed):
-            sub = [curves[i] for i in idx]
-            e_b, n_b = _envelope(sub, grid)
-            m = np.isfinite(n_b)
-            if m.sum() < 3 or len(np.unique(n_b[m])) < 2:
-                continue
-            Cb = np.exp(grid[m])
-            samples.append((fit_power_law(Cb, n_b[m]), fit_power_law(Cb, tokens_for_flops(Cb, n_b[m]))))
         intervals = {"a": interval([s[0].exponent for s in samples], level),
                      "b": interval([s[1].exponent for s in samples], level),
                      "n_resamples_used": len(samples)}
-    allocation = []
-    for c in reporting_budgets(budgets, runs, params):
-        row: dict[str, Any] = {"flops": float(c), "n_opt": float(n_law(c)), "d_opt": float(d_law(c))}
-        row["tokens_per_param"] = row["d_opt"] / row["n_opt"]
-        if samples:
-            nb = np.array([s[0](c) for s in samples])
-            db = np.array([s[1](c) for s in samples])
-            row.update(n_opt_interval=interval(nb, level), d_opt_interval=interval(db, level),
-                       tokens_per_param_interval=interval(db / nb, level))
-        allocation.append(row)
+    allocation = tuple(_allocation_row(c, n_law, d_law, samples, level)
+                       for c in reporting_budgets(budgets, runs, params))
     return EnvelopeFit(group=group, params=params, flops=tuple(map(float, C)),
                        loss=tuple(map(float, env[ok])), n_opt=tuple(map(float, ns[ok])),
                        n_law=n_law, d_law=d_law, bootstrap=bootstrap, level=level,
-                       intervals=intervals, allocation=tuple(allocation))
+                       intervals=intervals, allocation=allocation)

@@ -317,6 +317,31 @@ def _other_estimators(logn, logd, loss, c_group, labels, total: bool, estimator:
     return others
 
 
+def _verdict(mins, edge, logn, loss, exponents: dict, intervals, bootstrap: int) -> Verdict:
+    """isoflop_verdict of the minima (provisional without a bootstrap)."""
+    verdict = isoflop_verdict([(m[0], m[3], logn[m[4]], loss[m[4]]) for m in mins], edge,
+                              exponents, intervals)
+    return verdict if bootstrap else provisional(verdict)
+
+
+def _check_tol(tol_dex: Any) -> None:
+    if not (isinstance(tol_dex, (int, float)) and 0 < tol_dex < 1):
+        raise InputError(f"must be a number of decades in (0, 1), got {tol_dex!r}",
+                         key="tol_dex", fix="e.g. tol_dex=0.05")
+
+
+def _interior_minima(logn, logd, loss, c_group, labels, total, name, estimator, window_dex):
+    """`_minima`'s (minima, edge budgets), refused when fewer than 2 minima are interior."""
+    mins, edge = _minima(logn, logd, loss, c_group, labels, total, name, estimator, window_dex)
+    if len(mins) < 2:
+        raise InputError(
+            f"approach 2 needs at least 2 IsoFLOP budgets whose minimum lies inside their sizes, "
+            f"found {len(mins)}" + (f" ({len(edge)} with the lowest loss at an end: C {_cs(edge)})"
+                                    if edge else ""),
+            fix="add sizes on the side where the loss is still falling, or use --approach 3")
+    return mins, edge
+
+
 def isoflop(runs: RunTable, params: str = "total", tol_dex: float = 0.05, bootstrap: int = 0,
             level: float = 0.8, seed: int = 0, budgets: Sequence[float] | str | None = "data",
             estimator: str = DEFAULT_ESTIMATOR, window_dex: float = WINDOW_DEX) -> IsoFlopFit:
@@ -336,14 +361,11 @@ def isoflop(runs: RunTable, params: str = "total", tol_dex: float = 0.05, bootst
     estimator: each budget's minimum (analysis/isoflop_min.py): 'window' (default: the parabola
     through the sizes within window_dex decades of the lowest loss), 'all' or 'akima'.
     The result holds each budget's N_opt, D_opt and minimum loss (``min_loss``, with
-    ``min_loss_interval`` when bootstrapped).  Bad values: one-line InputErrors (FitOptions'
-    checks, analysis/fit_settings.py).
+    ``min_loss_interval`` when bootstrapped).  Bad values: one-line InputErrors.
     """
     check_kwargs(bootstrap=bootstrap, level=level, seed=seed, params=params, budgets=budgets,
                  estimator=estimator, window_dex=window_dex)
-    if not (isinstance(tol_dex, (int, float)) and 0 < tol_dex < 1):
-        raise InputError(f"must be a number of decades in (0, 1), got {tol_dex!r}",
-                         key="tol_dex", fix="e.g. tol_dex=0.05")
+    _check_tol(tol_dex)
     group = runs.group  # one objective/tokenizer, else an InputError
     n = runs.n(params)
     total = params == "total"
@@ -353,30 +375,19 @@ def isoflop(runs: RunTable, params: str = "total", tol_dex: float = 0.05, bootst
     _require_isoflop(logn, c_group, labels)
     budgets = reporting_budgets(budgets, runs, params)
     name = "/".join(group)
-    mins, edge = _minima(logn, logd, loss, c_group, labels, total, name, estimator, window_dex)
-    if len(mins) < 2:
-        raise InputError(
-            f"approach 2 needs at least 2 IsoFLOP budgets whose minimum lies inside their sizes, "
-            f"found {len(mins)}" + (f" ({len(edge)} with the lowest loss at an end: C {_cs(edge)})"
-                                    if edge else ""),
-            fix="add sizes on the side where the loss is still falling, or use --approach 3")
-    cb = np.array([m[0] for m in mins])
-    nb = np.array([m[1] for m in mins])
-    db = np.array([m[2] for m in mins])
+    mins, edge = _interior_minima(logn, logd, loss, c_group, labels, total, name, estimator,
+                                  window_dex)
+    cb, nb, db = (np.array([m[k] for m in mins]) for k in range(3))
     n_law, d_law = fit_power_law(cb, nb), fit_power_law(cb, db)
     intervals, alloc_samples, loss_draws = _intervals(
         mins, logn, logd, loss, total, bootstrap, level, seed, budgets, estimator, window_dex,
         name)
-    min_loss = tuple(float(np.polyval(m[3].parabola, m[3].x)) for m in mins)
     min_loss_iv = tuple(interval(v, level) if len(v) > 2 else None for v in loss_draws)
-    bpt = runs["bytes_per_token"]
-    bpt_val = float(np.nanmedian(bpt)) if np.isfinite(bpt).any() else None
+    bpt_val = runs.bytes_per_token()
     allocation = _allocation(n_law, d_law, budgets, bpt_val, alloc_samples, level)
     others = _other_estimators(logn, logd, loss, c_group, labels, total, estimator, window_dex)
-    verdict = isoflop_verdict([(m[0], m[3], logn[m[4]], loss[m[4]]) for m in mins], edge,
-                              {estimator: n_law.exponent, **others}, intervals)
-    if not bootstrap:
-        verdict = provisional(verdict)
+    verdict = _verdict(mins, edge, logn, loss, {estimator: n_law.exponent, **others}, intervals,
+                       bootstrap)
     return IsoFlopFit(
         group=group, params=params, flops=tuple(map(float, cb)), n_opt=tuple(map(float, nb)),
         d_opt=tuple(map(float, db)), extrapolated=tuple(False for _ in mins),
@@ -386,7 +397,8 @@ def isoflop(runs: RunTable, params: str = "total", tol_dex: float = 0.05, bootst
         allocation=tuple(allocation), bytes_per_token=bpt_val, verdict=verdict,
         estimator=estimator, window_dex=window_dex, excluded=tuple(map(float, edge)),
         used=tuple(tuple(bool(u) for u in m[3].used) for m in mins),
-        min_loss=min_loss, min_loss_interval=min_loss_iv,
+        min_loss=tuple(float(np.polyval(m[3].parabola, m[3].x)) for m in mins),
+        min_loss_interval=min_loss_iv,
     )
 
 

@@ -214,6 +214,44 @@ def _with_budget_trend(verdict: identify.Verdict, resid: np.ndarray, c: np.ndarr
                             {**verdict.diagnostics, **diag})
 
 
+def _runs_to_fit(runs: RunTable, exclude: Sequence[str], resample: str) -> RunTable:
+    """The runs less `exclude`, refused when too few for 5 parameters (or `resample` unknown)."""
+    if resample not in ("residuals", "runs"):
+        raise InputError(f"resample must be 'residuals' or 'runs', got {resample!r}",
+                         key="resample")
+    runs = runs.subset(~np.isin(runs["run_id"], list(exclude)))
+    if len(runs) < 6:
+        raise InputError(f"approach 3 needs at least 6 runs, got {len(runs)}",
+                         fix="add runs (5 parameters are fitted)")
+    return runs
+
+
+def _fit_dropping_outliers(runs: RunTable, params: str, delta: float, grid: np.ndarray | None,
+                           outlier_mad: float | None):
+    """(runs kept, run ids dropped, (log N, log D, log L), minimize_grid's result): the grid
+    fit, refitted once without the runs beyond `outlier_mad` robust deviations when set."""
+    x, y, ll = np.log(runs.n(params)), np.log(runs["tokens"]), np.log(runs["loss"])
+    fitted = minimize_grid(x, y, ll, delta, grid)
+    if outlier_mad is None:
+        return runs, (), (x, y, ll), fitted
+    out = _outliers(fitted[0], x, y, ll, outlier_mad)
+    if not out.any():
+        return runs, (), (x, y, ll), fitted
+    x, y, ll = x[~out], y[~out], ll[~out]
+    return (runs.subset(~out), tuple(runs["run_id"][out]), (x, y, ll),
+            minimize_grid(x, y, ll, delta, grid))
+
+
+def _verdict(law, theta, data, resid, diag, intervals, c_top: float, runs: RunTable,
+             bootstrap: int) -> identify.Verdict:
+    """identify.assess at the top budget's N_opt, with the residuals' drift by budget;
+    provisional without a bootstrap."""
+    verdict = identify.assess(law, theta, *data, resid, diag["starts"], intervals,
+                              float(law.n_opt(c_top)))
+    verdict = _with_budget_trend(verdict, resid, runs.c("total"))
+    return verdict if bootstrap else identify.provisional(verdict)
+
+
 def fit_parametric(
     runs: RunTable, params: str = "total", delta: float = 1e-3, grid: np.ndarray | None = None,
     bootstrap: int = 0, level: float = 0.8, seed: int = 0,
@@ -230,12 +268,8 @@ def fit_parametric(
     full-data optimum plus ``bootstrap_starts - 1`` grid starts that reached the best distinct
     optima.  Without a bootstrap the verdict is marked provisional (its spread diagnostics
     use Gauss-Newton standard errors; analysis/identify.py).
-    resample: 'runs' (default): runs drawn with replacement (the pairs bootstrap);
-    'residuals': the fitted log-losses plus the fit's residuals (centred, scaled for the 5
-    fitted parameters) drawn with replacement, at the runs' own N and D. Measured on 210
-    synthetic grids from a known law (tests/test_analysis_coverage.py), 80% intervals of a and
-    D/N covered it 91% / 89% of the time with 'runs' (conservative) and 78% / 72% with
-    'residuals' (D/N too narrow); 95% intervals 97% / 97% and 91% / 91%.
+    resample: 'runs' (default, the pairs bootstrap) or 'residuals' (bootstrap_thetas: how
+    each works and the coverage each measured).
     level: the central level of every percentile interval, in (0, 1) (default 0.8).
     seed: the bootstrap's random seed (an integer >= 0).
     budgets: the allocation table's C values; 'data' (default): the runs' own budgets.
@@ -245,27 +279,12 @@ def fit_parametric(
     progress: a progress bar for the bootstrap (None: on unless SCALING_PROGRESS=0).
     Bad values raise one-line InputErrors, the checks of FitOptions (analysis/fit_settings.py).
     """
-    if resample not in ("residuals", "runs"):
-        raise InputError(f"resample must be 'residuals' or 'runs', got {resample!r}",
-                         key="resample")
     check_kwargs(bootstrap=bootstrap, level=level, seed=seed, delta=delta, params=params,
                  budgets=budgets, outlier_mad=outlier_mad)
     group = runs.group  # one objective/tokenizer, else an InputError
-    keep = ~np.isin(runs["run_id"], list(exclude))
-    runs = runs.subset(keep)
-    if len(runs) < 6:
-        raise InputError(f"approach 3 needs at least 6 runs, got {len(runs)}",
-                         fix="add runs (5 parameters are fitted)")
-    x, y, ll = np.log(runs.n(params)), np.log(runs["tokens"]), np.log(runs["loss"])
-    theta, fbest, diag = minimize_grid(x, y, ll, delta, grid)
-    dropped: tuple[str, ...] = ()
-    if outlier_mad is not None:
-        out = _outliers(theta, x, y, ll, outlier_mad)
-        if out.any():
-            dropped = tuple(runs["run_id"][out])
-            runs = runs.subset(~out)
-            x, y, ll = x[~out], y[~out], ll[~out]
-            theta, fbest, diag = minimize_grid(x, y, ll, delta, grid)
+    runs = _runs_to_fit(runs, exclude, resample)
+    runs, dropped, (x, y, ll), (theta, fbest, diag) = _fit_dropping_outliers(
+        runs, params, delta, grid, outlier_mad)
     name = f"approach3-{group[0]}-{group[1]}"
     law = _theta_to_law(theta, name, f"analysis.parametric fit of {len(runs)} runs", params)
     intervals = None
@@ -274,16 +293,11 @@ def fit_parametric(
         samples = bootstrap_thetas(x, y, ll, delta, starts, bootstrap, seed, progress,
                                    theta=theta if resample == "residuals" else None)
         law, intervals = _with_intervals(law, samples, level)
-    bpt = runs["bytes_per_token"]
-    bpt_val = float(np.nanmedian(bpt)) if np.isfinite(bpt).any() else None
+    bpt_val = runs.bytes_per_token()
     table = [_budget_row(law, c, bpt_val) for c in reporting_budgets(budgets, runs, params)]
     resid = optim.residuals(theta, x, y, ll)
     c_top = max(r["flops"] for r in table) if table else float(np.max(runs.c(params)))
-    top = float(law.n_opt(c_top))
-    verdict = identify.assess(law, theta, x, y, ll, resid, diag["starts"], intervals, top)
-    verdict = _with_budget_trend(verdict, resid, runs.c("total"))
-    if not bootstrap:
-        verdict = identify.provisional(verdict)
+    verdict = _verdict(law, theta, (x, y, ll), resid, diag, intervals, c_top, runs, bootstrap)
     law = dataclasses.replace(law, verdict=verdict.status)
     return ParametricFit(
         law=law, objective=float(fbest), delta=delta, params=params, group=group,
@@ -306,8 +320,11 @@ def bootstrap_thetas(x: np.ndarray, y: np.ndarray, log_loss: np.ndarray, delta: 
 
     Without `theta`: the pairs bootstrap (runs drawn with replacement). With `theta` (the
     fit's own): a residual bootstrap at the fixed design, each resample the fitted log-losses
-    plus residuals drawn with replacement (the runs' N and D stay as trained). Their measured
-    coverage: fit_parametric's `resample`."""
+    plus the fit's residuals (centred, scaled for the 5 fitted parameters) drawn with
+    replacement, the runs' N and D as trained. Measured on 210 synthetic grids from a known
+    law (tests/test_analysis_coverage.py), 80% intervals of a and D/N covered it 91% / 89% of
+    the time with pairs (conservative) and 78% / 72% with residuals (D/N too narrow); 95%
+    intervals 97% / 97% and 91% / 91%."""
     k = len(starts)
     rows = np.repeat(np.arange(n_boot), k)
     theta0 = np.tile(starts, (n_boot, 1))

@@ -152,6 +152,12 @@ class RunTable:
         return [(o, t, b) if b else (o, t) for o, t, b in
                 zip(self._cols["objective"], self._cols["tokenizer"], self._by)]
 
+    def bytes_per_token(self) -> float | None:
+        """The runs' median bytes per token (the tokenizer's compression), None if unknown:
+        what turns tokens per parameter into bytes per parameter."""
+        bpt = self._cols["bytes_per_token"]
+        return float(np.nanmedian(bpt)) if np.isfinite(bpt).any() else None
+
     def grouped_by(self, columns: Sequence[str] | str | None) -> "RunTable":
         """The runs with `columns` (extra CSV columns, or seed, epochs, ...) as grouping keys
         beside objective and tokenizer (analysis/grouping.py); None: the table itself."""
