@@ -326,7 +326,13 @@ def get_law(name_or_path: str | Path) -> Law:
     key = str(name_or_path)
     if key.lower() in REFERENCE_LAWS:
         return REFERENCE_LAWS[key.lower()]
-    path = Path(key)
+    return law_from_json(law_file(key))
+
+
+def law_file(name_or_path: str | Path) -> Path:
+    """The JSON file a law that is not a reference one comes from: the file itself, or a
+    results folder's one fits/approach3*.json; InputError otherwise."""
+    path = Path(name_or_path)
     if path.is_dir():
         fits = sorted((path / "fits").glob("approach3*.json")) if (path / "fits").is_dir() else []
         if len(fits) != 1:
@@ -334,11 +340,11 @@ def get_law(name_or_path: str | Path) -> Law:
             raise InputError(f"expected exactly one approach3*.json, found {found}",
                              file=str(path / "fits"),
                              fix="pass the fit file itself, or run `scaling fit --approach 3`")
-        return law_from_json(fits[0])
+        return fits[0]
     if path.suffix == ".json" or path.exists():
         if not path.exists():
             raise InputError("no such file", file=str(path), fix="check the path")
-        return law_from_json(path)
-    raise InputError(f"unknown law {key!r}", fix=f"use one of {sorted(REFERENCE_LAWS)} or a "
-                     "path to a fits/approach3-*.json file")
+        return path
+    raise InputError(f"unknown law {str(name_or_path)!r}", fix=f"use one of "
+                     f"{sorted(REFERENCE_LAWS)} or a path to a fits/approach3-*.json file")
 

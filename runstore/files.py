@@ -7,9 +7,11 @@ by `publish_dir`, so a reader never sees a half-written one.
 from __future__ import annotations
 
 import contextlib
+import glob
 import json
 import os
 import tempfile
+import time
 import warnings
 from pathlib import Path
 from typing import Any, Iterable, Iterator
@@ -32,9 +34,6 @@ ORPHAN_AGE_S = 600.0
 
 
 def _remove_orphans(path: Path) -> None:
-    import glob
-    import time
-
     pattern = str(path.parent / f".{glob.escape(path.stem)}.*.tmp{glob.escape(path.suffix)}")
     for p in glob.glob(pattern):
         with contextlib.suppress(OSError):

@@ -19,7 +19,6 @@ import json
 import math
 import sys
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -88,14 +87,14 @@ def load_law(name: str) -> Any:
 
 
 def _fit_verdict(name: str) -> tuple[str | None, list[str], str | None]:
-    """(status, reasons, file) of the fit JSON a law named by `name` was loaded from (a file,
-    or a results folder's one fits/approach3*.json, as analysis.get_law takes them); (None, [],
-    None) for a reference law or a plain {E, A, B, alpha, beta} file without a verdict."""
-    path = Path(name)
-    if path.is_dir():
-        path = next(iter(sorted((path / "fits").glob("approach3*.json"))), path)
-    if not path.is_file():
+    """(status, reasons, file) of the fit JSON the law `name` was loaded from
+    (analysis.laws.law_file); (None, [], None) for a reference law or a plain
+    {E, A, B, alpha, beta} file without a verdict."""
+    from analysis.laws import REFERENCE_LAWS, law_file
+
+    if name.lower() in REFERENCE_LAWS:
         return None, [], None
+    path = law_file(name)
     data = read_json(path)
     verdict = data.get("verdict") if isinstance(data, dict) else None
     if not isinstance(verdict, dict):
