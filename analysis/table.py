@@ -270,7 +270,8 @@ def _canonical(columns: Mapping[str, Any]) -> dict[str, Any]:
         col = name if name in COLUMNS else alias.get(name)
         if col is None:
             raise InputError("unknown column", key=str(name),
-                             fix=f"use {', '.join(COLUMNS)} (or N, D, C, loss)")
+                             fix=f"use {', '.join(COLUMNS)} (or N, D, C, loss); to keep your "
+                                 "own columns: RunTable.from_pandas(df, extra='keep')")
         if col in out:
             raise InputError(f"given twice (as {col!r})", key=str(name), fix="give it once")
         out[col] = values

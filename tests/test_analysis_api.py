@@ -41,6 +41,8 @@ def test_runtable_masks_groups_and_from_pandas(runs):
     df = runs.to_pandas().assign(mine=1.0)
     with pytest.raises(analysis.InputError, match="mine"):
         analysis.RunTable.from_pandas(df)
+    with pytest.raises(analysis.InputError, match="from_pandas\\(df, extra='keep'\\)"):
+        analysis.RunTable(df)  # the constructor says what to do with one's own columns
     kept = analysis.RunTable.from_pandas(df, extra="keep")
     assert list(kept["mine"]) == ["1.0"] * len(runs) and "mine" in kept.to_pandas()
     assert analysis.isoflop(kept).a == pytest.approx(analysis.isoflop(runs).a)
