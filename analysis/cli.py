@@ -164,11 +164,28 @@ def run_fits(args: argparse.Namespace) -> tuple[Any, Any, list[tuple[str, Any]]]
     explicit = options.approach is not None  # asked for (flag, --set or fit.yaml): errors stand
     approaches = list(options.approach or ((2, 3) if _is_csv(args) else (1, 2, 3)))
     runs = load(Path(args.source)).grouped_by(options.group_by)
+    args.precision = _precision(args, options)
+    if args.precision is not None:  # the approaches fit one precision: the full one
+        runs = runs.subset([i for i, r in enumerate(runs["run_id"])
+                            if r not in args.precision.quantised])
+        print(f"note: {len(args.precision.quantised)} quantised runs go to the precision fit "
+              f"only; approaches {','.join(map(str, approaches))} fit the {len(runs)} "
+              "full-precision runs", file=sys.stderr)
     fits = fit_all(runs, options, args.cmd, approaches, explicit)
     if not fits:
         raise InputError("no approach could be fitted", file=str(args.source),
                          fix="see the warnings above")
     return options, runs, fits
+
+
+def _precision(args: argparse.Namespace, options: Any) -> Any:
+    """The precision report of a results folder with a precision axis, else None."""
+    from analysis import precision_cli
+
+    if _is_csv(args) or not precision_cli.has_precision_axis(args.source):
+        return None
+    return precision_cli.fit_folder(args.source, bootstrap=options.bootstrap,
+                                    level=options.level, seed=options.seed)
 
 
 def _fmt_iv(row: dict[str, Any], key: str) -> str:
@@ -264,6 +281,9 @@ def cmd_fit(args: argparse.Namespace) -> int:
     payload = {stem: fit.to_dict() for stem, fit in fits}
     for stem, d in payload.items():  # key order as fitted (not sorted): committed fits stay stable
         atomic_write_text(out / f"{stem}.json", json.dumps(_clean(d), indent=1))
+    if args.precision is not None:
+        atomic_write_text(out / "precision.json",
+                          json.dumps(_clean(args.precision.to_dict()), indent=1))
     if args.brief:
         from analysis.brief import format_brief
 
@@ -279,7 +299,12 @@ def cmd_fit(args: argparse.Namespace) -> int:
         if rows:
             print()
             print(format_markdown(rows))
-        print(f"wrote {len(payload)} fit file(s) to {out}")
+        if args.precision is not None:
+            from analysis.precision_cli import format_report
+
+            print()
+            print(format_report(args.precision, options.level))
+        print(f"wrote {len(payload) + (args.precision is not None)} fit file(s) to {out}")
     return 0
 
 
@@ -297,7 +322,13 @@ def cmd_plot(args: argparse.Namespace) -> int:
     (params,) = param_counts(options.params, "plot")
     if not any(f.bytes_per_token for _, f in fits if f.approach in (2, 3)):
         print("skipped bytes_per_param-all: no run gives bytes_per_token")
-    done = figures.write(figures.specs(fits, runs, params, checks), out, rc)
+    todo = figures.specs(fits, runs, params, checks)
+    if args.precision is not None:
+        from analysis import precision_plots
+
+        rep = args.precision
+        todo += precision_plots.specs(rep.train, rep.ptq, rep.training, rep.post)
+    done = figures.write(todo, out, rc)
     changed = sum(w for _, w in done)
     print(f"wrote {changed} of {len(done)} figure file(s) to {out}"
           + (f" ({len(done) - changed} unchanged)" if changed < len(done) else ""))

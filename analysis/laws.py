@@ -125,7 +125,10 @@ class ParametricLaw(_Allocation):
         """Compute-optimal parameters at budget C FLOPs (warns once if not ``identified``)."""
         self._warn_derived()
         C = np.asarray(C, dtype=float)
-        n, _ = chinchilla_allocation(self.E, self.A, self.B, self.alpha, self.beta, C)
+        # numpy scalars: a fit with a negative exponent gives nan here, never a Python complex
+        consts = np.asarray([self.E, self.A, self.B, self.alpha, self.beta], dtype=float)
+        with np.errstate(invalid="ignore"):
+            n, _ = chinchilla_allocation(*consts, C)
         return _as_float_or_array(n)
 
     def budget_for_params(self, N: Any) -> Any:

@@ -1,6 +1,8 @@
 """The precision laws (analysis/precision.py) recover known constants from synthetic runs drawn
 from Kumar et al.'s form with 1% noise."""
 
+import json
+
 from analysis.precision import (
     P_NONE,
     PrecisionLaw,
@@ -54,8 +56,8 @@ def test_compute_optimal_precision_beats_sixteen_bits():
     assert row["bits"] < 16 and row["loss"] < full["loss"] and row["n"] > full["n"]
 
 
-def test_cli_fits_a_results_folder_and_draws(tmp_path, capsys):
-    from analysis.precision_cli import main
+def _results_folder(root):
+    """A results folder of the synthetic grid: one run per row, PTQ losses on the P_NONE runs."""
     from runstore import RunSummary, write_summary
     s = _data()
     ptq = {(n, d): [] for n, d in zip(s["ptq_n"], s["ptq_d"])}
@@ -64,13 +66,49 @@ def test_cli_fits_a_results_folder_and_draws(tmp_path, capsys):
         ptq[(n, d)].append({"bits": int(b), "method": "rtn", "eval_loss": base[(n, d)] + dl})
     for i, (n, d, b, l) in enumerate(zip(s["n"], s["d"], s["bits"], s["loss"])):
         quant = {} if b == P_NONE else {"quant": {"weights": int(b)}}
-        run = tmp_path / "runs" / f"r{i}"
+        run = root / "runs" / f"r{i}"
         run.mkdir(parents=True)
-        write_summary(run, RunSummary(status="done", n_params_total=int(n), tokens=int(d),
+        (run / "config.json").write_text("{}")
+        (run / "metrics.jsonl").write_text(json.dumps({
+            "step": 1, "tokens": int(d), "flops": 6.0 * n * d, "lr": 1e-3,
+            "train_loss": float(l), "eval_loss": float(l)}) + "\n")
+        write_summary(run, RunSummary(status="done", run_id=f"r{i}", seed=0, tokenizer="byte",
+                                      n_params_total=int(n), tokens=int(d),
                                       final_eval_loss=float(l), model=quant,
                                       ptq=ptq[(n, d)] if not quant else []))
+    return s
+
+
+def test_cli_fits_a_results_folder_and_draws(tmp_path, capsys):
+    from analysis.precision_cli import main
+    _results_folder(tmp_path)
     assert main([str(tmp_path), "--bootstrap", "5", "--plot", str(tmp_path / "fig")]) == 0
     out = capsys.readouterr().out
-    assert "gamma_w" in out and "gamma_D" in out
+    assert "gamma_w" in out and "gamma_D" in out and "verdict" in out
     for name in ("loss_vs_bits", "ptq_vs_d_over_n", "compute_optimal"):
         assert (tmp_path / "fig" / f"precision_{name}.png").exists()
+        assert (tmp_path / "fig" / f"precision_{name}.pdf").exists()
+
+
+def test_scaling_fit_and_plot_on_a_precision_folder(tmp_path, capsys):
+    """`scaling fit` prints the precision laws beside the approaches, which fit the
+    full-precision runs only (never a law through mixed precisions); `scaling plot` draws the
+    precision figures with the rest."""
+    import json
+
+    from analysis.cli import main
+    s = _results_folder(tmp_path)
+    n_full = int((s["bits"] == P_NONE).sum())
+    assert main(["fit", str(tmp_path), "--approach", "3", "--set", "bootstrap=20"]) == 0
+    cap = capsys.readouterr()
+    assert f"approaches 3 fit the {n_full} full-precision runs" in cap.err
+    assert f"{n_full} runs" in cap.out.split("precision (Kumar")[0]
+    assert "precision (Kumar et al. 2024)" in cap.out and "gamma_w 2." in cap.out
+    saved = json.loads((tmp_path / "fits" / "precision.json").read_text())
+    assert abs(saved["training_precision"]["law"]["gamma_w"] - TRUE.gamma_w) < 0.15 * 2.7
+    assert saved["ptq"]["law"]["gamma_D"] > 0 and saved["n_ptq_rows"] == len(s["ptq_n"])
+    fit3 = json.loads(next((tmp_path / "fits").glob("approach3*.json")).read_text())
+    assert fit3["n_runs"] == n_full
+    assert main(["plot", str(tmp_path), "--approach", "3"]) == 0
+    for name in ("loss_vs_bits", "ptq_vs_d_over_n", "compute_optimal"):
+        assert (tmp_path / "figures" / f"precision_{name}.png").exists()

@@ -63,6 +63,20 @@ def hold_memory(n_params: float, precision: str = "float32") -> int:
     return int(round(n_params * BYTES_PER_PARAM[canonical_precision(precision)]))
 
 
+def stored_weight_bytes(cfg: ModelConfig) -> int:
+    """Bytes to store (serve) the model's weights at its precision: with `model.quant`, the
+    quantised weights at their bits / 8 (the token table too if `quant.embeddings`), the rest
+    in the compute dtype. Fake-quant TRAINING holds float32 weights and Adam states all the
+    same: its memory is the full-precision one (training_memory)."""
+    n_total, n_emb = cfg.n_params_total(), cfg.n_params_total() - cfg.n_params_nonembedding()
+    q, full = cfg.quant, BYTES_PER_PARAM[canonical_precision(cfg.dtype)]
+    if q is None or not q.weights:
+        return int(round(n_total * full))
+    per_q = q.stored_bytes_per_param()
+    emb = per_q if q.embeddings else full
+    return int(round((n_total - n_emb) * per_q + n_emb * emb))
+
+
 def rule_of_thumb_training_memory(n_params: float, precision: str = "float32") -> int:
     """The seed notes' estimate: ~20 x the held weights (1B at fp32: 4 GB -> ~80 GB)."""
     return int(round(RULE_OF_THUMB_FACTOR * hold_memory(n_params, precision)))

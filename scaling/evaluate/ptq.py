@@ -42,6 +42,13 @@ def round_params(params, bits: int):
         lambda p, x: ptq_round(x, bits) if _is_linear_kernel(p) and x.ndim == 2 else x, params)
 
 
+def missing_bits(run_dir: str | Path, bits: list[int]) -> list[int]:
+    """The bit widths of `bits` whose PTQ loss the run's summary lacks (all if unreadable)."""
+    summary = read_summary(Path(run_dir))
+    have = {(e.get("bits"), e.get("method")) for e in (summary.ptq if summary else ())}
+    return [b for b in bits if (b, METHOD) not in have]
+
+
 def ptq_eval(run_dir: str | Path, bits: list[int], *, progress: bool = False) -> list[dict]:
     """Add the PTQ losses at each bit width to the finished run's summary; return its entries."""
     run_dir = Path(run_dir)
@@ -49,8 +56,7 @@ def ptq_eval(run_dir: str | Path, bits: list[int], *, progress: bool = False) ->
     if summary is None or summary.status != "done":
         raise InputError("not a finished run (no summary.json with status done)",
                          file=str(run_dir), fix="pass results/<sweep>/runs/<run-id>")
-    have = {(e.get("bits"), e.get("method")) for e in summary.ptq}
-    todo = [b for b in bits if (b, METHOD) not in have]
+    todo = missing_bits(run_dir, bits)
     if not todo:
         return list(summary.ptq)
     cfg = from_dict(RunConfig, json.loads((run_dir / "config.json").read_text()),

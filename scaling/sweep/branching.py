@@ -1,6 +1,6 @@
 """`recipe.schedule: wsd_branch`: one warmup-stable trunk per model size, a cooldown branch per D.
 
-For each (objective, size, seed) the grid's points, of s_1 < ... < s_k steps, become branches:
+For each (objective, size, seed, precision) the grid's points, of s_1 < ... < s_k steps, become branches:
 branch i is the WSD run of s_i steps whose cooldown is c_i = round(cooldown_frac x s_i) steps
 (shape base.optim.decay_shape), starting from the trunk's checkpoint at b_i = s_i - c_i. The
 trunk is the WSD run of s_k steps stopped at b_k, keeping its checkpoints at every b_i. All share
@@ -58,7 +58,8 @@ def branch_points(points: list[Point], frac: float) -> list[Point]:
     groups: dict[tuple, list[Point]] = {}
     for p in points:
         if p.run.steps > 0:  # zero-step points stay plain: the planner refuses them
-            groups.setdefault((p.cfg.objective, p.run.n_total, p.cfg.seed), []).append(p)
+            key = (p.cfg.objective, p.run.n_total, p.cfg.seed, p.run.model.quant)
+            groups.setdefault(key, []).append(p)
     out: list[Point] = [p for p in points if p.run.steps <= 0]
     for pts in groups.values():
         out += _group(pts, frac)
@@ -81,7 +82,8 @@ def format_branches(points: list[Point]) -> str:
     for t in (p for p in points if p.role == "trunk"):
         kids = [p for p in points if p.trunk_id == t.run_id]
         at = ", ".join(f"{p.run.start_step}->{p.run.steps}" for p in kids)
-        lines.append(f"  trunk #{t.index} {t.cfg.objective} N {t.run.n_total:,} seed "
+        prec = "" if t.run.model.quant is None else f" {t.precision}"
+        lines.append(f"  trunk #{t.index} {t.cfg.objective}{prec} N {t.run.n_total:,} seed "
                      f"{t.cfg.seed}: steps 0..{t.run.end_step}; branches #"
                      f"{', #'.join(str(p.index) for p in kids)} at {at}")
     f = flops_summary(points)

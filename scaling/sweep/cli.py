@@ -194,7 +194,8 @@ def status_rows(root: Path) -> tuple[list[dict], dict]:
         pr = progress(store.run_dir(pt["run_id"]), pt)
         if st.status in ("done", "diverged"):
             pr.step = pr.steps or pr.step
-        rows.append({"index": pt.get("index"), "run_id": pt["run_id"], "status": st.status,
+        rows.append({"index": pt.get("index"), "run_id": pt["run_id"],
+                     "precision": pt.get("precision"), "status": st.status,
                      "detail": st.detail, "step": pr.step, "steps": pr.steps,
                      "train_loss": pr.loss, "eval_loss": pr.eval_loss,
                      "tokens_per_s": pr.tokens_per_s,
@@ -255,14 +256,17 @@ def _status(a: argparse.Namespace) -> int:
         ("damaged",) if counts.get("damaged") else ())
     print(f"{root}: {len(rows)} points: " + ", ".join(f"{counts.get(k, 0)} {k}" for k in order))
     w = max([len(r["run_id"]) for r in rows] + [6])
-    print(f"{'#':>3}  {'run':<{w}}  {'status':<9}  {'progress':>13}  {'loss':>7}  {'eval':>7}  "
+    pw = max([len(r["precision"] or "") for r in rows] + [0])
+    pw = max(pw, 4) if pw else 0  # a precision column only for a precision grid
+    pcol = lambda text: f"{text:<{pw}}  " if pw else ""  # noqa: E731
+    print(f"{'#':>3}  {'run':<{w}}  {pcol('prec')}{'status':<9}  {'progress':>13}  {'loss':>7}  {'eval':>7}  "
           f"{'tok/s':>8}  detail")
     for r in rows:
         prog = f"{r['step']}/{r['steps']}" if r["steps"] else str(r["step"])
         f = lambda x: "-" if x is None else f"{x:.4f}"
         rate = "-" if not r["tokens_per_s"] else f"{r['tokens_per_s']:.0f}"
         idx = "" if r["index"] is None else str(r["index"])
-        print(f"{idx:>3}  {r['run_id']:<{w}}  {r['status']:<9}  {prog:>13}  "
+        print(f"{idx:>3}  {r['run_id']:<{w}}  {pcol(r['precision'] or 'none')}{r['status']:<9}  {prog:>13}  "
               f"{f(r['train_loss']):>7}  {f(r['eval_loss']):>7}  {rate:>8}  "
               f"{r['detail'] or (r['worker'] or '')}")
     print(f"ETA: {fmt_time(eta) if eta is not None else 'unknown (no throughput yet)'}"

@@ -27,6 +27,7 @@ from runstore import InputError
 from scaling.configio import apply_overrides, doc, from_dict, load_yaml, to_dict
 from scaling.data.config import DataConfig
 from scaling.model.config import ModelConfig
+from scaling.model.quant_config import BITS_MAX, BITS_MIN, QuantConfig, parse_precision
 from scaling.model.shapes import ShapeRule
 from scaling.objectives.config import MLMConfig, ObjectiveName, SpanConfig
 from scaling.train.config import OptimConfig, RunConfig, TrainConfig
@@ -58,6 +59,9 @@ class GridConfig:
         "budget's sizes near its optimum, e.g. [5, 300]); [] keeps all", ())
     count: Literal["total", "nonembedding"] = doc(
         "which N enters D = C / (6 N) and D = ratio x N (total: Chinchilla's count)", "total")
+    precision: tuple[str, ...] = doc(
+        "precisions crossed with the grid, as labels (none, w8, w4, w3-lsq, w4a8, w4a8kv4, ...:"
+        " each a model.quant setting); [] = the base's own model.quant only", ())
 
     def validate(self) -> None:
         if not self.params:
@@ -76,6 +80,21 @@ class GridConfig:
             vals = getattr(self, k)
             if len(set(vals)) != len(vals):
                 raise InputError("has repeated values", key=k)
+        self.quant_settings()  # every label parses (a bad one names its index)
+
+    def quant_settings(self) -> tuple[QuantConfig | None, ...]:
+        """grid.precision as model.quant values (None: full precision); () when not swept."""
+        out = []
+        for i, label in enumerate(self.precision):
+            try:
+                q = parse_precision(label)
+            except InputError as e:
+                raise InputError(e.detail, key=f"precision[{i}]", fix=e.fix) from None
+            out.append(None if q is None else QuantConfig(**q))
+        if len(set(out)) != len(out):
+            raise InputError("has repeated settings (two labels for one model.quant)",
+                             key="precision")
+        return tuple(out)
 
     @property
     def axis(self) -> str:
@@ -229,6 +248,9 @@ class SweepConfig:
                                default_factory=RecipeConfig)
     seeds: tuple[int, ...] = doc("seeds of every point", (0,))
     extra_seeds: tuple[ExtraSeeds, ...] = doc("extra seeds for chosen points", ())
+    ptq: tuple[int, ...] = doc("post-training quantisation: bit widths at which each finished "
+                               "full-precision point (not a trunk) is evaluated, as `scaling "
+                               "eval RUN --ptq` does; [] = none", ())
     out: str = doc("results folder; '' = results/<name>", "")
     claims: ClaimConfig = doc("claim heartbeat and stale timeout", default_factory=ClaimConfig)
 
@@ -242,6 +264,12 @@ class SweepConfig:
         if (not self.seeds or any(not 0 <= s < 2**32 for s in self.seeds)  # RunConfig.seed
                 or len(set(self.seeds)) != len(self.seeds)):
             raise InputError("give distinct seeds in [0, 2**32)", key="seeds")
+        for i, b in enumerate(self.ptq):
+            if not BITS_MIN <= b <= BITS_MAX:
+                raise InputError(f"must be {BITS_MIN}-{BITS_MAX} bits, got {b}", key=f"ptq[{i}]",
+                                 fix="e.g. ptq: [8, 4, 3]")
+        if len(set(self.ptq)) != len(self.ptq):
+            raise InputError("has repeated values", key="ptq")
         axis = self.grid.axis
         for i, e in enumerate(self.extra_seeds):
             if e.params not in self.grid.params:
@@ -276,6 +304,10 @@ class SweepConfig:
         for k in _SET_BY_SHAPE:
             base["model"].pop(k)
         d["base"] = base
+        if not self.grid.precision:  # as before these existed: the same sweep.yaml
+            d["grid"].pop("precision")
+        if not self.ptq:
+            d.pop("ptq")
         return d
 
 
@@ -318,6 +350,10 @@ def sweep_from_dict(raw: dict, file: str = "<sweep>") -> SweepConfig:
         _ = sweep.run_base  # parsed and validated here, once: an error names the file
     except InputError as e:
         raise InputError(e.detail, file=file, key=e.key, fix=e.fix) from None
+    if sweep.grid.precision and sweep.run_base.model.quant is not None:
+        raise InputError("set per point by grid.precision, not in base", file=file,
+                         key="base.model.quant", fix="add its label to grid.precision, e.g. "
+                         f"'{sweep.run_base.model.quant.label()}'")
     return sweep
 
 

@@ -19,6 +19,7 @@ from __future__ import annotations
 import dataclasses
 
 from runstore import InputError, tokens_for_flops
+from scaling.model.quant_config import precision_label
 from scaling.sweep import recipe as rec
 from scaling.sweep.branching import branch_points
 from scaling.sweep.config import SweepConfig
@@ -81,7 +82,7 @@ class _Fitter:
 
 
 def _expand(sweep: SweepConfig, vocab_size: int, device: Device | None) -> list[Point]:
-    grid, recipe, typed = sweep.grid, sweep.recipe, sweep.run_base
+    grid, typed = sweep.grid, sweep.run_base
     fit = _Fitter(device, typed.model.dtype)
     points: list[Point] = []
     seen: dict[str, str] = {}
@@ -89,46 +90,59 @@ def _expand(sweep: SweepConfig, vocab_size: int, device: Device | None) -> list[
         key = f"objectives[{oi}]"
         base = typed.run_config(sweep.name, objective, sweep.seeds[0])
         probe = _resolve(base, vocab_size, key)
-        arch_model = probe.model  # arch and vocab resolved for this objective
-        for pi, p in enumerate(grid.params):
-            model = sweep.shape.for_params(p, arch_model)
-            n_total, n_nonemb = model.n_params_total(), model.n_params_nonembedding()
-            n = n_total if grid.count == "total" else n_nonemb
-            h = rec.hyper(recipe, base, n)
-            sized = dataclasses.replace(base, model=base.model.replace(
-                d_model=model.d_model, n_layers=model.n_layers, n_heads=model.n_heads,
-                d_ff=model.d_ff))
-            per_step = h.batch_size * probe.tokens_per_example
-            for xi, x in enumerate(grid.axis_values):
-                if grid.axis == "tokens":
-                    d_target = x
-                elif grid.axis == "tokens_per_param":
-                    d_target = x * n
-                else:
-                    d_target = tokens_for_flops(x, n)
-                keep = grid.keep_tokens_per_param
-                if keep and not keep[0] <= d_target / n <= keep[1]:
-                    continue
-                steps = int(round(d_target / per_step))
-                warm = rec.warmup_steps(recipe, n, per_step, steps)
-                for seed in _seeds(sweep, p, x):
-                    cfg = rec.apply(dataclasses.replace(sized, seed=seed), h, steps, warm)
-                    run = fit(_resolve(cfg, vocab_size, key), vocab_size, key)
-                    assert run.n_total == n_total, "shape rule and record disagree on N"
-                    where = f"grid.params[{pi}] x grid.{grid.axis}[{xi}] seed {seed}"
-                    if run.run_id in seen and steps > 0:
-                        raise InputError(f"{where} gives the same run as {seen[run.run_id]} "
-                                          f"(shape d{model.d_model} L{model.n_layers})",
-                                          key=f"grid.params[{pi}]",
-                                          fix="space the sizes further apart or lower "
-                                              "shape.width_step")
-                    seen[run.run_id] = where
-                    points.append(Point(index=-1, run=run, params_target=p, axis=grid.axis,
-                                        axis_value=x, tokens_target=d_target, count=grid.count))
-    if recipe.schedule == "wsd_branch":
-        points = branch_points(points, recipe.cooldown_frac)
-    # already in (objective, size, axis, seed) order of the file; number them
+        for quant in grid.quant_settings() or (base.model.quant,):
+            points += _objective_points(sweep, base, probe, quant, key, vocab_size, fit, seen)
+    if sweep.recipe.schedule == "wsd_branch":
+        points = branch_points(points, sweep.recipe.cooldown_frac)
+    # already in (objective, precision, size, axis, seed) order of the file; number them
     return [dataclasses.replace(pt, index=i) for i, pt in enumerate(points)]
+
+
+def _objective_points(sweep: SweepConfig, base: RunConfig, probe: RunRecord, quant, key: str,
+                      vocab_size: int, fit: _Fitter, seen: dict[str, str]) -> list[Point]:
+    """One objective's points at one precision (`quant`, a model.quant value): sizes x axis x
+    seeds, in the file's order."""
+    grid, recipe = sweep.grid, sweep.recipe
+    base = dataclasses.replace(base, model=base.model.replace(quant=quant))
+    arch_model = probe.model  # arch and vocab resolved for this objective
+    tag = f" precision {precision_label(quant)}" if grid.precision else ""
+    points: list[Point] = []
+    for pi, p in enumerate(grid.params):
+        model = sweep.shape.for_params(p, arch_model)
+        n_total, n_nonemb = model.n_params_total(), model.n_params_nonembedding()
+        n = n_total if grid.count == "total" else n_nonemb
+        h = rec.hyper(recipe, base, n)
+        sized = dataclasses.replace(base, model=base.model.replace(
+            d_model=model.d_model, n_layers=model.n_layers, n_heads=model.n_heads,
+            d_ff=model.d_ff))
+        per_step = h.batch_size * probe.tokens_per_example
+        for xi, x in enumerate(grid.axis_values):
+            if grid.axis == "tokens":
+                d_target = x
+            elif grid.axis == "tokens_per_param":
+                d_target = x * n
+            else:
+                d_target = tokens_for_flops(x, n)
+            keep = grid.keep_tokens_per_param
+            if keep and not keep[0] <= d_target / n <= keep[1]:
+                continue
+            steps = int(round(d_target / per_step))
+            warm = rec.warmup_steps(recipe, n, per_step, steps)
+            for seed in _seeds(sweep, p, x):
+                cfg = rec.apply(dataclasses.replace(sized, seed=seed), h, steps, warm)
+                run = fit(_resolve(cfg, vocab_size, key), vocab_size, key)
+                assert run.n_total == n_total, "shape rule and record disagree on N"
+                where = f"grid.params[{pi}] x grid.{grid.axis}[{xi}] seed {seed}{tag}"
+                if run.run_id in seen and steps > 0:
+                    raise InputError(f"{where} gives the same run as {seen[run.run_id]} "
+                                      f"(shape d{model.d_model} L{model.n_layers})",
+                                      key=f"grid.params[{pi}]",
+                                      fix="space the sizes further apart or lower "
+                                          "shape.width_step")
+                seen[run.run_id] = where
+                points.append(Point(index=-1, run=run, params_target=p, axis=grid.axis,
+                                    axis_value=x, tokens_target=d_target, count=grid.count))
+    return points
 
 
 def shard(points: list[Point], i: int, n: int) -> list[Point]:

@@ -15,7 +15,7 @@ import time
 from dataclasses import dataclass, field
 
 from runstore import PF_DAY, InputError, fmt_si
-from scaling.budget.memory import fmt_bytes, training_memory  # noqa: F401 (tests use it here)
+from scaling.budget.memory import fmt_bytes, stored_weight_bytes, training_memory  # noqa: F401 (tests use training_memory here)
 from scaling.sweep.config import SweepConfig
 from scaling.sweep.device import (  # noqa: F401 (the CLI's names for them)
     DEFAULT_MFU_CPU,
@@ -251,13 +251,17 @@ def fmt_time(s: float | None) -> str:
 def format_plan(plan: SweepPlan) -> str:
     d = plan.device
     isoflop = plan.sweep.grid.axis == "flops"
-    head = ["#", "obj", "seed", "L", "d", "H", "N", "N_ne", "D", "D/N", "C=6ND"]
+    quant = any(r.point.run.model.quant is not None for r in plan.rows)
+    head = ["#", "obj"] + (["prec", "weights"] if quant else []) + [
+        "seed", "L", "d", "H", "N", "N_ne", "D", "D/N", "C=6ND"]
     head += ["C_nom"] if isoflop else []
     head += ["C_exact", "steps", "batch", "mb", "lr", "memory", "epochs", "time", "note"]
     body = []
     for r in plan.rows:
         p = r.point
-        row = [str(p.index), p.cfg.objective, str(p.cfg.seed), str(p.run.model.n_layers),
+        row = [str(p.index), p.cfg.objective] + (
+            [p.precision, fmt_bytes(stored_weight_bytes(p.run.model))] if quant else []) + [
+            str(p.cfg.seed), str(p.run.model.n_layers),
                str(p.run.model.d_model), str(p.run.model.n_heads), fmt_si(p.run.n_total), fmt_si(p.run.n_nonembedding),
                fmt_si(p.run.tokens), f"{(p.run.tokens / p.run.n_total):.1f}", f"{p.run.flops_6nd:.3g}"]
         row += [f"{p.flops_nominal:.3g}"] if isoflop else []
@@ -270,7 +274,8 @@ def format_plan(plan: SweepPlan) -> str:
         body.append(row)
     widths = [max(len(h), *(len(b[i]) for b in body)) if body else len(h)
               for i, h in enumerate(head)]
-    fmt = lambda cells: "  ".join(c.rjust(w) if i not in (1, len(cells) - 1) else c.ljust(w)
+    left = (1, 2) if quant else (1,)
+    fmt = lambda cells: "  ".join(c.rjust(w) if i not in (*left, len(cells) - 1) else c.ljust(w)
                                   for i, (c, w) in enumerate(zip(cells, widths))).rstrip()
     lines = [f"sweep {plan.sweep.name}: {len(plan.rows)} points, objectives "
              f"{', '.join(plan.sweep.objectives)}, grid {plan.sweep.grid.axis}, "
@@ -304,5 +309,9 @@ def format_plan(plan: SweepPlan) -> str:
                  "full, no causal halving); mb microbatches per step (gradient accumulation); "
                  + ("memory for training on one device at the per-device batch"
                     if plan.device.compiler is None else
-                    "memory the compiler's peak per device; time its roofline bound at the MFU"))
+                    "memory the compiler's peak per device; time its roofline bound at the MFU")
+                 + ("; prec the run's model.quant (fake quantisation), weights its weights "
+                    "stored at those bits (quantised layers at bits / 8, the rest in the "
+                    "compute dtype); fake-quant training holds float32 weights and Adam states, "
+                    "so its memory is the full-precision one" if quant else ""))
     return "\n".join(lines)

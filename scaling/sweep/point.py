@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from scaling.model.quant_config import precision_label
 from scaling.train.config import RunConfig
 from scaling.train.record import RunRecord
 
@@ -42,6 +43,11 @@ class Point:
         return self.run.n_total if self.count == "total" else self.run.n_nonembedding
 
     @property
+    def precision(self) -> str:
+        """The run's precision label (model.quant): none, w4, w4a8, ..."""
+        return precision_label(self.run.model.quant)
+
+    @property
     def flops_nominal(self) -> float | None:
         return self.axis_value if self.axis == "flops" else None
 
@@ -66,4 +72,4 @@ class Point:
             "lr": o.lr, "b2": o.b2, "warmup_steps": o.warmup_steps, "schedule": o.schedule,
             "role": self.role, "trunk_id": self.trunk_id or None,
             "start_step": r.start_step, "end_step": r.end_step, "flops_own": self.flops_own,
-        }
+        } | ({"precision": self.precision} if m.quant is not None else {})

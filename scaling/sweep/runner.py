@@ -129,6 +129,8 @@ def run_sweep(sweep: SweepConfig, *, file: str | None = None, shard: tuple[int, 
     outcome = Outcome()
     try:
         _work(mine, store, info, ds, quiet, outcome)
+        if sweep.ptq:
+            _ptq_pass(mine, store, info, list(sweep.ptq), quiet)
     finally:
         if ticker is not None:
             ticker.stop()
@@ -154,6 +156,37 @@ def _work(todo: list[Point], store: Store, info: dict, ds, quiet: bool,
             return
         time.sleep(min(store.heartbeat_s, 5.0))
         todo = waiting
+
+
+def _ptq_pass(points: list[Point], store: Store, info: dict, bits: list[int],
+              quiet: bool) -> None:
+    """`ptq:` of the sweep: each done full-precision point of the shard evaluated at every bit
+    width not yet in its summary (scaling/evaluate/ptq.py: idempotent, so a rerun or a second
+    worker adds only what is missing). The point's claim keeps two workers off one summary."""
+    import jax
+
+    if jax.process_count() > 1:  # orbax restores on every process; one pass per run is simpler
+        _log(quiet, "ptq: skipped in a multi-process job (run scaling eval RUN --ptq "
+                    f"{','.join(map(str, bits))} afterwards)")
+        return
+    from scaling.evaluate.ptq import missing_bits, ptq_eval
+    for pt in points:
+        if pt.role == "trunk" or pt.run.model.quant is not None:
+            continue
+        run_dir = store.run_dir(pt.run_id)
+        if store.status(pt.run_id).status != "done" or not missing_bits(run_dir, bits):
+            continue
+        claim = store.try_claim(pt.run_id, info, log=False)
+        if claim is None:
+            continue
+        try:
+            for e in ptq_eval(run_dir, bits):
+                _log(quiet, f"point {pt.index} {pt.run_id}: PTQ {e['bits']} bits ({e['method']}) "
+                            f"eval loss {e['eval_loss']:.4f}")
+        except InputError as e:
+            print(f"error: point {pt.index}: {e}", file=sys.stderr)
+        finally:
+            claim.release()
 
 
 def _branch_blocked(pt: Point, store: Store) -> bool:
