@@ -13,6 +13,8 @@ fit results that came from a cluster:
     analysis.holdout(runs, 2, bootstrap=100)            # fit the smaller budgets, predict the largest
     analysis.plot_frontier([iso, fit])                  # loss against compute
     analysis.fit_all(runs, bootstrap=200)               # what `scaling fit` does
+    prec = analysis.fit_precision("results/cpu_precision", bootstrap=100)  # Kumar et al.'s laws
+    prec.training.law.gamma_w; prec.post.verdict; analysis.plot_ptq(prec.ptq, prec.post)
 
 Every function that takes a FitOptions also takes its settings as keywords, checked the same
 way.  Figures draw in your matplotlib style; ``plt.style.use("analysis.paper")`` is the
@@ -32,6 +34,8 @@ from analysis.laws import REFERENCE_LAWS, KaplanLaw, ParametricLaw, get_law
 from analysis.load import load
 from analysis.parametric import ParametricFit, fit_parametric
 from analysis.power_law import PowerAllocation
+from analysis.precision_cli import PrecisionReport
+from analysis.precision_cli import fit_folder as fit_precision
 from analysis.table import AnalysisWarning, RunTable
 from runstore import InputError
 
@@ -40,13 +44,16 @@ _LAZY = {"plot_isoflop": "analysis.plots", "plot_allocation": "analysis.plots",
          "plot_ratio": "analysis.plots", "plot_contours": "analysis.plots",
          "plot_residuals": "analysis.plots", "plot_curves": "analysis.plots",
          "plot_frontier": "analysis.plots_more", "plot_holdout": "analysis.plots_more",
-         "overlay_isoflop": "analysis.compare", "style": "analysis.figstyle"}
+         "overlay_isoflop": "analysis.compare", "style": "analysis.figstyle",
+         "plot_loss_vs_bits": "analysis.precision_plots", "plot_ptq": "analysis.precision_plots",
+         "plot_optimal_precision": "analysis.precision_plots"}
 #: Modules reachable as attributes, imported on first use.
 _MODULES = ("plots", "figstyle", "compare")
 
 __all__ = [
     "AnalysisWarning", "EnvelopeFit", "FitOptions", "Holdout", "InputError",
     "IsoFlopFit", "KaplanLaw", "ParametricFit", "ParametricLaw", "PowerAllocation",
+    "PrecisionReport", "fit_precision",
     "REFERENCE_LAWS", "RunTable", "Verdict", "envelope_fit", "fit_all", "fit_parametric",
     "format_holdout", "format_table", "from_csv", "get_law", "holdout", "isoflop", "load",
     *sorted(_LAZY), *_MODULES,

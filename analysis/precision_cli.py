@@ -44,6 +44,9 @@ class PrecisionReport:
     post: PrecisionFit | None
     quantised: frozenset  # run ids trained with model.quant
 
+    def __repr__(self) -> str:
+        return format_report(self)
+
     def to_dict(self) -> dict[str, Any]:
         return {"training_precision": self.training.to_dict(),
                 "ptq": None if self.post is None else self.post.to_dict(),

@@ -112,3 +112,15 @@ def test_scaling_fit_and_plot_on_a_precision_folder(tmp_path, capsys):
     assert main(["plot", str(tmp_path), "--approach", "3"]) == 0
     for name in ("loss_vs_bits", "ptq_vs_d_over_n", "compute_optimal"):
         assert (tmp_path / "figures" / f"precision_{name}.png").exists()
+
+
+def test_notebook_api_fits_and_draws_a_precision_folder(tmp_path):
+    import matplotlib
+    matplotlib.use("Agg")
+    import analysis
+    _results_folder(tmp_path)
+    rep = analysis.fit_precision(tmp_path, bootstrap=10)
+    assert isinstance(rep, analysis.PrecisionReport) and "gamma_w" in repr(rep)
+    assert abs(rep.training.law.gamma_w - TRUE.gamma_w) / TRUE.gamma_w < 0.15
+    ax = analysis.plot_ptq(rep.ptq, rep.post)
+    assert ax.get_xscale() == "log" and len(ax.collections) == 3  # one per PTQ bit width
