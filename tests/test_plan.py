@@ -43,7 +43,7 @@ def test_flops_1e21_numbers(capsys):
     assert f["exact"] == pytest.approx(cfg.flops_per_token() * o["d_opt"])
     assert f["six_nd"] == pytest.approx(1e21)
     assert m["hold"] == {"float32": 4 * s["n_params_total"], "bfloat16": 2 * s["n_params_total"],
-                         "int8": s["n_params_total"]}
+                         "int8": s["n_params_total"], "int4": round(s["n_params_total"] / 2)}
     assert m["train"]["float32"]["optimizer"] == 8 * s["n_params_total"]
     h = d["hardware"]
     assert (h["gpu"], h["n_devices"], h["mfu"]) == ("H100 SXM", 1, 0.4)

@@ -38,6 +38,8 @@ from scaling.model.shapes import ShapeRule
 
 #: A D/N within this factor of the law's optimum counts as compute-optimal.
 OPTIMAL_BAND = 1.5
+#: Precisions the weights-only ("hold") row prices: scaling/precision.py BYTES_PER_PARAM.
+HOLD = ("float32", "bfloat16", "int8", "int4")
 
 
 @dataclass(frozen=True)
@@ -160,7 +162,7 @@ def _optimal(the_law, flops, pf_days, n_params, days, peak, mfu, n_dev) -> tuple
 
 
 def _memory(cfg: ModelConfig, n_total: int, batch_size: int, acc, n_dev: int) -> dict:
-    hold = {p: hold_memory(n_total, p) for p in ("float32", "bfloat16", "int8")}
+    hold = {p: hold_memory(n_total, p) for p in HOLD}
     train = {p: training_memory(cfg, batch_size, p) for p in ("float32", "bfloat16")}
     label = {"float32": "fp32 Adam", "bfloat16": "bf16 mixed"}
     fit = {f"{label[p]} on 1 x {acc.name}": fits(cfg, batch_size, p, acc.memory_bytes)[1]
@@ -298,8 +300,10 @@ def format_plan(d: dict[str, Any]) -> str:
         ("exact FLOPs for D_opt", f"{f['exact']:.3e}  = {f['exact_over_six_nd']:.3f} x 6ND")])
     b32, b16 = m["rows"]["float32"], m["rows"]["bf16_mixed"]
     out += ["", "memory (one device, whole model)"]
-    out += _table([("hold fp32 / bf16 / int8", " / ".join(
-        fmt_bytes(m["hold"][p]) for p in ("float32", "bfloat16", "int8")))])
+    out += _table([("hold fp32 / bf16 / int8 / int4", " / ".join(
+        fmt_bytes(m["hold"][p]) for p in HOLD))])
+    out.append("  (int4: weights stored or served at 4 bits, e.g. after QAT with "
+               "model.quant.weights=4; training with fake quantisation holds the fp32 rows below)")
     out.append(f"  train, Adam, micro-batch {m['batch_size']} x {m['seq_len']} tokens:")
     w = max(len(k) for k, _ in b32 + b16)
     out.append(f"    {'term':<{w}}  {'fp32':>10}")
