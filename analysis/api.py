@@ -32,7 +32,8 @@ def fit_one(k: int, group: RunTable, options: FitOptions, params: str) -> Any:
         return approach2.isoflop(group, estimator=options.estimator,
                                  window_dex=options.window_dex, **common)
     return parametric.fit_parametric(group, delta=options.delta, outlier_mad=options.outlier_mad,
-                                     **common)
+                                     resample=options.resample,
+                                     interval_method=options.interval_method, **common)
 
 
 def fit_all(runs: RunTable, options: FitOptions | None = None, cmd: str = "fit",

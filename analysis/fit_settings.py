@@ -24,10 +24,13 @@ import math
 from pathlib import Path
 from typing import Any, Literal, Mapping, Sequence
 
+from analysis.bootstrap import INTERVAL_METHODS
 from runstore import InputError, load_yaml_text, parse_override
 
 FILE = "fit.yaml"
 _PARAMS = ("total", "nonembedding", "both")
+#: Approach 3's bootstrap draws and interval constructions (analysis/parametric.py).
+_RESAMPLE = ("runs", "residuals")
 #: The most bootstrap resamples: beyond, intervals no longer tighten (their Monte-Carlo error is
 #: already ~0.3% of their width at 1e5) and memory and time grow without bound.
 MAX_BOOTSTRAP = 100_000
@@ -59,6 +62,11 @@ def _check(key: str, v: Any) -> tuple[Any, str | None]:
         return v, None if _int(v) and v >= 0 else "must be an integer >= 0"
     if key == "params":
         return v, None if v in _PARAMS else f"must be one of {', '.join(_PARAMS)}"
+    if key == "resample":
+        return v, None if v in _RESAMPLE else f"must be one of {', '.join(_RESAMPLE)}"
+    if key == "interval_method":
+        return v, None if v in INTERVAL_METHODS else \
+            f"must be one of {', '.join(INTERVAL_METHODS)}"
     f = _float(v)
     if key == "level":
         return f, None if f is not None and 0 < f < 1 else "must be a number in (0, 1), e.g. 0.8"
@@ -114,6 +122,11 @@ class FitOptions:
         "extrapolation) or a list of FLOPs", "data")
     outlier_mad: float | None = _doc(
         "approach 3: drop runs with |residual| > K robust sd, then refit (null: keep all)", None)
+    resample: Literal["runs", "residuals"] = _doc(
+        "approach 3's bootstrap: runs (pairs: runs drawn with replacement) or residuals", "runs")
+    interval_method: Literal["bc", "percentile"] = _doc(
+        "approach 3's intervals: bc (bias-corrected percentile; coverage measured in "
+        "analysis/parametric.py) or percentile", "bc")
     holdout: Literal["largest"] | None = _doc(
         "'largest': fit on every budget but the largest and predict it (approaches 2, 3)", None)
     estimator: Literal["window", "all", "akima"] = _doc(

@@ -109,7 +109,8 @@ def _predict3(train: RunTable, held: RunTable, c: float, opt: FitOptions, params
     from analysis.parametric import fit_parametric
 
     fit = fit_parametric(train, params=params, delta=opt.delta, bootstrap=opt.bootstrap,
-                         level=opt.level, seed=opt.seed, budgets=[c])
+                         level=opt.level, seed=opt.seed, budgets=[c], resample=opt.resample,
+                         interval_method=opt.interval_method)
     law, row = fit.law, fit.allocation[0]
     s = np.asarray(law.samples) if law.samples else None
     n, d = held.n(params), held["tokens"]

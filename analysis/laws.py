@@ -25,6 +25,7 @@ from typing import Any, Mapping
 
 import numpy as np
 
+from analysis.bootstrap import interval
 from runstore import PF_DAY, InputError, chinchilla_allocation, flops_6nd, tokens_for_flops
 
 
@@ -151,7 +152,7 @@ class ParametricLaw(_Allocation):
             "tokens_per_param": d / n,
             "loss": float(self.loss(n, d)),
         }
-        out.update(self._budget_intervals(C, level))
+        out.update(self._budget_intervals(C, level, n, d))
         return out
 
     def for_params(self, N: float, level: float | None = None) -> dict[str, Any]:
@@ -161,7 +162,9 @@ class ParametricLaw(_Allocation):
         out["n_params"] = float(N)
         return out
 
-    def _budget_intervals(self, C: float, level: float | None) -> dict[str, Any]:
+    def _budget_intervals(self, C: float, level: float | None, n0: float, d0: float
+                          ) -> dict[str, Any]:
+        """Intervals of n_opt, d_opt and D/N at C from the samples; (n0, d0): the law's own."""
         if not self.samples:
             return {}
         if level is None:
@@ -169,11 +172,15 @@ class ParametricLaw(_Allocation):
         s = np.asarray(self.samples, dtype=float)
         E, A, B, al, be = s.T
         n, d = chinchilla_allocation(E, A, B, al, be, C)
-        q = [(1 - level) / 2, (1 + level) / 2]
+        # the fit's interval construction (analysis.bootstrap.interval): BC intervals sit
+        # around the law's own values; a law file without the key had percentile ones
+        bc = (self.interval or {}).get("interval_method") == "bc"
         out: dict[str, Any] = {"level": level}
-        for key, v in (("n_opt", n), ("d_opt", d), ("tokens_per_param", d / n)):
+        for key, v, est in (("n_opt", n, n0), ("d_opt", d, d0),
+                            ("tokens_per_param", d / n, d0 / n0)):
             v = v[np.isfinite(v)]
-            out[key + "_interval"] = [float(x) for x in np.quantile(v, q)] if v.size else None
+            out[key + "_interval"] = (interval(v, level, estimate=est if bc else None)
+                                      if v.size else None)
         return out
 
     # ---- serialisation ---------------------------------------------------------------

@@ -61,44 +61,46 @@ def test_isoflop_intervals_are_the_residual_bootstraps():
 
 
 @pytest.mark.long
-@pytest.mark.parametrize("resample", ["runs", "residuals"])
-def test_approach3_bootstrap_coverage(resample):
-    """Approach 3's bootstrap on 210 experiments (70 each at 1%, 2%, 3% noise; 5 budgets x 7
-    sizes; starts around the truth instead of the 4,500-point grid: the interval, not the
-    global search, is under test), 100 resamples each; about 35 s a method on 2 cores.
+def test_approach3_bootstrap_coverage():
+    """Approach 3's default bootstrap (pairs, BC intervals) on 210 experiments (70 each at 1%,
+    2%, 3% noise; 5 budgets x 7 sizes; starts around the truth instead of the 4,500-point
+    grid: the interval, not the global search, is under test), 100 resamples each; about 35 s
+    on 2 cores.  The intervals are the fit's own: fit.intervals['a'] and the allocation row's
+    D/N at 80%, the same draws and construction at 95%.
 
-    Measured (hits of 210 for a and D/N): runs, 80%: 192 / 186 (91% / 89%: conservative),
-    95%: 204 / 204; residuals, 80%: 163 / 152 (78% / 72%: D/N too narrow), 95%: 192 / 191.
-    The bounds pin these (2-3 Monte-Carlo standard errors); neither method is within 75-85%
-    for both at 80%, so the default stays the conservative one (fit_parametric's `resample`).
+    Measured (hits of 210 for a / D/N): 80%: 170 / 162 (81% / 77%), 95%: 190 / 199 (90.5% /
+    95%); no resample failed.  The method was chosen on seeds 9000+ (300 experiments: 78% /
+    80%, 94% / 93%), not on these; the percentile and residual variants measured are in
+    analysis/parametric.py's bootstrap_thetas.  The bounds are the issue's targets.
     """
+    from analysis.bootstrap import interval
     from analysis.parametric import fit_parametric
-    from runstore import chinchilla_allocation
 
     theta = np.array([np.log(LAW.E), np.log(LAW.A), np.log(LAW.B), LAW.alpha, LAW.beta])
     step = np.array([0.1, 0.5, 0.5, 0.05, 0.05])
     grid = np.vstack([theta, theta + step, theta - step])
     top = BUDGETS[-1]
+    truth = np.array([LAW.a, LAW.tokens_per_param(top)])
     hits = {0.8: np.zeros(2), 0.95: np.zeros(2)}
-    n = 0
+    n = failed = 0
     for noise in (0.01, 0.02, 0.03):
         for e in range(70):
             runs = synthetic_runs(LAW, budgets=BUDGETS, sizes_per_budget=7, spread=6.0,
                                   noise=noise, seed=7000 + e)
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
-                fit = fit_parametric(runs, grid=grid, bootstrap=100, seed=e, budgets=[top],
-                                     resample=resample)
+                fit = fit_parametric(runs, grid=grid, bootstrap=100, seed=e, budgets=[top])
+                wide = fit.law.optimal(top, level=0.95)["tokens_per_param_interval"]
+            assert fit.intervals["method"] == "pairs" and fit.intervals["interval_method"] == "bc"
+            failed += fit.intervals["n_resamples_failed"]
             s = np.asarray(fit.law.samples)
-            nn, dd = chinchilla_allocation(*s.T, top)
-            for level in hits:
-                hits[level] += [covered(s[:, 4] / (s[:, 3] + s[:, 4]), LAW.a, level),
-                                covered(dd / nn, LAW.tokens_per_param(top), level)]
+            a95 = interval(s[:, 4] / (s[:, 3] + s[:, 4]), 0.95, estimate=fit.law.a)
+            for level, ivs in ((0.8, (fit.intervals["a"],
+                                      fit.allocation[0]["tokens_per_param_interval"])),
+                               (0.95, (a95, wide))):
+                hits[level] += [lo <= t <= hi for (lo, hi), t in zip(ivs, truth)]
             n += 1
     c80, c95 = hits[0.8] / n, hits[0.95] / n
-    if resample == "runs":  # never narrower than claimed
-        assert np.all((0.80 <= c80) & (c80 <= 0.95)), hits
-        assert np.all((0.93 <= c95) & (c95 <= 1.0)), hits
-    else:
-        assert np.all((0.66 <= c80) & (c80 <= 0.84)), hits
-        assert np.all((0.86 <= c95) & (c95 <= 0.97)), hits
+    assert failed <= n  # at most 1% of the 100 resamples of each experiment, on average
+    assert np.all((0.75 <= c80) & (c80 <= 0.85)), hits
+    assert np.all((0.90 <= c95) & (c95 <= 0.99)), hits

@@ -10,6 +10,7 @@ from analysis.bootstrap import resample_counts
 from analysis.laws import ParametricLaw
 from analysis.parametric import bootstrap_thetas, fit_parametric, minimize_grid
 from analysis.synthetic import synthetic_runs
+from runstore import InputError, chinchilla_allocation
 
 HOFFMANN_LIKE = ParametricLaw(E=1.69, A=406.4, B=410.7, alpha=0.34, beta=0.28)
 EQUAL = ParametricLaw(E=1.8, A=500.0, B=600.0, alpha=0.35, beta=0.35)
@@ -81,6 +82,31 @@ def test_bootstrap_intervals_cover_truth():
     assert fit.law.interval["level"] == 0.8 and len(fit.law.samples) == 40
     row = fit.allocation[1]
     assert row["tokens_per_param_interval"][0] <= row["tokens_per_param"] <= row["tokens_per_param_interval"][1]
+    assert fit.intervals["method"] == "pairs" and fit.intervals["interval_method"] == "bc"
+    assert fit.intervals["n_resamples_used"] + fit.intervals["n_resamples_failed"] == 40
+
+
+def test_bc_and_percentile_intervals_come_from_the_same_draws():
+    from analysis.bootstrap import interval
+    from analysis.laws import ParametricLaw
+
+    runs = synthetic_runs(HOFFMANN_LIKE, noise=0.01, seed=3)
+    bc = fit_parametric(runs, bootstrap=30, seed=2, budgets=[1e19])
+    pct = fit_parametric(runs, bootstrap=30, seed=2, budgets=[1e19], interval_method="percentile")
+    assert bc.law.samples == pct.law.samples and bc.law.a == pct.law.a  # intervals only differ
+    s = np.asarray(bc.law.samples)
+    a_s = s[:, 4] / (s[:, 3] + s[:, 4])
+    assert bc.intervals["a"] == interval(a_s, 0.8, estimate=bc.law.a)
+    assert pct.intervals["a"] == interval(a_s, 0.8) and bc.intervals["a"] != pct.intervals["a"]
+    assert pct.intervals["interval_method"] == "percentile"
+    n, d = chinchilla_allocation(*s.T, 1e19)
+    row = bc.allocation[0]
+    assert row["tokens_per_param_interval"] == interval(d / n, 0.8, row["tokens_per_param"])
+    # the law file keeps the method: a reloaded law gives the same budget intervals
+    again = ParametricLaw.from_dict(bc.law.to_dict())
+    assert again.optimal(1e19)["tokens_per_param_interval"] == row["tokens_per_param_interval"]
+    with pytest.raises(InputError, match="interval_method"):
+        fit_parametric(runs, bootstrap=5, interval_method="bca")
 
 
 def test_outlier_rule_drops_planted_runs():

@@ -68,3 +68,23 @@ def test_committed_isoflop_fits_reproduce():
             fit = approach2.isoflop(group)
         assert fit.a == pytest.approx(stored["a"], rel=1e-9)
         assert [m["n_opt"] for m in stored["minima"]] == pytest.approx(list(fit.n_opt), rel=1e-9)
+
+
+def test_committed_approach3_intervals_are_bc_intervals_of_their_draws():
+    """The fit files' approach-3 intervals are what fit_parametric's default (pairs, BC) gives
+    for their stored draws and point estimates (scripts/reinterval_approach3.py wrote them)."""
+    import numpy as np
+
+    from analysis.laws import ParametricLaw
+    from analysis.parametric import law_with_intervals
+
+    files = sorted(ROOT.glob("results/cpu_reference*/fits/approach3-*.json"))
+    assert len(files) == 10
+    for path in files:
+        d = json.loads(path.read_text())
+        draws = np.array([[np.nan if v is None else v for v in r] for r in d["law"]["samples"]])
+        law = ParametricLaw.from_dict({**d["law"], "samples": None})
+        _, iv = law_with_intervals(law, draws, d["level"], "runs", "bc")
+        assert iv["interval_method"] == "bc" and iv["n_resamples_failed"] == 0
+        assert {k: iv[k] for k in ("a", "alpha", "beta", "E")} == {
+            k: d["intervals"][k] for k in ("a", "alpha", "beta", "E")}, path.name
