@@ -207,7 +207,9 @@ class ParametricLaw(_Allocation):
             name=str(d.get("name", "custom")), source=str(d.get("source", source)),
             params=str(d.get("params", "total")),
             interval=d.get("interval"),
-            samples=tuple(tuple(float(x) for x in r) for r in samples) if samples else None,
+            # a draw whose E, A or B overflowed is stored as null (JSON has no inf): nan here
+            samples=tuple(tuple(float("nan") if x is None else float(x) for x in r)
+                          for r in samples) if samples else None,
         )
 
 

@@ -67,3 +67,16 @@ def test_fit_json_loads_back(tmp_path):
     opt = back.optimal(1e20)
     lo, hi = opt["tokens_per_param_interval"]
     assert lo <= hi and math.isfinite(lo)
+
+
+def test_a_law_file_with_overflowed_draws_loads_them_as_nan():
+    """JSON stores a draw whose E, A or B overflowed as null; the law loads (as nan) and its
+    intervals come from the finite draws."""
+    import math
+
+    from analysis.laws import ParametricLaw
+    d = {"E": 1.8, "A": 400.0, "B": 2000.0, "alpha": 0.34, "beta": 0.37, "interval": {"level": 0.8},
+         "samples": [[1.8, 400.0, 2000.0, 0.34, 0.37], [None, None, 2100.0, 0.35, 0.36],
+                     [1.7, 410.0, 1900.0, 0.33, 0.38]]}
+    law = ParametricLaw.from_dict(d)
+    assert math.isnan(law.samples[1][0]) and law.samples[2][1] == 410.0

@@ -98,7 +98,7 @@ def test_fit_settings_are_documented_and_selectable(capsys):
 
     from analysis.fit_settings import FitOptions
     fields = {f.name: f.metadata["doc"] for f in dataclasses.fields(FitOptions)}
-    out = show("fit", width=200)
+    out = show("fit", width=240)  # wide enough that no doc wraps
     assert "fit.yaml" in out and "optim.lr" not in out and "sweep file" not in out
     for name, text in fields.items():
         assert name in out and text in out, name
