@@ -55,7 +55,7 @@ def plot_ptq(ptq: dict, fit: Any, ax: Any = None) -> Any:
                    label=f"{b:g} bits")
         for n in sorted(set(ptq["n"])):
             d = np.geomspace(ptq["d"].min(), ptq["d"].max(), 20)
-            ax.plot(d / n, fit.law.delta(n, d, b), lw=0.6, color=_cycle(i),
+            ax.plot(d / n, fit.law.delta(n, d, b), color=_cycle(i), alpha=0.6,
                     ls="--" if _bad(fit) else "-")
     ax.set(xscale="log", yscale="log", xlabel="D / N (tokens per parameter)",
            ylabel="PTQ loss increase (nats/token)", title=f"PTQ degradation vs D/N{_tag(fit)}")
