@@ -73,6 +73,7 @@ reference: $(STAMP)
 # committed fits change only with the results.
 reference-fits: $(STAMP)
 	$(BIN)/scaling fit results/cpu_reference
+	$(BIN)/scaling fit results/cpu_precision
 
 # Every committed figure, and every figure of the README and docs/results.md, from the stored
 # results (no training, no fit file written): byte-reproducible; a file is rewritten only when
@@ -82,6 +83,7 @@ reference-figures: $(STAMP)
 	$(BIN)/python -m analysis.compare results/cpu_reference_wsd/figures/isoflop-cosine-vs-branched \
 	  "cosine, one run per point=results/cpu_reference/clm_byte" \
 	  "WSD cooldown branches=results/cpu_reference_wsd/clm_byte"
+	$(BIN)/scaling plot results/cpu_precision --out results/cpu_precision/figures
 
 # The suite's CPU step beside the JAX and PyTorch peers (docs/performance.md); the first run builds the
 # torch venv in ~/.cache/scaling-bench (PyPI's torch wheel: several GB, once).

@@ -11,8 +11,8 @@ gamma_a is fitted only when activations were swept. An unquantised run counts as
 
 PTQ degradation, at each post-training precision P_post:
     delta_PTQ = C_T exp(-P_post / gamma_post) D^gamma_D / N^gamma_N
-fitted to the measured delta = L_quantised - L by least squares of log delta (a delta <= 0, the
-rounding within noise, is left out). gamma_D > 0 is Kumar's finding: more data, more damage.
+fitted to the measured delta = L_quantised - L by least squares of log delta (a delta within the
+measurement's resolution, `resolution_floor`, is left out: its log would be noise). gamma_D > 0 is Kumar's finding: more data, more damage.
 
 Bootstrap: runs resampled with replacement (analysis.bootstrap), every resample refitted from
 the full-data optimum; percentile intervals. Verdicts use analysis.identify's statuses and
@@ -217,11 +217,20 @@ def _ptq_law(th) -> PTQLaw:
                   gamma_post=float(np.exp(th[3])))
 
 
+def resolution_floor(delta) -> float:
+    """Twice the largest |delta| among the non-positive ones: rounding that lowered the loss
+    shows how large a delta the measurement cannot tell from none (0 when none is <= 0). A
+    delta at or under it is left out of the PTQ fit: its log would be noise."""
+    delta = np.asarray(delta, float)
+    low = np.abs(delta[delta <= 0])
+    return 2.0 * float(low.max()) if low.size else 0.0
+
+
 def fit_ptq(n, d, bits, delta, bootstrap: int = 100, level: float = 0.8,
             seed: int = 0) -> PrecisionFit:
     """Kumar's PTQ degradation law on (N, D, P_post, measured delta) rows."""
     n, d, bits, delta = (np.asarray(v, float) for v in (n, d, bits, delta))
-    keep = delta > 0
+    keep = delta > resolution_floor(delta)
     logn, logd, p, ld = np.log(n[keep]), np.log(d[keep]), bits[keep], np.log(delta[keep])
     starts = [np.array([c, g, g, np.log(gp)]) for c in (-5.0, 0.0, 5.0) for g in (0.0, 0.5)
               for gp in (0.5, 2.0)]

@@ -21,7 +21,13 @@ from typing import Any
 
 import numpy as np
 
-from analysis.precision import P_NONE, PrecisionFit, fit_ptq, fit_training_precision
+from analysis.precision import (
+    P_NONE,
+    PrecisionFit,
+    fit_ptq,
+    fit_training_precision,
+    resolution_floor,
+)
 from runstore import InputError, read_summary
 
 #: What Kumar et al. 2024 report, for the printed comparison. Quoted from the paper as read by
@@ -118,7 +124,7 @@ def _fmt(fit: PrecisionFit, keys) -> str:
             continue
         iv = fit.intervals.get(k)
         parts.append(f"{k} {v:.3g}" + (f" [{iv[0]:.3g}, {iv[1]:.3g}]" if iv else ""))
-    return ", ".join(parts) + f"  ({fit.n_runs} rows; rmse(log L) {fit.rmse_log:.2g})"
+    return ", ".join(parts) + f"  ({fit.n_runs} rows; rmse of the log fit {fit.rmse_log:.2g})"
 
 
 def _reasons(fit: PrecisionFit) -> list[str]:
@@ -140,7 +146,11 @@ def format_report(rep: PrecisionReport, level: float = 0.8) -> str:
         lines.append("  PTQ: fewer than 5 PTQ losses, not fitted (scaling eval RUN --ptq 8,4,3, "
                      "or ptq: in the sweep)")
     else:
-        lines += ["  PTQ: delta = C_T exp(-P / gamma_post) D^gamma_D / N^gamma_N",
+        left = len(rep.ptq["n"]) - rep.post.n_runs
+        lines += ["  PTQ: delta = C_T exp(-P / gamma_post) D^gamma_D / N^gamma_N"
+                  + (f" ({left} losses within {resolution_floor(rep.ptq['delta']):.1e} nats of "
+                     "the unquantised run, the resolution the negative deltas show, left out)"
+                     if left else ""),
                   "    " + _fmt(rep.post, ("gamma_D", "gamma_N", "gamma_post", "C_T")),
                   f"    verdict: {rep.post.verdict.status}"] + _reasons(rep.post)
     lines.append("  for comparison: " + KUMAR)

@@ -73,7 +73,7 @@ def plot_optimal_precision(fit: Any, budgets: list[float], ax: Any = None) -> An
         ax.plot(bits, losses, color=_cycle(i), label=f"C {c:.2g}")
         ax.scatter([bits[j]], [losses[j]], s=14, color=_cycle(i), zorder=3)
     ax.set(xlabel="training weight bits", ylabel="loss at the optimal N (nats/token)",
-           title=f"compute-optimal precision (C = 6NDP/16){_tag(fit)}")
+           title=f"optimal precision, C = 6NDP/16{_tag(fit)}")
     ax.legend()
     return ax
 

@@ -3,6 +3,8 @@ from Kumar et al.'s form with 1% noise."""
 
 import json
 
+import numpy as np
+
 from analysis.precision import (
     P_NONE,
     PrecisionLaw,
@@ -124,3 +126,16 @@ def test_notebook_api_fits_and_draws_a_precision_folder(tmp_path):
     assert abs(rep.training.law.gamma_w - TRUE.gamma_w) / TRUE.gamma_w < 0.15
     ax = analysis.plot_ptq(rep.ptq, rep.post)
     assert ax.get_xscale() == "log" and len(ax.collections) == 3  # one per PTQ bit width
+
+
+def test_ptq_deltas_within_the_measured_resolution_are_left_out():
+    from analysis.precision import resolution_floor
+    s = _data(seed=1)
+    delta = s["ptq_delta"].copy()
+    assert resolution_floor(delta) == 0.0
+    noise = (s["ptq_bits"] == 6)  # rounding noise at 6 bits: +-1e-4, the sign flips
+    delta[noise] = np.where(np.arange(noise.sum()) % 2, 1e-4, -1e-4)
+    assert resolution_floor(delta) == 2e-4
+    fit = fit_ptq(s["ptq_n"], s["ptq_d"], s["ptq_bits"], delta, bootstrap=0)
+    assert fit.n_runs == int((~noise).sum() + (delta[noise] > 2e-4).sum())
+    assert abs(fit.law.gamma_D - TRUE_PTQ.gamma_D) / 0.5 < 0.25
