@@ -114,3 +114,15 @@ def test_microbatches_remat_and_fsdp_terms():
     sharded = training_memory(SMALL, 8, "float32", shards=8)
     assert full.total - sharded.total == full.states - full.states // 8
     assert any("sharded over 8" in label for label, _ in sharded.rows())
+
+
+def test_attention_in_a_kernel_counts_two_more_copies_of_the_logits_as_workspace():
+    """The accelerator compilers' measured workspace with flash attention (memory.py)."""
+    from scaling.budget.memory import FLASH_LOGITS_WORKSPACE, LOGITS
+    m = training_memory(SMALL, 3, "bfloat16", flash=True)
+    logits = dict(m.activation_terms)[LOGITS]
+    assert logits == 2 * 3 * 16 * 100  # bf16 B x T x V
+    assert m.workspace == int(FLASH_LOGITS_WORKSPACE * logits) == 2 * logits
+    assert any("2 x the logits" in k for k, _ in m.rows())
+    assert training_memory(SMALL, 3, "bfloat16").workspace == int(
+        WORKSPACE_FACTOR * training_memory(SMALL, 3, "bfloat16").activations)

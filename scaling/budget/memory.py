@@ -23,7 +23,9 @@ output, Q, context), its K and V over the encoder tokens, and B x H x T_dec x T_
 On top of the saved tensors, XLA keeps temporaries (the fp32 scores beside the probabilities,
 GELU and norm intermediates, fusion buffers): measured with `scaling sweep --check-memory` on the
 peers' configs A/B/C (jax 0.10.2, XLA:CPU), the compiled step's temporaries were 1.85-1.95x the
-saved activations counted above, so the calculator adds WORKSPACE_FACTOR x activations.
+saved activations counted above, so the calculator adds WORKSPACE_FACTOR x activations. With
+attention in a kernel on an accelerator (flash) the TPU and GPU compilers were measured to keep
+two more copies of the logits instead (FLASH_LOGITS_WORKSPACE, a fitted factor).
 
 What a run's options change: `microbatches` k divides the activations by k and adds an fp32
 gradient accumulator (4 B/param); `remat` block keeps one residual-stream tensor per layer plus one
@@ -53,6 +55,14 @@ SAVED_D_TENSORS = 8
 SAVED_CROSS_D_TENSORS = 4
 #: XLA's temporaries beyond the saved activations, as a share of them (module docstring).
 WORKSPACE_FACTOR = 0.9
+#: With attention in a kernel (flash: Pallas splash on TPU, cuDNN on GPU) the accelerator
+#: compilers keep the saved activations and, beyond them, about two more copies of the logits
+#: (the fp32 log-softmax and its gradient), not WORKSPACE_FACTOR x activations. A FITTED factor:
+#: least squares of the TPU compiler's peak (tpu_chinchilla, tpu-v5p-2x2x1, libtpu 0.0.42.1, 8
+#: distinct steps) on states + x activations + y logits gave x = 0.974, y = 3.03 (1 and 3 here:
+#: TPU 0.99-1.03x of the peak), checked out of sample on the GPU compiler's peaks of
+#: gpu_chinchilla for an H100 (docs/performance.md, "Compiled for accelerators").
+FLASH_LOGITS_WORKSPACE = 2.0
 #: Width-d tensors per layer that remat 'dots' keeps: block input, Q, K, V (one fused matmul),
 #: attention output projection, MLP output projection; plus the MLP's up projection (width d_ff).
 DOTS_SAVED_D_TENSORS = 5
@@ -96,6 +106,7 @@ class MemoryBreakdown:
     activations: int
     activation_terms: tuple[tuple[str, int], ...]  # the activations split by tensor kind
     workspace: int = 0  # XLA's temporaries beyond the saved activations (WORKSPACE_FACTOR)
+    workspace_rule: str = f"{WORKSPACE_FACTOR:g} x activations"  # how `workspace` was counted
     accumulator: int = 0  # fp32 gradient sum of gradient accumulation (microbatches > 1)
     microbatches: int = 1
     remat: str = "none"
@@ -130,7 +141,7 @@ class MemoryBreakdown:
         if self.accumulator:
             rows.append((f"gradient accumulator (fp32, {self.microbatches} microbatches)",
                          self.accumulator))
-        rows.append((f"XLA temporaries ({WORKSPACE_FACTOR:g} x activations)", self.workspace))
+        rows.append((f"XLA temporaries ({self.workspace_rule})", self.workspace))
         if self.shards > 1:
             rows.append((f"states and accumulator sharded over {self.shards} devices (FSDP)",
                          -(self.states + self.accumulator) * (self.shards - 1) // self.shards))
@@ -145,6 +156,10 @@ class MemoryBreakdown:
                 "activation_terms": dict(self.activation_terms), "workspace": self.workspace,
                 "accumulator": self.accumulator, "microbatches": self.microbatches,
                 "remat": self.remat, "shards": self.shards, "total": self.total}
+
+
+#: The activation term of the logits (the flash workspace is counted from it).
+LOGITS = "logits (B x T x V)"
 
 
 def activation_elements(cfg: ModelConfig, batch_size: int,
@@ -177,7 +192,7 @@ def activation_elements(cfg: ModelConfig, batch_size: int,
     if remat != "none":
         layers = _remat_elements(cfg, B, tokens, sum(layers.values()), remat)
     return {**layers, "final norm (2 x d per token)": B * norms * d,
-            "logits (B x T x V)": B * logits_tokens * V}
+            LOGITS: B * logits_tokens * V}
 
 
 def _remat_elements(cfg: ModelConfig, B: int, tokens: int, all_layers: int,
@@ -220,7 +235,10 @@ def training_memory(cfg: ModelConfig, batch_size: int, precision: str = "float32
         optimizer=n * 8,
         activations=activations,
         activation_terms=terms,
-        workspace=int(WORKSPACE_FACTOR * activations),
+        workspace=int(FLASH_LOGITS_WORKSPACE * dict(terms)[LOGITS] if flash
+                      else WORKSPACE_FACTOR * activations),
+        workspace_rule=(f"{FLASH_LOGITS_WORKSPACE:g} x the logits: attention in a kernel" if flash
+                        else f"{WORKSPACE_FACTOR:g} x activations"),
         accumulator=n * 4 if microbatches > 1 else 0,
         microbatches=microbatches, remat=remat, shards=shards,
     )
