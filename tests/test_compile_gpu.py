@@ -36,15 +36,16 @@ def test_the_calculator_is_within_20_percent_of_the_gpu_compilers_peak(h100x8, i
     """Every distinct step of sweeps/gpu_chinchilla.yaml (d320 L5 to d1152 L18, T1024, cuDNN
     flash) on one H100. The calculator's flash workspace was fitted on the TPU compiler
     (memory.py FLASH_LOGITS_WORKSPACE); applied to the GPU peaks measured last (docs/
-    performance.md) it predicts 1.00 at five steps and 1.24 / 1.18 / 1.12 at d704 / d960 / d1152,
-    where the GPU compiler stayed under the plan as the step neared the H100's 80 GB; d704 is
-    allowed 1.3 for that reason."""
+    performance.md) it reads 1.00-1.01 at five steps and 1.24 / 1.18 / 1.12 at d704 / d960 /
+    d1152 (measured in the GPU venv): there XLA:GPU's rematerialization pass recomputes to
+    bring the step under its memory limit (about 60.3 GiB for this target config, per its log),
+    which the calculator does not model; d704 is allowed 1.3 for that reason."""
     from scaling.sweep import pipeline
 
     file = "sweeps/gpu_chinchilla.yaml"
     point = next(p for p in pipeline.expand(pipeline.resolve(pipeline.load(file), file))
                  if p.index == index)
-    c = compile_one(point.run, "h100", fit=False)
+    c = compile_one(point.run, "h100")  # at the fewest microbatches that fit, as the dry run
     assert c.ok, c.result.get("error")
     assert {impl for impl, _ in c.result["attention"].values()} == {"cudnn"}
     assert 0.8 <= c.calc_ratio <= hi, (c.label, c.estimate, c.peak)
