@@ -11,7 +11,7 @@ import pytest
 from conftest import ROOT
 from jax.sharding import PartitionSpec as P
 
-from scaling.train.sharding import FSDP_MIN_BYTES, fsdp_spec
+from scaling.train.sharding import FSDP_MIN_BYTES, fsdp_spec, mesh_shape
 
 SCRIPT = r"""
 import json, sys
@@ -34,12 +34,24 @@ print(json.dumps(out))
 
 
 def test_fsdp_rule_takes_the_largest_divisible_axis():
+    big, both = FSDP_MIN_BYTES * 4, ("data", "fsdp")
+    assert fsdp_spec((128, 384), big, (4, 2)) == P(None, both)
+    assert fsdp_spec((268, 128), big, (4, 2)) == P(None, both)   # 268 is not a multiple of 8
+    assert fsdp_spec((270, 3), big, (4, 2)) == P("fsdp", None)     # only 2 divides 270: 2 ways
+    assert fsdp_spec((269, 3), big, (4, 2)) == P()                 # nothing divides
+    assert fsdp_spec((128,), FSDP_MIN_BYTES - 1, (4, 2)) == P()    # small: replicated
+    assert fsdp_spec((128, 384), big, (1, 1)) == P()
+
+
+def test_fsdp_splits_two_axes_when_no_one_axis_takes_every_device():
+    """tpu_chinchilla's largest step on 256 chips: d_model 1152 and the fused QKV's 3456 are no
+    multiple of 256, but of 16 each: split one over each mesh axis, 256 ways in all."""
     big = FSDP_MIN_BYTES * 4
-    assert fsdp_spec((128, 384), big, 8) == P(None, "data")
-    assert fsdp_spec((268, 128), big, 8) == P(None, "data")   # 268 is not a multiple of 8
-    assert fsdp_spec((270, 3), big, 8) == P()                   # no axis divides
-    assert fsdp_spec((128,), FSDP_MIN_BYTES - 1, 8) == P()      # small: replicated
-    assert fsdp_spec((128, 384), big, 1) == P()
+    assert mesh_shape(256) == (16, 16) and mesh_shape(8) == (4, 2) and mesh_shape(7) == (7, 1)
+    assert fsdp_spec((1152, 3456), big, (16, 16)) == P("fsdp", "data")
+    assert fsdp_spec((3072, 1152), big, (16, 16)) == P(("data", "fsdp"), None)
+    assert fsdp_spec((1152,), big, (16, 16)) == P("data")      # one mesh axis: 16 ways
+    assert fsdp_spec((25, 3), big, (5, 2)) == P("data", None)   # 25 = 5 x 5: 5 ways
 
 
 @pytest.mark.slow

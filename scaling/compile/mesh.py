@@ -4,7 +4,7 @@ TPU: libtpu's topology by name (`jax.experimental.topologies.get_topology_desc`)
 compile-only devices of any slice (multi-host too). GPU: XLA's deviceless GPU compiler, given a
 gpu_device_info text proto (scaling/compile/targets/*.txtpb) and a "1x1xN" topology; it needs
 jax[cuda12] (the GPU venv of scripts/gpu_venv.sh) and runs with CUDA_VISIBLE_DEVICES=-1.
-The mesh is 1-D over 'data', Auto axes: the layout scaling/train/sharding.py gives a real run.
+The mesh is the (data, fsdp) one, Auto axes: the layout scaling/train/sharding.py gives a real run.
 """
 from __future__ import annotations
 
@@ -83,14 +83,16 @@ def _topology(target: Target):
 
 
 def target_mesh(target: Target):
-    """A 1-D 'data' mesh over every device of the target (chips in ICI order)."""
+    """The run's (data, fsdp) mesh over every device of the target (chips in ICI order)."""
     import jax
     from jax.experimental import mesh_utils
 
+    from scaling.train.sharding import AXES, mesh_shape
+
     devices = list(_topology(target).devices)
-    grid = mesh_utils.create_device_mesh((len(devices),), devices)
-    return jax.sharding.Mesh(np.asarray(grid), ("data",),
-                             axis_types=(jax.sharding.AxisType.Auto,))
+    grid = mesh_utils.create_device_mesh(mesh_shape(len(devices)), devices)
+    return jax.sharding.Mesh(np.asarray(grid), AXES,
+                             axis_types=(jax.sharding.AxisType.Auto,) * 2)
 
 
 def target_devices(target: Target) -> int:

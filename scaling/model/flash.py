@@ -58,11 +58,12 @@ def _local(q_BxTxHxK, k_BxSxHxK, v_BxSxHxK, causal: bool, interpret: bool) -> ja
 
 def attend_splash(q_BxTxHxK, k_BxSxHxK, v_BxSxHxK, causal: bool, *,
                   interpret: bool = False) -> jax.Array:
-    """Softmax attention by the splash kernel; per device under a mesh with a 'data' axis."""
+    """Softmax attention by the splash kernel; per device under the run's (data, fsdp) mesh."""
     fn = functools.partial(_local, causal=causal, interpret=interpret)
     mesh = jax.sharding.get_abstract_mesh()
-    if mesh.empty or "data" not in mesh.axis_names or mesh.shape["data"] == 1:
+    axes = tuple(a for a in ("data", "fsdp") if not mesh.empty and a in mesh.axis_names)
+    if not axes or all(mesh.shape[a] == 1 for a in axes):
         return fn(q_BxTxHxK, k_BxSxHxK, v_BxSxHxK)
-    spec = P("data")
+    spec = P(axes)  # the batch's layout (scaling/train/sharding.py AXES)
     return jax.shard_map(fn, in_specs=(spec, spec, spec), out_specs=spec,
                          check_vma=False)(q_BxTxHxK, k_BxSxHxK, v_BxSxHxK)

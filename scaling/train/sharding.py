@@ -1,10 +1,11 @@
 """Every sharding decision of a run, in one place: data parallel over all devices, with the
 parameters and optimizer state replicated or (train.fsdp) sharded over the same axis.
 
-Batches are split on their first axis over a 1-D mesh named 'data'. Axis types are Auto: with
+Batches are split on their first axis over every device of a 2-D mesh ('data', 'fsdp'; AXES).
+Axis types are Auto: with
 the default Explicit types an embedding lookup on batch-sharded ids fails with ShardingTypeError
 (docs/notes.md). FSDP follows nanodo's fsdp.py: each array large enough to matter is split along its
-largest axis that the device count divides; XLA then gathers weights for the matmuls and
+largest axis that the device count divides, or over two axes by the mesh's two (fsdp_spec); XLA then gathers weights for the matmuls and
 reduce-scatters the gradients. Across processes (jax.distributed), each process feeds its own
 slice of the global batch.
 """
@@ -110,9 +111,23 @@ def is_writer() -> bool:
     return jax.process_index() == 0
 
 
+#: The mesh's two axes. Batches split over both (all devices, in order: plain data
+#: parallelism); FSDP may split one array axis over both, or two array axes one mesh axis each,
+#: so that an array no axis of which the device count divides is still sharded n ways (a
+#: d_model of 1152 over 256 chips: 1152 = 16 x 72).
+AXES = ("data", "fsdp")
+
+
+def mesh_shape(n: int) -> tuple[int, int]:
+    """(n / k, k) for the largest divisor k of n with k * k <= n: 256 -> (16, 16), 8 -> (4, 2)."""
+    k = max(d for d in range(1, int(n ** 0.5) + 1) if n % d == 0)
+    return n // k, k
+
+
 def data_mesh() -> jax.sharding.Mesh:
     devices = jax.devices()
-    return jax.make_mesh((len(devices),), ("data",), axis_types=(jax.sharding.AxisType.Auto,))
+    return jax.make_mesh(mesh_shape(len(devices)), AXES,
+                         axis_types=(jax.sharding.AxisType.Auto,) * 2)
 
 
 def replicated(mesh) -> NamedSharding:
@@ -120,25 +135,38 @@ def replicated(mesh) -> NamedSharding:
 
 
 def batch_sharding(mesh) -> NamedSharding:
-    return NamedSharding(mesh, P("data"))
+    return NamedSharding(mesh, P(AXES))
 
 
-def fsdp_spec(shape: tuple[int, ...], nbytes: int, n: int) -> P:
-    """The FSDP layout of one array over n devices: its largest axis that n divides, or
-    replicated when it is small or no axis divides."""
+def fsdp_spec(shape: tuple[int, ...], nbytes: int, dims: tuple[int, int]) -> P:
+    """The FSDP layout of one array over a (data, fsdp) mesh of `dims`: its largest axis that all
+    n = data x fsdp devices divide, split over both mesh axes; else two of its axes that the two
+    mesh axes divide, one each (n ways again); else its largest axis one mesh axis divides;
+    replicated when it is small or nothing divides."""
+    n = dims[0] * dims[1]
     if n == 1 or nbytes < FSDP_MIN_BYTES:
         return P()
-    for axis in sorted(range(len(shape)), key=lambda a: -shape[a]):
-        if shape[axis] % n == 0:
-            return P(*[("data" if a == axis else None) for a in range(len(shape))])
+    order = sorted(range(len(shape)), key=lambda a: -shape[a])
+    place = lambda spec: P(*[spec.get(a) for a in range(len(shape))])  # noqa: E731
+    for a in order:
+        if shape[a] % n == 0:
+            return place({a: AXES})
+    pairs = [(a, b) for a in order for b in order if a != b]
+    for a, b in pairs:
+        if shape[a] % dims[0] == 0 and shape[b] % dims[1] == 0 and min(dims) > 1:
+            return place({a: AXES[0], b: AXES[1]})
+    for a in order:
+        for i in (0, 1):
+            if dims[i] > 1 and shape[a] % dims[i] == 0:
+                return place({a: AXES[i]})
     return P()
 
 
 def state_shardings(tree, mesh, fsdp: bool):
     """A NamedSharding per leaf of (params, opt_state): replicated, or FSDP's layout."""
-    n = mesh.devices.size
+    dims = tuple(mesh.shape[a] for a in AXES)
     def one(x):
-        spec = fsdp_spec(x.shape, x.size * x.dtype.itemsize, n) if fsdp else P()
+        spec = fsdp_spec(x.shape, x.size * x.dtype.itemsize, dims) if fsdp else P()
         return NamedSharding(mesh, spec)
     return jax.tree.map(one, tree)
 
