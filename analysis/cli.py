@@ -182,10 +182,13 @@ def _precision(args: argparse.Namespace, options: Any) -> Any:
     """The precision report of a results folder with a precision axis, else None."""
     from analysis import precision_cli
 
-    if _is_csv(args) or not precision_cli.has_precision_axis(args.source):
+    if _is_csv(args) or not Path(args.source).is_dir():
+        return None
+    rows = precision_cli.precision_rows(args.source)  # read once: tested, then fitted
+    if not precision_cli.has_precision_axis(rows):
         return None
     return precision_cli.fit_folder(args.source, bootstrap=options.bootstrap,
-                                    level=options.level, seed=options.seed)
+                                    level=options.level, seed=options.seed, rows=rows)
 
 
 def _fmt_iv(row: dict[str, Any], key: str) -> str:

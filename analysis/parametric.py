@@ -273,6 +273,18 @@ def _verdict(law, theta, data, resid, diag, intervals, c_top: float, runs: RunTa
     return verdict if bootstrap else identify.provisional(verdict)
 
 
+def _bootstrap_law(law: ParametricLaw, theta: np.ndarray, data: tuple, diag: dict,
+                   delta: float, bootstrap: int, seed: int, progress: bool | None,
+                   bootstrap_starts: int, level: float, resample: str, interval_method: str):
+    """(law with its draws, intervals): the bootstrap refits, warm-started from the full-data
+    optimum and the grid rows that reached the best distinct optima."""
+    x, y, ll = data
+    starts = np.vstack([theta[None], diag["grid"][diag["grid_rows"][: bootstrap_starts - 1]]])
+    samples = bootstrap_thetas(x, y, ll, delta, starts, bootstrap, seed, progress,
+                               theta=theta if resample == "residuals" else None)
+    return _with_intervals(law, samples, level, resample, interval_method)
+
+
 def fit_parametric(
     runs: RunTable, params: str = "total", delta: float = 1e-3, grid: np.ndarray | None = None,
     bootstrap: int = 0, level: float = 0.8, seed: int = 0,
@@ -313,10 +325,9 @@ def fit_parametric(
     law = _theta_to_law(theta, name, f"analysis.parametric fit of {len(runs)} runs", params)
     intervals = None
     if bootstrap:
-        starts = np.vstack([theta[None], diag["grid"][diag["grid_rows"][: bootstrap_starts - 1]]])
-        samples = bootstrap_thetas(x, y, ll, delta, starts, bootstrap, seed, progress,
-                                   theta=theta if resample == "residuals" else None)
-        law, intervals = _with_intervals(law, samples, level, resample, interval_method)
+        law, intervals = _bootstrap_law(law, theta, (x, y, ll), diag, delta, bootstrap, seed,
+                                        progress, bootstrap_starts, level, resample,
+                                        interval_method)
     bpt_val = runs.bytes_per_token()
     table = [_budget_row(law, c, bpt_val) for c in reporting_budgets(budgets, runs, params)]
     resid = optim.residuals(theta, x, y, ll)

@@ -60,13 +60,15 @@ class PrecisionReport:
 
 
 def _summaries(root: Path) -> list:
-    """Done non-trunk summaries with a final eval loss, under `root`, in path order."""
+    """Done non-trunk summaries with a final eval loss, in the run folders `load` reads."""
+    from analysis.load import _run_dirs_under
+
     out = []
-    for s_path in sorted(Path(root).rglob("summary.json")):
-        s = read_summary(s_path.parent)
+    for run_dir in _run_dirs_under(Path(root)):
+        s = read_summary(run_dir)
         if s is not None and s.status == "done" and s.role != "trunk" and \
                 s.final_eval_loss is not None:
-            out.append((s_path.parent, s))
+            out.append((run_dir, s))
     return out
 
 
@@ -90,19 +92,18 @@ def precision_rows(root: str | Path) -> tuple[dict, dict, frozenset]:
             {k: np.asarray(v, float) for k, v in ptq.items()}, frozenset(quantised))
 
 
-def has_precision_axis(root: str | Path) -> bool:
-    """A results folder (not a CSV) with quantised runs or PTQ losses."""
-    p = Path(root)
-    if p.suffix.lower() == ".csv" or not p.is_dir():
-        return False
-    train, ptq, quantised = precision_rows(p)
+def has_precision_axis(rows: tuple[dict, dict, frozenset]) -> bool:
+    """precision_rows' rows hold quantised runs or PTQ losses."""
+    _, ptq, quantised = rows
     return bool(quantised) or len(ptq["n"]) > 0
 
 
 def fit_folder(root: str | Path, bootstrap: int = 100, level: float = 0.8,
-               seed: int = 0) -> PrecisionReport:
-    """Both laws fitted to the folder's rows (InputError when too few runs)."""
-    train, ptq, quantised = precision_rows(root)
+               seed: int = 0, rows: tuple[dict, dict, frozenset] | None = None
+               ) -> PrecisionReport:
+    """Both laws fitted to the folder's rows (`rows`: precision_rows(root), when already read;
+    InputError when too few runs)."""
+    train, ptq, quantised = precision_rows(root) if rows is None else rows
     if len(train["n"]) < MIN_RUNS:
         raise InputError(f"{len(train['n'])} done runs; the precision law needs at least "
                          f"{MIN_RUNS}", file=str(root), fix="wait for the sweep to finish")

@@ -248,6 +248,24 @@ def fmt_time(s: float | None) -> str:
     return f"{s / 86400:.1f}d"
 
 
+def _plan_row(r: Row, quant: bool, isoflop: bool) -> list[str]:
+    """One point's cells of the dry-run table (format_plan's columns)."""
+    p, m = r.point, r.point.run.model
+    row = [str(p.index), p.cfg.objective]
+    row += [p.precision, fmt_bytes(stored_weight_bytes(m))] if quant else []
+    row += [str(p.cfg.seed), str(m.n_layers), str(m.d_model), str(m.n_heads),
+            fmt_si(p.run.n_total), fmt_si(p.run.n_nonembedding), fmt_si(p.run.tokens),
+            f"{(p.run.tokens / p.run.n_total):.1f}", f"{p.run.flops_6nd:.3g}"]
+    row += [f"{p.flops_nominal:.3g}"] if isoflop else []
+    row += [f"{p.run.flops:.3g}", str(p.run.steps), str(p.run.batch_size),
+            str(p.cfg.train.microbatches), f"{p.cfg.optim.lr:.3g}",
+            fmt_bytes(r.memory), "n/a" if r.epochs is None else f"{r.epochs:.2f}",
+            fmt_time(r.seconds),
+            ("REFUSED: " + "; ".join(r.refused)) if r.refused else
+            ("repeats data" if (r.epochs or 0) > 1 else "")]
+    return row
+
+
 def format_plan(plan: SweepPlan) -> str:
     d = plan.device
     isoflop = plan.sweep.grid.axis == "flops"
@@ -256,22 +274,7 @@ def format_plan(plan: SweepPlan) -> str:
         "seed", "L", "d", "H", "N", "N_ne", "D", "D/N", "C=6ND"]
     head += ["C_nom"] if isoflop else []
     head += ["C_exact", "steps", "batch", "mb", "lr", "memory", "epochs", "time", "note"]
-    body = []
-    for r in plan.rows:
-        p = r.point
-        row = [str(p.index), p.cfg.objective] + (
-            [p.precision, fmt_bytes(stored_weight_bytes(p.run.model))] if quant else []) + [
-            str(p.cfg.seed), str(p.run.model.n_layers),
-               str(p.run.model.d_model), str(p.run.model.n_heads), fmt_si(p.run.n_total), fmt_si(p.run.n_nonembedding),
-               fmt_si(p.run.tokens), f"{(p.run.tokens / p.run.n_total):.1f}", f"{p.run.flops_6nd:.3g}"]
-        row += [f"{p.flops_nominal:.3g}"] if isoflop else []
-        row += [f"{p.run.flops:.3g}", str(p.run.steps), str(p.run.batch_size),
-                str(p.cfg.train.microbatches), f"{p.cfg.optim.lr:.3g}",
-                fmt_bytes(r.memory), "n/a" if r.epochs is None else f"{r.epochs:.2f}",
-                fmt_time(r.seconds),
-                ("REFUSED: " + "; ".join(r.refused)) if r.refused else
-                ("repeats data" if (r.epochs or 0) > 1 else "")]
-        body.append(row)
+    body = [_plan_row(r, quant, isoflop) for r in plan.rows]
     widths = [max(len(h), *(len(b[i]) for b in body)) if body else len(h)
               for i, h in enumerate(head)]
     left = (1, 2) if quant else (1,)

@@ -151,10 +151,10 @@ def fsdp_spec(shape: tuple[int, ...], nbytes: int, dims: tuple[int, int]) -> P:
     for a in order:
         if shape[a] % n == 0:
             return place({a: AXES})
-    pairs = [(a, b) for a in order for b in order if a != b]
-    for a, b in pairs:
-        if shape[a] % dims[0] == 0 and shape[b] % dims[1] == 0 and min(dims) > 1:
-            return place({a: AXES[0], b: AXES[1]})
+    if min(dims) > 1:
+        for a, b in ((a, b) for a in order for b in order if a != b):
+            if shape[a] % dims[0] == 0 and shape[b] % dims[1] == 0:
+                return place({a: AXES[0], b: AXES[1]})
     for a in order:
         for i in (0, 1):
             if dims[i] > 1 and shape[a] % dims[i] == 0:
