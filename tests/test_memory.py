@@ -126,3 +126,15 @@ def test_attention_in_a_kernel_counts_two_more_copies_of_the_logits_as_workspace
     assert any("2 x the logits" in k for k, _ in m.rows())
     assert training_memory(SMALL, 3, "bfloat16").workspace == int(
         WORKSPACE_FACTOR * training_memory(SMALL, 3, "bfloat16").activations)
+
+
+def test_xla_gpu_remat_limit_matches_the_limits_xla_logged_for_gpu_chinchilla():
+    """XLA:GPU logged "HloRematerialization() with memory limit of 60.12GiB" (d320, states 224 MB
+    in) to 60.35GiB (d1152, 5.04 GB in) for the H100 config's 84,929,347,584 bytes."""
+    from scaling.budget.memory import xla_gpu_remat_limit
+
+    M = 84929347584
+    logged = {224437768: 60.12, 1324284168: 60.17, 2055872392: 60.21, 3032774088: 60.25,
+              5040886152: 60.35}
+    for io, gib in logged.items():
+        assert abs(xla_gpu_remat_limit(M, io) / 2**30 - gib) < 0.006  # XLA prints 2 decimals

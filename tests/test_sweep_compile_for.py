@@ -131,3 +131,26 @@ def test_sweep_report_prints_the_markdown_table_of_a_few_points(tmp_path, capsys
     assert len(rows) == 3  # the head, then points 0,1 (one step) and point 2 (at 4 microbatches)
     assert rows[1].startswith("| 0,1 | clm d16 L1") and rows[2].startswith("| 2 | clm d32 L2")
     assert "mb4" in rows[2] and "| 0.93 / 16 GiB |" in rows[1]  # 1 GB
+
+
+def _fake(k, *, ok=True, fits=True, recomputed=0.0):
+    """A CompiledPoint stand-in for points.pick: what it reads, nothing more."""
+    from types import SimpleNamespace
+
+    return SimpleNamespace(k=k, ok=ok, fits=ok and fits, recomputed_flops=recomputed)
+
+
+@pytest.mark.parametrize("case,want,walked", [
+    ([_fake(1, recomputed=9e12), _fake(2), _fake(4)], 2, 2),         # a count more beats recompute
+    ([_fake(1, recomputed=9e12), _fake(2, recomputed=1e12)], 1, 2),  # every fit recomputes
+    ([_fake(1, fits=False), _fake(2, recomputed=1e12), _fake(4)], 4, 3),
+    ([_fake(1, recomputed=9e12), _fake(2, ok=False), _fake(4)], 1, 2),  # a failure ends the walk
+    ([_fake(1, ok=False), _fake(2)], 1, 1),                          # the failure is the answer
+    ([_fake(1, fits=False), _fake(2, fits=False)], 2, 2),            # none fits: the last
+])
+def test_pick_takes_the_fewest_microbatches_that_fit_without_the_compiler_recomputing(
+        case, want, walked):
+    by_k = {c.k: c for c in case}
+    seen = []
+    chosen = points.pick(list(by_k), lambda k: seen.append(k) or by_k[k])
+    assert chosen.k == want and len(seen) == walked

@@ -63,6 +63,14 @@ WORKSPACE_FACTOR = 0.9
 #: TPU 0.99-1.03x of the peak), checked out of sample on the GPU compiler's peaks of
 #: gpu_chinchilla for an H100 (docs/performance.md, "Compiled for accelerators").
 FLASH_LOGITS_WORKSPACE = 2.0
+#: XLA:GPU's memory limit for its scheduler and rematerialization pass (gpu_compiler.cc
+#: GetSchedulerMemoryLimit, jax 0.10.2's plugin): 80% of the target's device memory, less the
+#: step's inputs and outputs, times the flag xla_gpu_memory_limit_slop_factor (default 95), plus
+#: those inputs again. Its log gave 60.12 / 60.17 / 60.21 / 60.25 / 60.35 GiB for gpu_chinchilla's
+#: steps on the H100 config (84,929,347,584 bytes), as this formula does with io = the states.
+#: XLA's own rule, not a fitted factor.
+XLA_GPU_MEMORY_FRACTION = 0.80
+XLA_GPU_SLOP = 0.95
 #: Width-d tensors per layer that remat 'dots' keeps: block input, Q, K, V (one fused matmul),
 #: attention output projection, MLP output projection; plus the MLP's up projection (width d_ff).
 DOTS_SAVED_D_TENSORS = 5
@@ -242,6 +250,13 @@ def training_memory(cfg: ModelConfig, batch_size: int, precision: str = "float32
         accumulator=n * 4 if microbatches > 1 else 0,
         microbatches=microbatches, remat=remat, shards=shards,
     )
+
+
+def xla_gpu_remat_limit(device_memory: int, io_bytes: int) -> int:
+    """XLA:GPU's memory limit for a step whose (donated) inputs and outputs hold io_bytes: above
+    it the compiler recomputes (rematerializes) instructions until its own estimate is under
+    it, so a compiled GPU step's peak does not exceed it where recomputation can get there."""
+    return int(XLA_GPU_SLOP * (XLA_GPU_MEMORY_FRACTION * device_memory - io_bytes) + io_bytes)
 
 
 def fits(cfg: ModelConfig, batch_size: int, precision: str, device_bytes: float,

@@ -3,9 +3,14 @@ the compiler's memory beside the calculator's, its FLOPs beside the suite's, and
 
 Points that share a step (objective, model, batch, window, microbatches, FSDP) compile once.
 Where a point's file leaves train.microbatches at 1, the fewest microbatches (dividing the
-per-device batch) whose compiled peak fits the target's HBM are picked by compiling, the way the
-planner picks them by the calculator; a count the file sets is kept. A compile that fails is a
-result with one line of error, never a traceback.
+per-device batch) whose compiled peak fits the target's HBM with no matmul recomputed by the
+compiler's own rematerialization are picked by compiling (`pick`), the way the planner picks them
+by the calculator; where every count that fits recomputes, the fewest that fit. A count the file
+sets is kept. A compile that fails is a result with one line of error, never a traceback.
+
+On GPU targets the calculator's estimate is capped at XLA:GPU's rematerialization limit
+(`scaling.budget.memory.xla_gpu_remat_limit`): above it the compiler recomputes until its step
+fits under it, and the recomputed FLOPs (`scaling.compile.hlo`) are added to the roofline.
 """
 from __future__ import annotations
 
@@ -31,6 +36,7 @@ class CompiledPoint:
     estimate: int                # the calculator's total (scaling/budget/memory.py)
     n_devices: int
     cached: bool
+    uncapped: int = 0            # GPU: the calculator's total above XLA's remat limit, else 0
 
     @property
     def ok(self) -> bool:
@@ -59,6 +65,16 @@ class CompiledPoint:
         return self.run.cfg.train.microbatches
 
     @property
+    def recomputed(self) -> dict:
+        """What the compiler's rematerialization recomputes per step, per device: {"ops",
+        "flops", "bytes"} (scaling/compile/hlo.py; empty where not read)."""
+        return self.result.get("remat") or {}
+
+    @property
+    def recomputed_flops(self) -> float:
+        return float(self.recomputed.get("flops") or 0.0)
+
+    @property
     def suite_flops(self) -> float:
         """The suite's exact training FLOPs of one step, per device."""
         return self.run.flops_at(1) / self.n_devices
@@ -84,7 +100,9 @@ class CompiledPoint:
         bw = hw.hbm_bandwidth * chips_per_device if hw.hbm_bandwidth else None
         flops = self.result.get("flops")
         flops = flops + self.kernel_flops if flops else None  # the kernels' work is still work
-        return roofline(flops, self.result.get("bytes_accessed"), self.suite_flops, peak, bw)
+        # the compiler's count holds its recomputation; the suite's must be given it
+        suite = self.suite_flops + self.recomputed_flops
+        return roofline(flops, self.result.get("bytes_accessed"), suite, peak, bw)
 
 
 def _peak_column(dtype: str, hw) -> str:
@@ -134,16 +152,23 @@ def compile_run(run: RunRecord, target: Target, *, use_cache: bool = True) -> tu
     return result, False
 
 
-def _estimate(run: RunRecord, n_devices: int, attention: dict) -> int:
-    """The calculator's total for the step as compiled: flash-aware where every attention ran
-    as a kernel."""
-    from scaling.budget.memory import training_memory
+def _estimate(run: RunRecord, n_devices: int, attention: dict, target: Target) -> tuple[int, int]:
+    """(estimate, uncapped) for the step as compiled: the calculator's total, flash-aware where
+    every attention ran as a kernel; on GPU at most XLA's rematerialization limit (uncapped: the
+    total it replaced, else 0)."""
+    from scaling.budget.memory import training_memory, xla_gpu_remat_limit
 
     t, m = run.cfg.train, run.model
     per_device = max(1, run.batch_size // n_devices)
     flash = bool(attention) and all(i in ("splash", "cudnn") for i, _ in attention.values())
-    return training_memory(m, per_device, m.dtype, microbatches=t.microbatches, remat=m.remat,
-                           shards=n_devices if t.fsdp else 1, flash=flash).total
+    est = training_memory(m, per_device, m.dtype, microbatches=t.microbatches, remat=m.remat,
+                          shards=n_devices if t.fsdp else 1, flash=flash)
+    memory = target.device_memory if target.platform == "gpu" else None
+    if memory:
+        limit = xla_gpu_remat_limit(memory, (est.states - est.gradients) // est.shards)
+        if est.total > limit:
+            return limit, est.total
+    return est.total, 0
 
 
 def label(run: RunRecord) -> str:
@@ -168,18 +193,39 @@ def compile_one(run: RunRecord, target: Target | str, *, fit: bool = True,
     target = resolve_target(target) if isinstance(target, str) else target
     ks = [run.cfg.train.microbatches]
     if fit and run.cfg.train.microbatches == 1:
-        per = max(1, run.batch_size // target_devices(target))
-        ks = [k for k in range(1, per + 1) if per % k == 0]
-    out = None
-    for k in ks:
+        ks = microbatch_counts(run, target_devices(target))
+
+    def at(k: int) -> CompiledPoint:
         r = run if k == run.cfg.train.microbatches else with_microbatches(run, k)
         result, cached = compile_run(r, target, use_cache=use_cache)
         n = int(result.get("devices") or target.chips)
-        out = CompiledPoint(indices, label(r), target, r, result,
-                            _estimate(r, n, result.get("attention") or {}), n, cached)
-        if not out.ok or out.fits:
-            break
-    return out
+        est, uncapped = _estimate(r, n, result.get("attention") or {}, target)
+        return CompiledPoint(indices, label(r), target, r, result, est, n, cached, uncapped)
+
+    return pick(ks, at)
+
+
+def microbatch_counts(run: RunRecord, n_devices: int) -> list[int]:
+    """The counts a search tries: the divisors of the per-device batch, fewest first."""
+    per = max(1, run.batch_size // n_devices)
+    return [k for k in range(1, per + 1) if per % k == 0]
+
+
+def pick(ks, at) -> CompiledPoint:
+    """Walk the counts `ks` (fewest first), compiling each with `at(k)`: the first whose step
+    fits with no matmul recomputed by the compiler (its rematerialization costs FLOPs that a
+    microbatch more does not); else the first that fits; a failed compile ends the walk (it is
+    the answer unless a fit came before); when none fits, the last."""
+    fallback = last = None
+    for k in ks:
+        last = c = at(k)
+        if not c.ok:
+            return fallback or c
+        if c.fits and not c.recomputed_flops:
+            return c
+        if c.fits and fallback is None:
+            fallback = c
+    return fallback or last
 
 
 def compile_points(points, target: Target | str, *, fit: bool = True,

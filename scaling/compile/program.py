@@ -98,6 +98,7 @@ def compile_step(run: RunRecord, mesh, platform: str) -> dict:
         return out
     out.update(memory_stats(compiled))
     out.update(cost_stats(compiled))
+    out["remat"] = recomputation(compiled)
     out["ok"] = True
     return out
 
@@ -111,6 +112,18 @@ def memory_stats(compiled) -> dict:
            "code": int(getattr(m, "generated_code_size_in_bytes", 0))}
     out["peak"] = out["arguments"] + out["outputs"] - out["aliased"] + out["temporaries"]
     return out
+
+
+def recomputation(compiled) -> dict:
+    """What the compiler's rematerialization recomputes (scaling/compile/hlo.py), or {} where
+    the compiled module gives no text."""
+    from scaling.compile.hlo import rematerialized
+
+    try:
+        text = compiled.as_text()
+    except Exception:  # noqa: BLE001 - a backend without HLO text: nothing read, nothing priced
+        return {}
+    return rematerialized(text) if text else {}
 
 
 def cost_stats(compiled) -> dict:

@@ -15,6 +15,14 @@ def _attention(c: CompiledPoint) -> str:
     return "/".join(impls) or "-"
 
 
+def recomputed_cell(c: CompiledPoint) -> str:
+    r = c.recomputed
+    if not r.get("ops"):
+        return "-"
+    share = c.recomputed_flops / c.suite_flops if c.suite_flops else 0.0
+    return f"{r['ops']} ops, +{share:.1%}"
+
+
 def row(c: CompiledPoint, mfu: float) -> list[str]:
     r = c.result
     pts = ",".join(map(str, c.indices)) or "-"
@@ -23,8 +31,9 @@ def row(c: CompiledPoint, mfu: float) -> list[str]:
     rl = c.roofline()
     step = rl.step_seconds(mfu)
     return [pts, c.label, _attention(c), fmt_bytes(r["arguments"]), fmt_bytes(r["temporaries"]),
-            fmt_bytes(r["peak"]), f"{r['peak'] / c.hbm:.0%}", fmt_bytes(c.estimate),
-            _f(c.calc_ratio), _f(r.get("compile_s"), "{:.1f}") + (" (cached)" if c.cached else ""),
+            fmt_bytes(r["peak"]), f"{r['peak'] / c.hbm:.0%}",
+            fmt_bytes(c.estimate) + (" (limit)" if c.uncapped else ""), _f(c.calc_ratio),
+            recomputed_cell(c), _f(r.get("compile_s"), "{:.1f}") + (" (cached)" if c.cached else ""),
             _f(r.get("flops"), "{:.3g}"), f"{c.suite_flops:.3g}", _f(c.flops_ratio, "{:.3f}"),
             _f(rl.bound_s * 1e3 if rl.bound_s else None, "{:.3g}"),
             _f(step * 1e3 if step else None, "{:.3g}"),
@@ -32,7 +41,7 @@ def row(c: CompiledPoint, mfu: float) -> list[str]:
 
 
 HEAD = ["points", "step", "attention", "args", "temps", "peak", "peak/HBM", "calculator",
-        "calc/XLA", "compile s", "XLA FLOPs", "suite FLOPs", "FLOPs ratio", "roofline ms",
+        "calc/XLA", "recomputed", "compile s", "XLA FLOPs", "suite FLOPs", "FLOPs ratio", "roofline ms",
         "step ms", "verdict"]
 
 
@@ -54,6 +63,8 @@ def format_report(compiled: list[CompiledPoint], mfu: float = 0.35) -> str:
     lines += [fmt(b) if len(b) == len(HEAD) else "  ".join(b) for b in body]
     lines += ["", "peak = arguments + outputs - donated + temporaries (the compiler's memory "
                   "analysis); calc/XLA: scaling/budget/memory.py's estimate over that peak.",
+              "recomputed: instructions the compiler's rematerialization recomputes to fit its "
+              "memory limit, and their matmul FLOPs over the suite's (in the roofline).",
               "FLOPs per device per step: the compiler's cost analysis and the suite's exact "
               "count (ModelConfig.flops_per_token), without attention run in kernels "
               "(Pallas splash, cuDNN), which the compiler cannot count.",
@@ -61,6 +72,10 @@ def format_report(compiled: list[CompiledPoint], mfu: float = 0.35) -> str:
               f"bandwidths from scaling/hardware.py ({hw.name}: {hw.source.split(': ')[0]}; "
               f"{hw.bandwidth_source or 'no bandwidth'}); step ms: the compute term at MFU "
               f"{mfu:g}."]
+    if any(c.uncapped for c in compiled):
+        lines.append("calculator (limit): its estimate exceeded XLA:GPU's rematerialization limit "
+                     "(0.95 x (0.8 x device memory - inputs) + inputs), under which the compiler "
+                     "recomputes; the estimate is that limit.")
     notes = sorted({f"  {where}: {impl} ({why})" for c in compiled
                     for where, (impl, why) in c.result.get("attention", {}).items()
                     if impl == "xla"})

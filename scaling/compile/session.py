@@ -18,7 +18,14 @@ from __future__ import annotations
 
 import dataclasses
 
-from scaling.compile.points import CompiledPoint, compile_one, step_key, with_microbatches
+from scaling.compile.points import (
+    CompiledPoint,
+    compile_one,
+    microbatch_counts,
+    pick,
+    step_key,
+    with_microbatches,
+)
 from scaling.compile.targets import Target, resolve_target
 from scaling.train.record import RunRecord
 
@@ -43,20 +50,16 @@ class CompileSession:
         return self._done[key]
 
     def microbatches(self, run: RunRecord) -> int:
-        """The fewest microbatches (dividing the per-device batch) whose compiled peak fits; the
-        file's count when it sets one. A failed compile stops the search at its count (the plan
-        then refuses the point with the compiler's message); when none fits, the largest (the
-        plan refuses it with that peak)."""
+        """The fewest microbatches (dividing the per-device batch) whose compiled peak fits with
+        nothing recomputed by the compiler, else the fewest that fit (`points.pick`); the file's
+        count when it sets one. A failed compile stops the search at its count (the plan then
+        refuses the point with the compiler's message); when none fits, the largest (the plan
+        refuses it with that peak)."""
         k0 = run.cfg.train.microbatches
         if k0 > 1:
             return k0
-        per = max(1, run.batch_size // self.n_devices)
-        k = k0
-        for k in (k for k in range(1, per + 1) if per % k == 0):
-            c = self.compiled(run if k == k0 else with_microbatches(run, k))
-            if not c.ok or c.fits:
-                return k
-        return k
+        at = lambda k: self.compiled(run if k == k0 else with_microbatches(run, k))  # noqa: E731
+        return pick(microbatch_counts(run, self.n_devices), at).microbatches
 
     def report(self, points) -> list[CompiledPoint]:
         """One CompiledPoint per distinct step of `points` (scaling.sweep.point.Point), in the

@@ -17,24 +17,26 @@ import sys
 
 from runstore import cli_main
 from scaling.compile.points import CompiledPoint, compile_points
-from scaling.compile.report import format_report
+from scaling.compile.report import format_report, recomputed_cell
 from scaling.compile.targets import resolve_target
 
 
 def markdown(compiled: list[CompiledPoint], mfu: float) -> str:
-    head = ("points", "step", "target", "attention", "peak / HBM", "calc/XLA", "compile s",
+    head = ("points", "step", "target", "attention", "peak / HBM", "calc/XLA", "recomputed",
+            "compile s",
             "roofline ms", f"step ms at MFU {mfu:g}", "TPU FLOPs ratio")
     rows = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for c in compiled:
         if not c.ok:
             rows.append(f"| {','.join(map(str, c.indices))} | {c.label} | {c.target.name} | "
-                        f"failed: {c.result.get('error')} |" + " |" * 6)
+                        f"failed: {c.result.get('error')} |" + " |" * 7)
             continue
         rl, r = c.roofline(), c.result
         impl = "/".join(sorted({i for i, _ in r.get("attention", {}).values()}))
         rows.append(
             f"| {','.join(map(str, c.indices))} | {c.label} | {c.target.name} | {impl} | "
             f"{r['peak'] / 2**30:.2f} / {c.hbm / 2**30:.0f} GiB | {c.calc_ratio:.2f} | "
+            f"{recomputed_cell(c)} | "
             f"{r['compile_s']:.0f} | {rl.bound_s * 1e3:.3g} | {rl.step_seconds(mfu) * 1e3:.3g} | "
             f"{'-' if c.flops_ratio is None else f'{c.flops_ratio:.3f}'} |")
     return "\n".join(rows)

@@ -62,6 +62,15 @@ class Target:
     gpu_config: str = "" # GPU: the gpu_device_info file under TARGET_CONFIG_DIR
 
     @property
+    def device_memory(self) -> int | None:
+        """GPU: the device memory in bytes the compiler is told (its gpu_device_info file)."""
+        if not self.gpu_config:
+            return None
+        text = (TARGET_CONFIG_DIR / self.gpu_config).read_text()
+        m = re.search(r"^\s*device_memory_size:\s*(\d+)\s*$", text, re.M)
+        return int(m.group(1)) if m else None
+
+    @property
     def hardware(self):
         from scaling.hardware import ACCELERATORS
         return ACCELERATORS[self.accelerator]
