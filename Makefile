@@ -11,7 +11,8 @@ EXTRAS ?= dev,tpu
 comma  := ,
 STAMP  := $(VENV)/.installed-$(subst $(comma),-,$(EXTRAS))
 
-.PHONY: quickstart test test-long lint bench clean venv reference reference-fits reference-figures
+.PHONY: quickstart test test-long lint bench clean venv reference reference-fits reference-figures \
+        compile-report
 
 # The CPU reference experiment (README, "Results"): five IsoFLOP sweep files, about 1.5 hours on
 # 2 cores with REFERENCE_WORKERS=2 (two workers share each sweep through its claims; a killed run
@@ -89,6 +90,15 @@ reference-figures: $(STAMP)
 # torch venv in ~/.cache/scaling-bench (PyPI's torch wheel: several GB, once).
 bench: $(STAMP)
 	$(BIN)/python -m benchmarks.step_throughput --torch
+
+# The README's compiled report (README, "Compile for accelerators you do not have"): every
+# distinct step of tpu_chinchilla compiled by libtpu for tpu-v5p-2x2x1 (about 8 minutes here,
+# seconds from the cache) and of gpu_chinchilla by XLA's GPU compiler for one H100, in the GPU
+# venv that scripts/gpu_venv.sh builds once (about 5.5 GB of wheels; 2 minutes of compiling).
+compile-report: $(STAMP)
+	$(BIN)/python -m scaling.compile.sweep_report sweeps/tpu_chinchilla.yaml tpu-v5p-2x2x1 --readme README.md
+	scripts/gpu_venv.sh
+	CUDA_VISIBLE_DEVICES=-1 JAX_SKIP_CUDA_CONSTRAINTS_CHECK=1 .venv-gpu/bin/python -m scaling.compile.sweep_report sweeps/gpu_chinchilla.yaml h100 --readme README.md
 
 clean:
 	rm -rf $(VENV) .cache

@@ -131,6 +131,19 @@ def test_sweep_report_prints_the_markdown_table_of_a_few_points(tmp_path, capsys
     assert len(rows) == 3  # the head, then points 0,1 (one step) and point 2 (at 4 microbatches)
     assert rows[1].startswith("| 0,1 | clm d16 L1") and rows[2].startswith("| 2 | clm d32 L2")
     assert "mb4" in rows[2] and "| 0.93 / 16 GiB |" in rows[1]  # 1 GB
+    # --readme writes the same table into its block of a Markdown file, and nothing else
+    readme = tmp_path / "README.md"
+    key = f"{path} {TARGET}"
+    readme.write_text(f"# R\n\n<!-- compiled {key} -->\nold\n<!-- /compiled -->\n\ntail\n")
+    assert sweep_report.main([str(path), TARGET, "--points", "0,1,2", "--readme",
+                              str(readme)]) == 0
+    text = readme.read_text()
+    assert "old" not in text and text.startswith("# R\n") and text.endswith("\ntail\n")
+    assert [r for r in text.splitlines() if r.startswith("| ")] == rows
+    other = tmp_path / "other.md"
+    other.write_text("no block\n")
+    assert sweep_report.main([str(path), TARGET, "--readme", str(other)]) == 2
+    assert "no block for" in capsys.readouterr().err and other.read_text() == "no block\n"
 
 
 def _fake(k, *, ok=True, fits=True, recomputed=0.0):

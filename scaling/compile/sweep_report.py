@@ -1,7 +1,10 @@
 """The compiled table of a sweep file as Markdown (the README's), or of a few of its points:
 
     python -m scaling.compile.sweep_report sweeps/tpu_chinchilla.yaml tpu-v5p-2x2x1 [--markdown]
-        [--points 0,22] [--mfu 0.35]
+        [--points 0,22] [--mfu 0.35] [--readme README.md]
+
+`make compile-report` rewrites the README's two tables (tpu_chinchilla on tpu-v5p-2x2x1 in the
+project's venv, gpu_chinchilla on h100 in the GPU venv, which it builds once).
 
 The way in for a sweep is `scaling sweep FILE --dry-run --compile-for TARGET`, where the compile
 is a stage of the sweep pipeline (the planner's microbatches, refusals and times by the
@@ -14,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from pathlib import Path
 
 from runstore import cli_main
 from scaling.compile.points import CompiledPoint, compile_points
@@ -42,6 +46,29 @@ def markdown(compiled: list[CompiledPoint], mfu: float) -> str:
     return "\n".join(rows)
 
 
+def _block(path: str, key: str) -> tuple[str, int, int]:
+    """(text, start, end) of the block `<!-- compiled KEY -->` ... `<!-- /compiled -->` in the
+    Markdown file `path`, between its two marker lines; one error line where there is none."""
+    from runstore import InputError
+
+    text = Path(path).read_text()
+    start, end = f"<!-- compiled {key} -->", "<!-- /compiled -->"
+    i = text.find(start)
+    j = text.find(end, i + len(start)) if i >= 0 else -1
+    if j < 0:
+        raise InputError(f"no block for '{key}' in {path}", key="--readme",
+                         fix=f"add the lines '{start}' and '{end}' where the table goes")
+    return text, i + len(start), j
+
+
+def splice(path: str, key: str, table: str) -> None:
+    """Replace the block's contents (`_block`) with `table`, atomically."""
+    from runstore import atomic_write_text
+
+    text, i, j = _block(path, key)
+    atomic_write_text(path, text[:i] + "\n" + table + "\n" + text[j:])
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m scaling.compile.sweep_report")
     p.add_argument("file")
@@ -49,12 +76,16 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--points", default="", help="comma-separated point indices (default all)")
     p.add_argument("--mfu", type=float, default=0.35)
     p.add_argument("--markdown", action="store_true")
+    p.add_argument("--readme", default="", help="write the Markdown table into this file's "
+                   "block <!-- compiled FILE TARGET --> ... <!-- /compiled --> (the README's)")
     a = p.parse_args(argv)
 
     def run() -> int:
         from scaling.sweep import grid, runner
         from scaling.sweep.config import load_sweep
 
+        if a.readme:
+            _block(a.readme, f"{a.file} {a.target}")  # before minutes of compiling
         sweep = load_sweep(a.file, [])
         points = [pt for pt in grid.expand(sweep, runner.vocab_from_config(sweep), file=a.file)
                   if pt.is_point]
@@ -62,6 +93,10 @@ def main(argv: list[str] | None = None) -> int:
             keep = {int(i) for i in a.points.split(",")}
             points = [pt for pt in points if pt.index in keep]
         compiled = compile_points(points, resolve_target(a.target))
+        if a.readme:
+            splice(a.readme, f"{a.file} {a.target}", markdown(compiled, a.mfu))
+            print(f"{a.readme}: the table of {a.file} on {a.target} rewritten")
+            return 0
         print(markdown(compiled, a.mfu) if a.markdown else format_report(compiled, a.mfu))
         return 0
 
