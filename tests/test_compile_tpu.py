@@ -80,9 +80,24 @@ def test_a_failed_compile_is_one_line():
     assert "FAILED: " in format_report([c])
 
 
+def _abstract_state(run):
+    """A run's (params, Adam state) as shapes: what the step's donated arguments hold."""
+    import jax
+    from flax import nnx
+
+    from scaling.model.transformer import build_model
+    from scaling.train.step import make_optimizer, split_model
+
+    _, params = split_model(nnx.eval_shape(lambda: build_model(run.model, 0, platform="tpu")))
+    return params, jax.eval_shape(make_optimizer(run.cfg.optim, max(run.steps, 2)).init, params)
+
+
 def test_fsdp_over_a_256_chip_multi_host_slice_shards_the_state():
     """tpu-v5e-16x16 (64 hosts): the FSDP step compiles, its per-chip arguments about 1/256 of
-    the replicated step's (the batch, norms and the step counter stay whole)."""
+    the replicated step's (the batch, norms and the step counter stay whole), and the state it
+    donates is, to the byte, its FSDP shards once padded to the TPU's tiles (tpu_padded_size)."""
+    from scaling.train.sharding import fsdp_state_bytes
+
     needs_libtpu()
     kw = dict(d=512, H=8, B=256, T=64, vocab=1024)
     rep = compile_one(tiny("clm", **kw), "tpu-v5e-16x16", fit=False)
@@ -93,6 +108,9 @@ def test_fsdp_over_a_256_chip_multi_host_slice_shards_the_state():
     state_rep = 16 * n  # fp32 params + Adam's two moments, replicated: 12 B/param, + batch
     assert rep.result["arguments"] >= 12 * n
     assert fsdp.result["arguments"] < 12 * n / 256 * 1.5 + 64 * 1024, (fsdp.result, state_rep)
+    state = _abstract_state(fsdp.run)
+    assert fsdp.result["aliased"] == fsdp_state_bytes(state, (16, 16))[1]  # 274432 B
+    assert rep.result["aliased"] == fsdp_state_bytes(state, (1, 1))[1]  # whole, padded too
 
 
 @pytest.mark.parametrize("gpu", ["h100", "a100"])

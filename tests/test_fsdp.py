@@ -11,7 +11,13 @@ import pytest
 from conftest import ROOT
 from jax.sharding import PartitionSpec as P
 
-from scaling.train.sharding import FSDP_MIN_BYTES, fsdp_spec, mesh_shape
+from scaling.train.sharding import (
+    FSDP_MIN_BYTES,
+    fsdp_spec,
+    fsdp_state_bytes,
+    mesh_shape,
+    tpu_padded_size,
+)
 
 SCRIPT = r"""
 import json, sys
@@ -52,6 +58,54 @@ def test_fsdp_splits_two_axes_when_no_one_axis_takes_every_device():
     assert fsdp_spec((3072, 1152), big, (16, 16)) == P(("data", "fsdp"), None)
     assert fsdp_spec((1152,), big, (16, 16)) == P("data")      # one mesh axis: 16 ways
     assert fsdp_spec((25, 3), big, (5, 2)) == P("data", None)   # 25 = 5 x 5: 5 ways
+
+
+def test_tpu_padded_size_is_the_layout_libtpu_measured():
+    """Pinned to libtpu 0.0.42.1's argument bytes (jit of x * 2 on tpu-v5e-16x16), f32 unless
+    named: the minor dim pads to 128, the next to 1, 2, 4 or 8k, the pair chosen to pad least."""
+    assert tpu_padded_size((1152, 36)) == 40 * 1152            # transposed: 184320 B
+    assert tpu_padded_size((36, 1152)) == 40 * 1152
+    assert tpu_padded_size((72, 216)) == 72 * 256 and tpu_padded_size((18, 1152)) == 24 * 1152
+    assert tpu_padded_size((3, 1152)) == 4 * 1152 and tpu_padded_size((5, 1152)) == 8 * 1152
+    assert tpu_padded_size((2, 18, 1152)) == 2 * 18 * 1152     # laid out (18, 2, 1152)
+    assert tpu_padded_size((1152,)) == 2048 and tpu_padded_size((72,)) == 128
+    assert tpu_padded_size((72,), itemsize=2) == 256 and tpu_padded_size(()) == 128
+
+
+def test_fsdp_picks_the_even_split_that_pads_least_on_a_tpu():
+    """d320's kernels on tpu-v5p-2x2x1's (2, 2) mesh: split on the 1280, the 1280 x 320 MLP
+    kernel leaves (320, 320) shards, 320 x 384 once tiled; split on the 320, (1280, 80) ones
+    that are laid out unpadded. Equal bytes keep the old order's choice."""
+    big, both = FSDP_MIN_BYTES * 4, ("data", "fsdp")
+    assert fsdp_spec((1280, 320), big, (2, 2)) == P(None, both)   # was P(both, None)
+    assert fsdp_spec((320, 2560), big, (4, 2)) == P(both, None)   # was P(None, both)
+    assert fsdp_spec((1152, 9216), big, (16, 16)) == P(None, both)  # ties: 40 x 1152 either way
+
+
+def _fsdp_state_bytes(index: int, dims: tuple[int, int]) -> tuple[int, int]:
+    """tpu_chinchilla point `index`'s abstract (params, Adam state): fsdp_state_bytes."""
+    import jax
+    from flax import nnx
+
+    from scaling.model.transformer import build_model
+    from scaling.sweep import pipeline
+    from scaling.train.step import make_optimizer, split_model
+
+    file = f"{ROOT}/sweeps/tpu_chinchilla.yaml"
+    run = pipeline.expand(pipeline.resolve(pipeline.load(file), file))[index].run
+    _, params = split_model(nnx.eval_shape(lambda: build_model(run.model, 0, platform="tpu")))
+    tx = make_optimizer(run.cfg.optim, max(run.steps, 2))
+    return fsdp_state_bytes((params, jax.eval_shape(tx.init, params)), dims)
+
+
+def test_fsdp_state_per_chip_is_the_compilers_to_the_byte():
+    """The compiler's per-chip argument bytes of just the FSDP state (libtpu 0.0.42.1, a jitted
+    update of it): point 21 (d1152 L18) on tpu-v5e-16x16, 24577024 of 5.04 GB replicated
+    (1/205: 72-wide shards of d_model = 16 x 72 pad to 128; the logical shards give 1/249.5);
+    point 0 (d320) on tpu-v5p-2x2x1, 56716288 (57945088 before fsdp_spec weighed padding)."""
+    total, per_chip = _fsdp_state_bytes(21, (16, 16))
+    assert per_chip == 24577024 and 204 < total / per_chip < 206
+    assert _fsdp_state_bytes(0, (2, 2))[1] == 56716288
 
 
 @pytest.mark.slow

@@ -5,7 +5,8 @@ Batches are split on their first axis over every device of a 2-D mesh ('data', '
 Axis types are Auto: with
 the default Explicit types an embedding lookup on batch-sharded ids fails with ShardingTypeError
 (docs/notes.md). FSDP follows nanodo's fsdp.py: each array large enough to matter is split along its
-largest axis that the device count divides, or over two axes by the mesh's two (fsdp_spec); XLA then gathers weights for the matmuls and
+largest axis that the device count divides, or over two axes by the mesh's two, whichever even
+split pads least in a TPU's tiled layouts (fsdp_spec); XLA then gathers weights for the matmuls and
 reduce-scatters the gradients. Across processes (jax.distributed), each process feeds its own
 slice of the global batch.
 """
@@ -138,28 +139,69 @@ def batch_sharding(mesh) -> NamedSharding:
     return NamedSharding(mesh, P(AXES))
 
 
+def tpu_padded_size(shape: tuple[int, ...], itemsize: int = 4) -> int:
+    """Elements an array of `shape` occupies in a TPU's HBM under libtpu's default tiled layouts:
+    what FSDP's choice minimizes, since an evenly split shard of 72 lanes still takes 128.
+    Measured with libtpu 0.0.42.1 on tpu-v5e-16x16 (argument bytes of a jitted x * 2, f32 and
+    bf16, and the layouts of tpu_chinchilla's largest FSDP step): a vector pads to a tile that
+    is the power of two from 128 (bf16 256) to 1024, then to multiples of 1024 ([72] -> 128,
+    [1152] -> 2048 elements). Higher ranks tile the two dims the compiler lays out minor-most,
+    whichever pair pads least: the minor one to a multiple of 128, the next to 1, 2, 4 or a
+    multiple of 8. So [1152, 36] is laid out transposed, 40 x 1152 (184320 B, not the
+    1152 x 128 of row-major tiles); [72, 216] -> 72 x 256; [18, 1152] -> 24 x 1152;
+    [2, 18, 1152] -> unpadded (minor 1152, then the 2). Summed over the shards of
+    tpu_chinchilla's point 21 (16 x 16 chips) and point 0 (tpu-v5p-2x2x1), this gives the
+    compiler's per-chip argument bytes of their FSDP state to the byte."""
+    if not shape:
+        return 128  # a scalar: T(128)
+    if 0 in shape:
+        return 0
+    if len(shape) == 1:
+        tile = min(1024, max(128 * max(1, 4 // itemsize), 1 << (shape[0] - 1).bit_length()))
+        return -(-shape[0] // tile) * tile
+    up = lambda x, k: -(-x // k) * k  # noqa: E731
+    sub = lambda x: x if x <= 2 else (4 if x <= 4 else up(x, 8))  # noqa: E731
+    rest = int(np.prod(shape))
+    return min(rest // (shape[i] * shape[j]) * up(shape[i], 128) * sub(shape[j])
+               for i in range(len(shape)) for j in range(len(shape)) if i != j)
+
+
+def shard_shape(shape: tuple[int, ...], spec, dims: tuple[int, int]) -> tuple[int, ...] | None:
+    """The per-device shape of an array laid out by `spec` (a PartitionSpec) over a (data, fsdp)
+    mesh of `dims`, or None where a split is not even."""
+    ways = dict(zip(AXES, dims))
+    out = list(shape)
+    for a, axes in enumerate(spec):
+        k = int(np.prod([ways[x] for x in ((axes,) if isinstance(axes, str) else axes or ())]))
+        if out[a] % k:
+            return None
+        out[a] //= k
+    return tuple(out)
+
+
 def fsdp_spec(shape: tuple[int, ...], nbytes: int, dims: tuple[int, int]) -> P:
-    """The FSDP layout of one array over a (data, fsdp) mesh of `dims`: its largest axis that all
-    n = data x fsdp devices divide, split over both mesh axes; else two of its axes that the two
-    mesh axes divide, one each (n ways again); else its largest axis one mesh axis divides;
-    replicated when it is small or nothing divides."""
+    """The FSDP layout of one array over a (data, fsdp) mesh of `dims`: of its even splits (an
+    array axis takes both mesh axes, one, or none; JAX shards evenly only), the one whose shard
+    takes the fewest TPU bytes (tpu_padded_size), then the fewest bytes, then the first in the
+    order: its largest axis that all n = data x fsdp devices divide, over both mesh axes; two of
+    its axes, one mesh axis each (n ways again); one axis, one mesh axis; replicated (always
+    when small). The padding rule is the TPU's; without tiles (CPU, GPU) the splits it prefers
+    are no worse: over every sweep's arrays on meshes of 1 to 256 devices, it moves 53 of 654
+    choices of the old order, each to one as many ways (d320's 1280 x 320 over 2 x 2 chips:
+    (1280, 80) shards, unpadded, not (320, 320) ones taking 320 x 384)."""
     n = dims[0] * dims[1]
     if n == 1 or nbytes < FSDP_MIN_BYTES:
         return P()
     order = sorted(range(len(shape)), key=lambda a: -shape[a])
-    place = lambda spec: P(*[spec.get(a) for a in range(len(shape))])  # noqa: E731
-    for a in order:
-        if shape[a] % n == 0:
-            return place({a: AXES})
+    cands = [{a: AXES} for a in order]
     if min(dims) > 1:
-        for a, b in ((a, b) for a in order for b in order if a != b):
-            if shape[a] % dims[0] == 0 and shape[b] % dims[1] == 0:
-                return place({a: AXES[0], b: AXES[1]})
-    for a in order:
-        for i in (0, 1):
-            if dims[i] > 1 and shape[a] % dims[i] == 0:
-                return place({a: AXES[i]})
-    return P()
+        cands += [{a: AXES[0], b: AXES[1]} for a in order for b in order if a != b]
+    cands += [{a: AXES[i]} for a in order for i in (0, 1) if dims[i] > 1]
+    specs = [P(*[c.get(a) for a in range(len(shape))]) for c in cands] + [P()]
+    itemsize = max(1, nbytes // max(1, int(np.prod(shape))))
+    sized = [(tpu_padded_size(s, itemsize), int(np.prod(s)), spec)
+             for spec in specs if (s := shard_shape(shape, spec, dims)) is not None]
+    return min(sized, key=lambda t: t[:2])[2]  # min keeps the first of equals: the order's
 
 
 def state_shardings(tree, mesh, fsdp: bool):
@@ -169,6 +211,18 @@ def state_shardings(tree, mesh, fsdp: bool):
         spec = fsdp_spec(x.shape, x.size * x.dtype.itemsize, dims) if fsdp else P()
         return NamedSharding(mesh, spec)
     return jax.tree.map(one, tree)
+
+
+def fsdp_state_bytes(tree, dims: tuple[int, int]) -> tuple[int, int]:
+    """(bytes of `tree` replicated, bytes per TPU chip of its FSDP shards, tiles' padding
+    included): what the compiler's per-chip arguments hold of the state (tpu_padded_size)."""
+    total = per_chip = 0
+    for x in jax.tree.leaves(tree):
+        nbytes = x.size * x.dtype.itemsize
+        shard = shard_shape(x.shape, fsdp_spec(x.shape, nbytes, dims), dims)
+        total += nbytes
+        per_chip += tpu_padded_size(shard, x.dtype.itemsize) * x.dtype.itemsize
+    return total, per_chip
 
 
 def batch_split_problem(batch_size: int, microbatches: int, n_devices: int) -> str | None:
