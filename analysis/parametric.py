@@ -285,6 +285,14 @@ def _bootstrap_law(law: ParametricLaw, theta: np.ndarray, data: tuple, diag: dic
     return _with_intervals(law, samples, level, resample, interval_method)
 
 
+def _assess(law, theta, data, diag, intervals, table, runs, params, bootstrap):
+    """(residuals, verdict) of the fit, judged up to the largest budget it reports."""
+    x, y, ll = data
+    resid = optim.residuals(theta, x, y, ll)
+    c_top = max(r["flops"] for r in table) if table else float(np.max(runs.c(params)))
+    return resid, _verdict(law, theta, data, resid, diag, intervals, c_top, runs, bootstrap)
+
+
 def fit_parametric(
     runs: RunTable, params: str = "total", delta: float = 1e-3, grid: np.ndarray | None = None,
     bootstrap: int = 0, level: float = 0.8, seed: int = 0,
@@ -330,9 +338,8 @@ def fit_parametric(
                                         interval_method)
     bpt_val = runs.bytes_per_token()
     table = [_budget_row(law, c, bpt_val) for c in reporting_budgets(budgets, runs, params)]
-    resid = optim.residuals(theta, x, y, ll)
-    c_top = max(r["flops"] for r in table) if table else float(np.max(runs.c(params)))
-    verdict = _verdict(law, theta, (x, y, ll), resid, diag, intervals, c_top, runs, bootstrap)
+    resid, verdict = _assess(law, theta, (x, y, ll), diag, intervals, table, runs, params,
+                             bootstrap)
     law = dataclasses.replace(law, verdict=verdict.status)
     return ParametricFit(
         law=law, objective=float(fbest), delta=delta, params=params, group=group,

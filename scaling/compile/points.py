@@ -163,9 +163,9 @@ def _estimate(run: RunRecord, n_devices: int, attention: dict, target: Target) -
     flash = bool(attention) and all(i in ("splash", "cudnn") for i, _ in attention.values())
     est = training_memory(m, per_device, m.dtype, microbatches=t.microbatches, remat=m.remat,
                           shards=n_devices if t.fsdp else 1, flash=flash)
-    memory = target.device_memory if target.platform == "gpu" else None
-    if memory:
-        limit = xla_gpu_remat_limit(memory, (est.states - est.gradients) // est.shards)
+    if target.device_memory:  # a GPU target's config
+        limit = xla_gpu_remat_limit(target.device_memory,
+                                    (est.states - est.gradients) // est.shards)
         if est.total > limit:
             return limit, est.total
     return est.total, 0

@@ -13,6 +13,7 @@ v5e are 64 hosts of 4).
 """
 from __future__ import annotations
 
+import functools
 import os
 import re
 from dataclasses import dataclass
@@ -64,16 +65,20 @@ class Target:
     @property
     def device_memory(self) -> int | None:
         """GPU: the device memory in bytes the compiler is told (its gpu_device_info file)."""
-        if not self.gpu_config:
-            return None
-        text = (TARGET_CONFIG_DIR / self.gpu_config).read_text()
-        m = re.search(r"^\s*device_memory_size:\s*(\d+)\s*$", text, re.M)
-        return int(m.group(1)) if m else None
+        return _config_memory(self.gpu_config) if self.gpu_config else None
 
     @property
     def hardware(self):
         from scaling.hardware import ACCELERATORS
         return ACCELERATORS[self.accelerator]
+
+
+@functools.lru_cache(maxsize=None)
+def _config_memory(config: str) -> int | None:
+    """device_memory_size of a shipped gpu_device_info file (read once per file)."""
+    text = (TARGET_CONFIG_DIR / config).read_text()
+    m = re.search(r"^\s*device_memory_size:\s*(\d+)\s*$", text, re.M)
+    return int(m.group(1)) if m else None
 
 
 def _dims(text: str) -> int:
